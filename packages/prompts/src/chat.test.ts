@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { InvalidArgumentError, ModelLoadError } from '@rlpt/spec';
+import { type ChatMessage, InvalidArgumentError, ModelLoadError } from '@rlpt/spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createChatTemplate, loadChatTemplate, rawChatTemplate, type TokenizerConfig } from './chat.js';
 
@@ -103,6 +103,38 @@ describe('Qwen3 chat template (real tokenizer_config.json)', () => {
     );
   });
 
+  it('continues a prefilled assistant message (continueFinalMessage)', () => {
+    const messages = [
+      { role: 'user', content: 'Q' },
+      { role: 'assistant', content: '<|startofprediction|>' },
+    ];
+    expect(chat.render(messages, { continueFinalMessage: true })).toBe(
+      '<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n<|startofprediction|>',
+    );
+    // Qwen3 keeps trailing whitespace of the content, so the cut keeps it too.
+    expect(
+      chat.render(
+        [
+          { role: 'user', content: 'Q' },
+          { role: 'assistant', content: 'Answer: ' },
+        ],
+        {
+          continueFinalMessage: true,
+        },
+      ),
+    ).toMatch(/\nAnswer: $/);
+    expect(() => chat.render(messages, { continueFinalMessage: true, addGenerationPrompt: true })).toThrow(
+      /pass only one/,
+    );
+  });
+
+  it('accepts ChatMessage[] from @rlpt/spec and passes extra message fields through', () => {
+    const messages: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
+    expect(chat.render(messages)).toBe(chat.renderPrompt('Hi'));
+    const custom = createChatTemplate({ chat_template: '{{ messages[0].mood }}:{{ messages[0].content }}' });
+    expect(custom.render([{ role: 'user', content: 'x', mood: 'calm' }])).toBe('calm:x');
+  });
+
   it('loads the same template from the model folder and from the config file', async () => {
     for (const source of [qwen3Folder, qwen3ConfigFile]) {
       const loaded = await loadChatTemplate(source);
@@ -165,6 +197,38 @@ describe('tokenizer_config.json forms', () => {
     expect(
       chat.renderPrompt('world', { variables: { greeting: 'hello', add_generation_prompt: false } }),
     ).toBe('hello world!');
+  });
+
+  it('continueFinalMessage cuts trimmed content after its stripped form, and needs the content in the output', () => {
+    const trimming = createChatTemplate({
+      chat_template: '{% for m in messages %}<{{ m.role }}>{{ m.content | trim }}</{{ m.role }}>{% endfor %}',
+    });
+    expect(
+      trimming.render(
+        [
+          { role: 'user', content: 'Q' },
+          { role: 'assistant', content: ' Start: ' },
+        ],
+        {
+          continueFinalMessage: true,
+        },
+      ),
+    ).toBe('<user>Q</user><assistant>Start:');
+    const dropping = createChatTemplate(
+      { chat_template: '{{ messages[0].content }}' },
+      { source: 'drop.json' },
+    );
+    expect(() =>
+      dropping.render(
+        [
+          { role: 'user', content: 'Q' },
+          { role: 'assistant', content: 'A' },
+        ],
+        {
+          continueFinalMessage: true,
+        },
+      ),
+    ).toThrow(/final message's content does not appear in the output of the chat template from drop\.json/);
   });
 
   it('uses a chatTemplate override but keeps the config tokens', () => {

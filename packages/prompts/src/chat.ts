@@ -27,13 +27,21 @@ export interface TokenizerConfig {
 }
 
 /**
- * A chat message as chat templates read it: `role` and `content`, plus whatever fields a template uses
- * (`reasoning_content`, `tool_calls`, `name`, …), passed through untouched.
+ * A chat message as chat templates read it: `role` and `content`, plus the optional fields common templates
+ * use. `ChatMessage` from `@rlpt/spec` fits; any other fields of the objects you pass reach the template
+ * untouched.
  */
 export interface ChatTemplateMessage {
   role: string;
   content: string;
-  [key: string]: unknown;
+  /** Reasoning of an assistant turn (Qwen3 renders it inside `<think>` for the latest turn). */
+  reasoning_content?: string | null;
+  /** Tool calls of an assistant turn, in the OpenAI shape. */
+  tool_calls?: readonly unknown[];
+  /** Id of the call a `tool` message answers. */
+  tool_call_id?: string;
+  /** Tool or participant name. */
+  name?: string;
 }
 
 /** Options of {@link ChatTemplate.render}. */
@@ -43,6 +51,12 @@ export interface ChatRenderOptions {
    * these prompts are for generation (Hugging Face's own default is false).
    */
   addGenerationPrompt?: boolean;
+  /**
+   * Leave the final message open so the model continues it (transformers' `continue_final_message`),
+   * e.g. to prefill the start of an assistant answer: everything the template writes after the final
+   * message's content is cut. Makes `addGenerationPrompt` default to false; both true is an error.
+   */
+  continueFinalMessage?: boolean;
   /**
    * `enable_thinking` for templates that read it (Qwen3: `false` appends an empty `<think>` block).
    * Default: not passed, so the template's own default applies.
@@ -78,7 +92,10 @@ export interface ChatTemplate {
    * @throws InvalidArgumentError for malformed messages, an unknown `templateName`, or when the template
    *   rejects the conversation (its `raise_exception`) or fails to render.
    */
-  render(messages: readonly ChatTemplateMessage[], options?: ChatRenderOptions): string;
+  render<Message extends ChatTemplateMessage>(
+    messages: readonly Message[],
+    options?: ChatRenderOptions,
+  ): string;
   /** Renders one user turn, after an optional system message: `render([{system}, {user: text}], options)`. */
   renderPrompt(text: string, options?: ChatRenderOptions & { system?: string }): string;
 }
@@ -238,13 +255,22 @@ class JinjaChatTemplate implements ChatTemplate {
     const { name, text } = this.#select(options);
     const template = compileJinja(text, this.source, name);
     const context: Record<string, unknown> = { ...this.specialTokens, ...options.variables };
+    const continueFinal = options.continueFinalMessage === true;
+    if (continueFinal && options.addGenerationPrompt === true) {
+      throw new InvalidArgumentError({
+        argument: 'continueFinalMessage',
+        message:
+          'continueFinalMessage continues the final message, addGenerationPrompt opens a new assistant turn: pass only one.',
+      });
+    }
     context.messages = messages;
-    context.add_generation_prompt = options.addGenerationPrompt ?? true;
+    context.add_generation_prompt = options.addGenerationPrompt ?? !continueFinal;
     if (options.enableThinking !== undefined) context.enable_thinking = options.enableThinking;
     if (options.tools !== undefined) context.tools = options.tools;
     if (options.documents !== undefined) context.documents = options.documents;
+    let rendered: string;
     try {
-      return template.render(context);
+      rendered = template.render(context);
     } catch (cause) {
       throw new InvalidArgumentError({
         argument: 'messages',
@@ -252,6 +278,28 @@ class JinjaChatTemplate implements ChatTemplate {
         cause,
       });
     }
+    return continueFinal
+      ? this.#cutAfterFinal(rendered, (messages.at(-1) as ChatTemplateMessage).content)
+      : rendered;
+  }
+
+  /** transformers' `continue_final_message`: cut after the last occurrence of the final content. */
+  #cutAfterFinal(rendered: string, finalContent: string): string {
+    const stripped = finalContent.trim();
+    const location = rendered.lastIndexOf(stripped);
+    if (stripped.length === 0 || location < 0) {
+      throw new InvalidArgumentError({
+        argument: 'continueFinalMessage',
+        message: `continueFinalMessage: the final message's content does not appear in the output of the chat template from ${this.source}${stripped.length === 0 ? ' (it is empty)' : ''}, so it cannot be continued.`,
+      });
+    }
+    // Same rule as transformers: keep trailing whitespace only when the template kept the content intact.
+    const leftStrippedLength = finalContent.trimStart().length;
+    const end =
+      rendered.slice(location, location + leftStrippedLength) === finalContent
+        ? location + leftStrippedLength
+        : location + stripped.length;
+    return rendered.slice(0, end);
   }
 
   renderPrompt(text: string, options: ChatRenderOptions & { system?: string } = {}): string {

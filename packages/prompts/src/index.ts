@@ -16,8 +16,16 @@ export {
   PREDICTION_START,
   wrapPrediction,
 } from './extract.js';
-export type { PresetName, PromptPreset } from './presets.js';
-export { definePreset, getPreset, PRESET_NAMES, paperPreset, presets, tinyPreset } from './presets.js';
+export type { LoadPresetOptions, PresetName, PromptPreset } from './presets.js';
+export {
+  definePreset,
+  getPreset,
+  loadPreset,
+  PRESET_NAMES,
+  paperPreset,
+  presets,
+  tinyPreset,
+} from './presets.js';
 export type { JudgePromptInput, RenderPromptOptions, TaskPromptInput } from './task.js';
 export { renderJudgePrompt, renderTaskPrompt } from './task.js';
 export type { CompileTemplateOptions, PromptTemplate, TemplateKind } from './template.js';

@@ -1,10 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '@rlpt/spec';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { extractPrediction, PREDICTION_END, PREDICTION_START } from './extract.js';
-import { definePreset, getPreset, PRESET_NAMES, paperPreset, presets, tinyPreset } from './presets.js';
+import {
+  definePreset,
+  getPreset,
+  loadPreset,
+  PRESET_NAMES,
+  paperPreset,
+  presets,
+  tinyPreset,
+} from './presets.js';
 import { compileTemplate, PromptTemplateError, TEMPLATE_KINDS, TEMPLATE_PLACEHOLDERS } from './template.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -136,5 +145,43 @@ describe('getPreset and definePreset', () => {
       /"partial" has no msr template/,
     );
     expect(() => definePreset({ name: '' })).toThrow(/non-empty `name`/);
+  });
+});
+
+describe('loadPreset', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rlpt-preset-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('reads template files and takes the other kinds from the base (paper by default)', async () => {
+    const asr = write('asr.txt', 'Continue the story:\n{context}\n');
+    const preset = await loadPreset({ files: { asr } });
+    expect(preset.name).toBe('custom');
+    expect(preset.asr).toBe('Continue the story:\n{context}\n');
+    expect(preset.msr).toBe(paperPreset.msr);
+    const tiny = await loadPreset({
+      name: 'mine',
+      base: 'tiny',
+      files: { grmStrict: write('s.txt', '{reference}|{predicted}') },
+    });
+    expect(tiny.grmStrict).toBe('{reference}|{predicted}');
+    expect(tiny.asr).toBe(tinyPreset.asr);
+  });
+
+  it('names the file and the kind in errors', async () => {
+    const bad = write('bad.txt', 'Text: {text}');
+    const error = await loadPreset({ files: { msr: bad } }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toContain(`"${bad}" (msr)`);
+    await expect(loadPreset({ files: { grm_prefix: bad } as never })).rejects.toThrow(
+      /Unknown template kind "grm_prefix".*asr, msr, grmPrefix, grmStrict/,
+    );
+    await expect(loadPreset({ files: { asr: path.join(dir, 'absent.txt') } })).rejects.toThrow(
+      /no such file/,
+    );
+    await expect(loadPreset({} as never)).rejects.toThrow(/needs `files`/);
   });
 });

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@rlpt/spec';
-import { compileTemplate, TEMPLATE_KINDS, type TemplateKind } from './template.js';
+import { compileTemplate, loadTemplate, TEMPLATE_KINDS, type TemplateKind } from './template.js';
 
 /** A full set of RLPT prompts: the two policy tasks and the two judge prompts, as template strings. */
 export interface PromptPreset {
@@ -190,4 +190,50 @@ export function definePreset(
     templates[kind] = text;
   }
   return Object.freeze({ name: preset.name, ...templates });
+}
+
+/** Options of {@link loadPreset}. */
+export interface LoadPresetOptions {
+  /** Preset name for error messages (default `custom`). */
+  name?: string;
+  /** Preset the kinds without a file come from (default `paper`). */
+  base?: PresetName | PromptPreset;
+  /** Template files by kind, e.g. `{ asr: 'prompts/asr.txt' }`. */
+  files: Partial<Record<TemplateKind, string>>;
+}
+
+/**
+ * Builds a preset from template files (UTF-8, kept byte for byte), the other kinds from `base`. Each file
+ * is validated for its kind, and errors name the file.
+ *
+ * @example
+ * const preset = await loadPreset({ files: { asr: 'prompts/asr.txt', grmPrefix: 'prompts/judge.txt' } });
+ * @throws InvalidArgumentError for an unknown kind or an unreadable file; PromptTemplateError for wrong placeholders.
+ */
+export async function loadPreset(options: LoadPresetOptions): Promise<PromptPreset> {
+  const files = options?.files;
+  if (typeof files !== 'object' || files === null) {
+    throw new InvalidArgumentError({
+      argument: 'files',
+      message: `loadPreset needs \`files\`: template paths by kind (${TEMPLATE_KINDS.join(', ')}).`,
+    });
+  }
+  const texts: Partial<Record<TemplateKind, string>> = {};
+  for (const [kind, file] of Object.entries(files)) {
+    if (!(TEMPLATE_KINDS as readonly string[]).includes(kind)) {
+      throw new InvalidArgumentError({
+        argument: `files.${kind}`,
+        message: `Unknown template kind "${kind}" in preset files; expected ${TEMPLATE_KINDS.join(', ')}.`,
+      });
+    }
+    if (file === undefined) continue;
+    if (typeof file !== 'string') {
+      throw new InvalidArgumentError({
+        argument: `files.${kind}`,
+        message: `files.${kind} must be a file path; got ${file === null ? 'null' : typeof file}.`,
+      });
+    }
+    texts[kind as TemplateKind] = (await loadTemplate(file, { kind: kind as TemplateKind })).text;
+  }
+  return definePreset({ name: options.name ?? 'custom', base: options.base ?? 'paper', ...texts });
 }

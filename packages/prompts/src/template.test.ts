@@ -59,6 +59,31 @@ describe('compileTemplate', () => {
     expect(templateError.message).toContain('{reference}, {predicted}');
   });
 
+  it('suggests the placeholder a typo meant', () => {
+    const message = (thrown(() => compileTemplate('{Context}', { kind: 'asr' })) as Error).message;
+    expect(message).toContain('{Context}: unknown placeholder at line 1, column 1 (did you mean {context}?)');
+    const msr = (thrown(() => compileTemplate('{prompt} {next}', { kind: 'msr' })) as Error).message;
+    expect(msr).toContain('(did you mean {next_step}?)');
+    const judge = (thrown(() => compileTemplate('{reference} {prediction}', { kind: 'grmStrict' })) as Error)
+      .message;
+    expect(judge).toContain('(did you mean {predicted}?)');
+    const far = (thrown(() => compileTemplate('{question}', { kind: 'asr' })) as Error).message;
+    expect(far).not.toContain('did you mean');
+  });
+
+  it('explains Jinja-style {{name}} and spaced { name } placeholders', () => {
+    const jinja = (thrown(() => compileTemplate('Context:\n{{ context }}', { kind: 'asr' })) as Error)
+      .message;
+    expect(jinja).toContain(
+      'found "{{ context }}" at line 2, column 1, but double braces are literal braces',
+    );
+    expect(jinja).toContain('write {context}');
+    const spaced = (thrown(() => compileTemplate('{prompt} { next_step}', { kind: 'msr' })) as Error).message;
+    expect(spaced).toContain('found "{ next_step}" at line 1, column 10: write {next_step} without spaces');
+    // Keys that are not identifiers can never be placeholders; the hint search must not break on them.
+    expect(() => renderTemplate('x', { 'a.b(': 'v' })).toThrow(/\{a\.b\(\}: missing placeholder/);
+  });
+
   it('rejects a template that has no placeholder at all for a kind', () => {
     const error = thrown(() =>
       compileTemplate('Predict the next sentence.', { kind: 'asr' }),

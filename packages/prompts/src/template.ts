@@ -174,7 +174,68 @@ function formatPlaceholders(names: readonly string[]): string {
   return names.length === 0 ? '(none)' : names.map((name) => `{${name}}`).join(', ');
 }
 
+function locate(text: string, index: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (
+    let position = text.indexOf('\n');
+    position >= 0 && position < index;
+    position = text.indexOf('\n', position + 1)
+  ) {
+    line += 1;
+    lineStart = position + 1;
+  }
+  return `line ${line}, column ${index - lineStart + 1}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(substitution, (previous[j] as number) + 1, (current[j - 1] as number) + 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** The allowed name an unknown placeholder most likely meant, if any is close. */
+function suggest(name: string, allowed: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of allowed) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    const close =
+      distance <= Math.max(2, Math.floor(candidate.length / 3)) ||
+      candidate.startsWith(lower) ||
+      lower.startsWith(candidate);
+    if (close && distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Explains a missing placeholder written in a way this syntax reads as literal text. */
+function nearMiss(text: string, rawName: string): string {
+  const name = rawName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const doubled = new RegExp(`\\{\\{\\s*${name}\\s*\\}\\}`).exec(text);
+  if (doubled) {
+    return `; found "${doubled[0]}" at ${locate(text, doubled.index)}, but double braces are literal braces here (Python str.format style): write {${rawName}}`;
+  }
+  const spaced = new RegExp(`\\{\\s+${name}\\s*\\}|\\{\\s*${name}\\s+\\}`).exec(text);
+  if (spaced) {
+    return `; found "${spaced[0]}" at ${locate(text, spaced.index)}: write {${rawName}} without spaces`;
+  }
+  return '';
+}
+
 function validate(
+  text: string,
   parts: readonly Part[],
   allowed: readonly string[],
   template: string,
@@ -192,9 +253,12 @@ function validate(
     found.add(part.name);
     if (!allowedSet.has(part.name)) {
       if (!unknown.includes(part.name)) unknown.push(part.name);
+      const suggestion = suggest(part.name, allowed);
       issues.push({
         path: `{${part.name}}`,
-        message: `unknown placeholder at line ${part.line}, column ${part.column}; ${allowedText}`,
+        message:
+          `unknown placeholder at line ${part.line}, column ${part.column}` +
+          `${suggestion ? ` (did you mean {${suggestion}}?)` : ''}; ${allowedText}`,
       });
     }
   }
@@ -202,7 +266,7 @@ function validate(
   for (const name of missing) {
     issues.push({
       path: `{${name}}`,
-      message: `missing placeholder; the template must contain {${name}} (${allowedText})`,
+      message: `missing placeholder; the template must contain {${name}}${nearMiss(text, name)} (${allowedText})`,
     });
   }
   if (issues.length > 0) {
@@ -290,7 +354,7 @@ export function compileTemplate(text: string, options: CompileTemplateOptions = 
   const cached = cache.get(key);
   if (cached) return cached;
   const parts = parse(text);
-  if (kind !== undefined) validate(parts, TEMPLATE_PLACEHOLDERS[kind], name, kind);
+  if (kind !== undefined) validate(text, parts, TEMPLATE_PLACEHOLDERS[kind], name, kind);
   const template = new CompiledTemplate(text, parts, name, kind);
   if (cache.size >= cacheLimit) cache.delete(cache.keys().next().value as string);
   cache.set(key, template);
@@ -328,7 +392,7 @@ export function renderTemplate(
   if (options.kind !== undefined) return compileTemplate(template, options).render(values);
   const compiled = compileTemplate(template, options);
   if (typeof values === 'object' && values !== null) {
-    validate(parse(template), Object.keys(values), compiled.name, undefined);
+    validate(template, parse(template), Object.keys(values), compiled.name, undefined);
   }
   return compiled.render(values);
 }
