@@ -165,6 +165,20 @@ describe('tokenizer_config.json forms', () => {
     expect(chat.renderPrompt('hi', { addGenerationPrompt: false })).toBe('<s>[user]hi</s>');
   });
 
+  it('renders a Llama-3-Instruct style template (bos_token, | trim, header tokens)', () => {
+    const llama3 = createChatTemplate({
+      chat_template:
+        "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+      bos_token: '<|begin_of_text|>',
+      eos_token: '<|eot_id|>',
+    });
+    expect(llama3.renderPrompt('  Hi there \n', { system: 'Be kind.' })).toBe(
+      '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe kind.<|eot_id|>' +
+        '<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>' +
+        '<|start_header_id|>assistant<|end_header_id|>\n\n',
+    );
+  });
+
   it('picks from a list of named templates: default, tool_use with tools, or by name', () => {
     const chat = createChatTemplate({
       chat_template: [
@@ -337,7 +351,10 @@ describe('loadChatTemplate from folders', () => {
       'chat_template.json': JSON.stringify({ chat_template: 'P:{{ messages[0].content }}{{ eos_token }}' }),
     });
     expect((await loadChatTemplate(jsonOnly)).renderPrompt('x')).toBe('P:xE');
-    expect((await loadChatTemplate(path.join(both, 'chat_template.jinja'))).renderPrompt('x')).toBe('J:x');
+    // A .jinja file takes its special tokens from the tokenizer_config.json beside it, if any.
+    expect((await loadChatTemplate(path.join(both, 'chat_template.jinja'))).renderPrompt('x')).toBe('J:xE');
+    const lone = folder('lone', { 'chat.jinja': 'L:{{ messages[0].content }}{{ eos_token }}' });
+    expect((await loadChatTemplate(path.join(lone, 'chat.jinja'))).renderPrompt('x')).toBe('L:x');
   });
 
   it('explains what is missing or malformed, with the path', async () => {

@@ -421,7 +421,7 @@ function parseJson(text: string, file: string): TokenizerConfig {
  *
  * In a folder, the template comes from `chat_template.jinja` if present (newer transformers), else
  * `tokenizer_config.json`'s `chat_template`, else `chat_template.json`; special tokens come from
- * `tokenizer_config.json`. Files are read on each call; parsed templates are cached by their text.
+ * `tokenizer_config.json` (for a `.jinja` file, the one beside it). Files are read on each call; parsed templates are cached by their text.
  *
  * @example
  * const chat = await loadChatTemplate('models/qwen3');
@@ -446,7 +446,11 @@ export async function loadChatTemplate(
   if (!isDirectory) {
     const text = (await readOptional(source)) ?? '';
     if (source.endsWith('.jinja')) {
-      return createChatTemplate({}, { ...options, chatTemplate: options.chatTemplate ?? text, source });
+      // Special tokens come from a tokenizer_config.json beside the template, when there is one.
+      const siblingFile = path.join(path.dirname(source), 'tokenizer_config.json');
+      const siblingText = await readOptional(siblingFile);
+      const tokens = siblingText === undefined ? {} : parseJson(siblingText, siblingFile);
+      return createChatTemplate(tokens, { ...options, chatTemplate: options.chatTemplate ?? text, source });
     }
     return createChatTemplate(parseJson(text, source), { ...options, source });
   }
@@ -455,8 +459,12 @@ export async function loadChatTemplate(
   const jsonFile = path.join(source, 'chat_template.json');
   const configText = await readOptional(configFile);
   const config = configText === undefined ? {} : parseJson(configText, configFile);
-  if (options.chatTemplate !== undefined)
-    return createChatTemplate(config, { ...options, source: configFile });
+  if (options.chatTemplate !== undefined) {
+    return createChatTemplate(config, {
+      ...options,
+      source: `chatTemplate option (tokens from ${configFile})`,
+    });
+  }
   const jinjaText = await readOptional(jinjaFile);
   if (jinjaText !== undefined)
     return createChatTemplate(config, { ...options, chatTemplate: jinjaText, source: jinjaFile });

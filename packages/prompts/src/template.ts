@@ -392,7 +392,12 @@ export function renderTemplate(
   if (options.kind !== undefined) return compileTemplate(template, options).render(values);
   const compiled = compileTemplate(template, options);
   if (typeof values === 'object' && values !== null) {
-    validate(template, parse(template), Object.keys(values), compiled.name, undefined);
+    const keys = Object.keys(values);
+    const exact =
+      keys.length === compiled.placeholders.length &&
+      compiled.placeholders.every((name) => Object.hasOwn(values, name));
+    // Parse again only to build the error (with line and column) when the placeholders and keys differ.
+    if (!exact) validate(template, parse(template), keys, compiled.name, undefined);
   }
   return compiled.render(values);
 }
