@@ -88,6 +88,23 @@ describe('extractPrediction', () => {
     expect(extractPrediction(`${S}\n${inner}\n${E}`).text).toBe(inner);
   });
 
+  it('reads an output whose prompt was prefilled with the opening tag (opened: true)', () => {
+    expect(extractPrediction(` The dog barked. ${E}`, { opened: true })).toEqual({
+      status: 'ok',
+      text: 'The dog barked.',
+      pairs: 1,
+    });
+    expect(extractPrediction(' The dog bar', { opened: true })).toMatchObject({
+      status: 'unterminated',
+      partial: 'The dog bar',
+    });
+    expect(extractPrediction(`a${E} then ${S}b${E}`, { opened: true })).toMatchObject({
+      text: 'b',
+      pairs: 2,
+    });
+    expect(extractPrediction(` The dog barked. ${E}`).status).toBe('missing');
+  });
+
   it('rejects a non-string output with an InvalidArgumentError', () => {
     expect(() => extractPrediction(undefined as unknown as string)).toThrow(InvalidArgumentError);
     expect(() => extractPrediction(42 as unknown as string)).toThrow(/string; got number/);
@@ -154,6 +171,18 @@ describe('extractPrediction properties', () => {
         expect(result.status).toBe(expected ? 'ok' : 'empty');
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('with opened: true, any tag-free text before an end tag is the prediction', () => {
+    const tagFree = anyText.filter((text) => !containsPredictionTag(text));
+    fc.assert(
+      fc.property(tagFree, tagFree, (inner, after) => {
+        const result = extractPrediction(`${inner}${E}${after}`, { opened: true });
+        expect(result.text).toBe(inner.trim());
+        expect(result.pairs).toBe(1);
+      }),
+      { numRuns: 1000 },
     );
   });
 

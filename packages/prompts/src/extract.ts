@@ -22,6 +22,15 @@ export interface Extraction {
   partial?: string;
 }
 
+/** Options of {@link extractPrediction}. */
+export interface ExtractOptions {
+  /**
+   * The prompt already ended with the opening tag (e.g. prefilled with `continueFinalMessage`), so the
+   * output starts inside a prediction: it is read as if it began with `<|startofprediction|>`. Default false.
+   */
+  opened?: boolean;
+}
+
 // One regex for both tags; whitespace and case are tolerated inside the markers. Each `\s*` is followed
 // by a literal that never matches whitespace, and the pattern never matches a second `<`, so the global
 // scan is linear in the output length.
@@ -36,7 +45,7 @@ const tagSearch = /<\s*\|\s*(start|end)\s*of\s*prediction\s*\|\s*>/gi;
  * - When an opening tag repeats before its end tag, the pair is the nearest opening tag and the end tag.
  * - An opening tag after the last complete pair does not cancel it (a trailing, truncated second answer
  *   still yields the complete first one).
- * - End tags without an opening tag are ignored.
+ * - End tags without an opening tag are ignored (unless `options.opened`: the prompt opened the first one).
  *
  * Never throws for a string (an `InvalidArgumentError` for anything else); runs in time linear in `output.length`.
  *
@@ -44,14 +53,14 @@ const tagSearch = /<\s*\|\s*(start|end)\s*of\s*prediction\s*\|\s*>/gi;
  * extractPrediction('reasoning… <|startofprediction|> The cat sat. <|endofprediction|>')
  * // → { status: 'ok', text: 'The cat sat.', pairs: 1 }
  */
-export function extractPrediction(output: string): Extraction {
+export function extractPrediction(output: string, options: ExtractOptions = {}): Extraction {
   if (typeof output !== 'string') {
     throw new InvalidArgumentError({
       argument: 'output',
       message: `extractPrediction expects the policy output as a string; got ${describe(output)}.`,
     });
   }
-  let openEnd = -1; // index just after the most recent opening tag that has not been closed
+  let openEnd = options.opened === true ? 0 : -1; // just after the latest opening tag not yet closed
   let lastContentStart = -1;
   let lastContentEnd = -1;
   let pairs = 0;

@@ -8,7 +8,7 @@ export type {
   TokenizerConfig,
 } from './chat.js';
 export { createChatTemplate, loadChatTemplate, rawChatTemplate } from './chat.js';
-export type { Extraction, ExtractionStatus } from './extract.js';
+export type { ExtractOptions, Extraction, ExtractionStatus } from './extract.js';
 export {
   containsPredictionTag,
   extractPrediction,
