@@ -32,12 +32,17 @@ function publishedBlock(markdown: string, label: string): string {
 }
 
 describe('paper preset', () => {
-  it.skipIf(!hasMethod)('matches METHOD.md §3–4 byte for byte (ASR, MSR, GRM prefix)', () => {
-    const markdown = readFileSync(methodFile, 'utf8');
-    expect(paperPreset.asr).toBe(publishedBlock(markdown, 'ASR:'));
-    expect(paperPreset.msr).toBe(publishedBlock(markdown, 'MSR:'));
-    expect(paperPreset.grmPrefix).toBe(publishedBlock(markdown, 'GRM prompt (prefix reward) as published:'));
-  });
+  it.skipIf(!hasMethod)(
+    `matches ${methodFile} §3–4 byte for byte (ASR, MSR, GRM prefix; skipped if absent)`,
+    () => {
+      const markdown = readFileSync(methodFile, 'utf8');
+      expect(paperPreset.asr).toBe(publishedBlock(markdown, 'ASR:'));
+      expect(paperPreset.msr).toBe(publishedBlock(markdown, 'MSR:'));
+      expect(paperPreset.grmPrefix).toBe(
+        publishedBlock(markdown, 'GRM prompt (prefix reward) as published:'),
+      );
+    },
+  );
 
   it('has the published shape even without METHOD.md: first and last lines, no trailing newline', () => {
     expect(paperPreset.asr.startsWith('Complete the text provided under ### Context')).toBe(true);
