@@ -1,2 +1,78 @@
-// Work in progress: see the package README.
-export {};
+export {
+  type DecoderConfig,
+  decoderConfigToJson,
+  type ModelType,
+  parseDecoderConfig,
+  supportedModelTypes,
+} from './config.js';
+export {
+  buildDecoderForward,
+  buildInferenceGraph,
+  countParameters,
+  type DecoderForward,
+  type DecoderForwardOptions,
+  decoderParameterSpecs,
+  type InferenceGraphOptions,
+  type ParameterInit,
+  type ParameterSpec,
+  type WeightMap,
+} from './decoder.js';
+export { attr, GraphBuilder, type NodeOptions, type ParameterMode } from './ir/builder.js';
+export { broadcastShapes, dtypeFromOnnx, inferNode, onnxDataType } from './ir/shapes.js';
+export {
+  serializeModel,
+  type WriteOnnxOptions,
+  type WrittenOnnxModel,
+  writeOnnxModel,
+} from './ir/serialize.js';
+export {
+  type Attribute,
+  type Dim,
+  type DType,
+  dtypeByteSize,
+  elementCount,
+  type Graph,
+  type Node,
+  type TensorArray,
+  type TensorData,
+  type ValueInfo,
+} from './ir/types.js';
+export {
+  type ModelFolder,
+  readModelConfig,
+  type WriteModelFolderOptions,
+  writeModelFolder,
+} from './folder.js';
+export { hashString, randomWeights, type RandomWeightsOptions, SeededRandom } from './random.js';
+export {
+  readCheckpointWeights,
+  readSafetensors,
+  readSafetensorsHeader,
+  type ReadSafetensorsOptions,
+  type SafetensorsEntry,
+  writeSafetensors,
+} from './safetensors.js';
+export { checkWeights, type ConvertCheckpointOptions, convertCheckpoint } from './convert.js';
+export {
+  createTinyModel,
+  type TinyModel,
+  type TinyModelOptions,
+  type TinyTokenizer,
+  tinyModelConfig,
+} from './tiny.js';
+export {
+  type CharTokenizerOptions,
+  charTokenizer,
+  defaultCharAlphabet,
+  loadTokenizer,
+  qwen3Tokenizer,
+  qwen3TokenizerPaths,
+  qwen3VocabSize,
+  type Tokenizer,
+  type TokenizerFiles,
+  tinyChatTemplate,
+  tinySpecialTokens,
+  type WordTokenizerOptions,
+  wordTokenizer,
+} from './tokenizers.js';
+export { referenceForward } from './reference.js';

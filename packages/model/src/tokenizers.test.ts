@@ -1,0 +1,119 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { ModelLoadError } from '@rlpt/spec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  charTokenizer,
+  loadTokenizer,
+  qwen3Tokenizer,
+  type TokenizerFiles,
+  wordTokenizer,
+} from './tokenizers.js';
+
+function build(files: TokenizerFiles) {
+  return new HfTokenizer(files.tokenizer, files.tokenizerConfig);
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'rlpt-model-tok-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('charTokenizer', () => {
+  const files = charTokenizer();
+  const tokenizer = build(files);
+
+  it('gives one token per ASCII character and fixed special ids', () => {
+    const { ids } = tokenizer.encode('Hi there.\n', { add_special_tokens: false });
+    expect(ids).toHaveLength(10);
+    expect(tokenizer.decode(ids)).toBe('Hi there.\n');
+    expect(tokenizer.token_to_id('<pad>')).toBe(0);
+    expect(tokenizer.token_to_id('<bos>')).toBe(1);
+    expect(tokenizer.token_to_id('<eos>')).toBe(2);
+    expect(tokenizer.token_to_id('<unk>')).toBe(3);
+    expect(files.vocabSize).toBe(4 + 97 + 256);
+  });
+
+  it('round-trips any Unicode text through byte fallback', () => {
+    for (const text of ['naïve café — 東京 🚀', '  spaces  and\ttabs ', 'x'.repeat(300)]) {
+      const { ids } = tokenizer.encode(text, { add_special_tokens: false });
+      expect(tokenizer.decode(ids)).toBe(text);
+    }
+    // é is two UTF-8 bytes, 🚀 four.
+    expect(tokenizer.encode('é🚀', { add_special_tokens: false }).ids).toHaveLength(6);
+  });
+
+  it('keeps special tokens as single ids and can skip them when decoding', () => {
+    const eos = tokenizer.token_to_id('<eos>') as number;
+    const { ids } = tokenizer.encode('ab<eos>', { add_special_tokens: false });
+    expect(ids.at(-1)).toBe(eos);
+    expect(tokenizer.decode(ids, { skip_special_tokens: true })).toBe('ab');
+  });
+});
+
+describe('wordTokenizer', () => {
+  const files = wordTokenizer({
+    words: ['the', 'cat', 'sat', 'on', 'mat', '.', ','],
+    addedTokens: ['<|startofprediction|>', '<|endofprediction|>'],
+  });
+  const tokenizer = build(files);
+
+  it('splits on whitespace and punctuation, maps unknown words to <unk>', () => {
+    const { ids, tokens } = tokenizer.encode('the cat sat on the dog.', { add_special_tokens: false });
+    expect(tokens).toEqual(['the', 'cat', 'sat', 'on', 'the', 'dog', '.']);
+    expect(ids[5]).toBe(3);
+    expect(ids[0]).toBe(4);
+  });
+
+  it('matches the prediction tags as single tokens and keeps them in decoded text', () => {
+    const { ids } = tokenizer.encode('<|startofprediction|>the cat.<|endofprediction|>', {
+      add_special_tokens: false,
+    });
+    expect(ids).toEqual([11, 4, 5, 9, 12]);
+    expect(files.vocabSize).toBe(13);
+    expect(tokenizer.decode(ids, { skip_special_tokens: true })).toBe(
+      '<|startofprediction|> the cat. <|endofprediction|>',
+    );
+  });
+
+  it('rejects words with whitespace', () => {
+    expect(() => wordTokenizer({ words: ['a b'] })).toThrow(/contains whitespace/);
+  });
+});
+
+describe('qwen3Tokenizer and loadTokenizer', () => {
+  it('loads the real Qwen3 tokenizer from a folder', async () => {
+    const files = await qwen3Tokenizer();
+    const dir = join(root, 'qwen3');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(files.tokenizer));
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig));
+    const { tokenizer, config } = await loadTokenizer(dir);
+    expect(config.eos_token).toBe('<|im_end|>');
+    expect(tokenizer.token_to_id('<|im_end|>')).toBe(files.eosTokenId);
+    const { ids } = tokenizer.encode('Hello world', { add_special_tokens: false });
+    expect(ids).toEqual([9707, 1879]);
+  });
+
+  it('names the missing file', async () => {
+    const dir = join(root, 'empty');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    const error = await loadTokenizer(dir).catch((caught: unknown) => caught);
+    expect(ModelLoadError.isInstance(error)).toBe(true);
+    expect((error as ModelLoadError).path).toBe(join(dir, 'tokenizer.json'));
+    expect((error as Error).message).toMatch(/needs tokenizer.json and tokenizer_config.json/);
+  });
+
+  it('reports invalid JSON with the path', async () => {
+    const dir = join(root, 'broken');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await writeFile(join(dir, 'tokenizer.json'), '{ not json');
+    await writeFile(join(dir, 'tokenizer_config.json'), '{}');
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${join(dir, 'tokenizer.json')} is not valid JSON`);
+  });
+});
