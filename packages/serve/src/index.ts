@@ -1,2 +1,3 @@
-// Work in progress: see the package README.
-export {};
+export { createModelServer } from './server.js';
+export type { ModelServer, ModelServerOptions } from './server.js';
+export type { BatcherStats } from './batcher.js';

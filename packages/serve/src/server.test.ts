@@ -1,0 +1,414 @@
+import { createOpenAIBackend } from '@rlpt/backend-openai';
+import OpenAI from 'openai';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createRecordingBackend,
+  expectedText,
+  promptText,
+  type RecordingBackend,
+} from '../test/recording-backend.js';
+import { createModelServer, type ModelServer, type ModelServerOptions } from './index.js';
+
+let server: ModelServer | undefined;
+afterEach(async () => {
+  await server?.close({ timeoutMs: 2000 });
+  server = undefined;
+});
+
+const MODEL = 'recording-model';
+
+async function start(options: Partial<ModelServerOptions> & { delayMs?: number } = {}) {
+  const backend = createRecordingBackend({ delayMs: options.delayMs ?? 0 });
+  server = createModelServer({
+    backend,
+    decodeToken: (id) => String.fromCodePoint(id),
+    batchWindowMs: 2,
+    ...options,
+  });
+  const { url } = await server.listen({ port: 0 });
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: options.apiKey ?? 'unused', maxRetries: 0 });
+  return { backend, url, client };
+}
+
+async function caught(promise: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof OpenAI.APIError) return error;
+    throw error;
+  }
+  throw new Error('expected an API error');
+}
+
+describe('OpenAI client against the server', () => {
+  it('lists and retrieves the model, and answers /health', async () => {
+    const { client, url } = await start();
+    const models = await client.models.list();
+    expect(models.data.map((model) => model.id)).toEqual([MODEL]);
+    expect((await client.models.retrieve(MODEL)).id).toBe(MODEL);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', model: MODEL, queued: 0 });
+  });
+
+  it('completions: n choices with text, finish reasons, logprobs and usage', async () => {
+    const { client } = await start();
+    const prompt = 'The capital of France is';
+    const response = await client.completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 25,
+      n: 2,
+      logprobs: 0,
+    });
+    expect(response.object).toBe('text_completion');
+    expect(response.id).toMatch(/^cmpl-/);
+    expect(response.choices.map((choice) => choice.index)).toEqual([0, 1]);
+    expect(response.choices.map((choice) => choice.text)).toEqual([
+      expectedText(prompt, 0, 25),
+      expectedText(prompt, 1, 25),
+    ]);
+    expect(response.choices.map((choice) => choice.finish_reason)).toEqual(['stop', 'length']);
+    const first = response.choices[0]!;
+    expect(first.logprobs?.tokens?.join('')).toBe(first.text);
+    expect(first.logprobs?.token_logprobs).toEqual(
+      Array.from(Float32Array.from([...first.text], (_, index) => -(index + 1) / 10)),
+    );
+    expect(response.usage).toEqual({
+      prompt_tokens: prompt.length,
+      completion_tokens: first.text.length + response.choices[1]!.text.length,
+      total_tokens: prompt.length + first.text.length + response.choices[1]!.text.length,
+    });
+  });
+
+  it('completions: a list of prompts and token-id prompts, choice index = prompt × n + sample', async () => {
+    const { client } = await start();
+    const response = await client.completions.create({
+      model: MODEL,
+      prompt: ['ab', 'cd'],
+      max_tokens: 8,
+      n: 2,
+      stop: ['#'],
+    });
+    expect(response.choices.map((choice) => [choice.index, choice.text])).toEqual([
+      [0, 'ba'],
+      [1, 'ba'],
+      [2, 'dc'],
+      [3, 'dc'],
+    ]);
+    const ids = await client.completions.create({ model: MODEL, prompt: [104, 105], max_tokens: 8 });
+    expect(ids.choices[0]!.text).toBe('ih');
+  });
+
+  it('chat: the message, logprobs.content and usage', async () => {
+    const { client } = await start();
+    const messages = [
+      { role: 'system' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: 'Hi' },
+    ];
+    const response = await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 64,
+      logprobs: true,
+    });
+    const expected = expectedText({ messages }, 0, 64);
+    expect(response.object).toBe('chat.completion');
+    expect(response.choices[0]!.message).toMatchObject({ role: 'assistant', content: expected });
+    const content = response.choices[0]!.logprobs!.content!;
+    expect(content.map((entry) => entry.token).join('')).toBe(expected);
+    expect(content[2]!.logprob).toBeCloseTo(-0.3, 6);
+    expect(response.usage?.prompt_tokens).toBe(promptText({ messages }).length);
+  });
+
+  it('streams completions and chat as SSE ending in [DONE], with usage on request', async () => {
+    const { client } = await start();
+    const stream = await client.completions.create({
+      model: MODEL,
+      prompt: 'stream me',
+      max_tokens: 40,
+      n: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const texts = ['', ''];
+    const finish: (string | null)[] = [null, null];
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) {
+        texts[choice.index] += choice.text;
+        if (choice.finish_reason) finish[choice.index] = choice.finish_reason;
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(texts).toEqual([expectedText('stream me', 0, 40), expectedText('stream me', 1, 40)]);
+    expect(finish).toEqual(['stop', 'stop']);
+    expect(usage?.prompt_tokens).toBe('stream me'.length);
+
+    const chatStream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hello there' }],
+      max_tokens: 100,
+      stream: true,
+    });
+    let content = '';
+    let role: string | undefined;
+    for await (const chunk of chatStream) {
+      role ??= chunk.choices[0]?.delta.role;
+      content += chunk.choices[0]?.delta.content ?? '';
+    }
+    expect(role).toBe('assistant');
+    expect(content).toBe(expectedText({ messages: [{ role: 'user', content: 'hello there' }] }, 0, 100));
+  });
+
+  it('passes sampling settings through to the backend', async () => {
+    const { client, backend } = await start();
+    await client.completions.create({
+      model: MODEL,
+      prompt: 'x',
+      max_tokens: 5,
+      temperature: 0.7,
+      top_p: 0.9,
+      seed: 3,
+      stop: 'y',
+      // vLLM extensions, as the openai client sends extra fields
+      ...({ top_k: 20, min_p: 0.05, stop_token_ids: [7] } as object),
+    });
+    expect(backend.calls[0]).toMatchObject({
+      prompts: ['x'],
+      n: 1,
+      maxTokens: 5,
+      temperature: 0.7,
+      topP: 0.9,
+      topK: 20,
+      minP: 0.05,
+      seed: 3,
+      stop: ['y'],
+      stopTokenIds: [7],
+    });
+  });
+});
+
+describe('errors in OpenAI format', () => {
+  it('400 lists every invalid field, with param set to the first', async () => {
+    const { client } = await start();
+    const error = await caught(
+      client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 0, temperature: -1 } as never),
+    );
+    expect(error.status).toBe(400);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.message).toContain('max_tokens');
+    expect(error.message).toContain('temperature');
+    expect(error.param).toBe('temperature');
+    expect(error.type).toBe('invalid_request_error');
+  });
+
+  it('400 names unknown fields and unsupported ones', async () => {
+    const { client } = await start();
+    const unknown = await caught(
+      client.completions.create({ model: MODEL, prompt: 'x', bogus_field: 1 } as never),
+    );
+    expect(unknown.status).toBe(400);
+    expect(unknown.message).toContain('Unrecognized request argument supplied: bogus_field');
+    const topAlternatives = await caught(
+      client.completions.create({ model: MODEL, prompt: 'x', logprobs: 2 }),
+    );
+    expect(topAlternatives.param).toBe('logprobs');
+    expect(topAlternatives.message).toContain('Send logprobs: 0');
+    const tooLong = await caught(client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 5000 }));
+    expect(tooLong.message).toContain('more than this server allows (2048');
+    const backendSaysNo = await caught(
+      client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 13 }),
+    );
+    expect(backendSaysNo.status).toBe(400);
+    expect(backendSaysNo.message).toContain('unlucky');
+  });
+
+  it('400 for a body that is not JSON', async () => {
+    const { url } = await start();
+    const response = await fetch(`${url}/v1/completions`, {
+      method: 'POST',
+      body: '{"model": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { message: string; code: string } };
+    expect(body.error.code).toBe('invalid_json');
+    expect(body.error.message).toContain('not valid JSON');
+  });
+
+  it('401 without the right bearer token; /health stays open', async () => {
+    const { url } = await start({ apiKey: 'serve-secret' });
+    const wrong = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'nope', maxRetries: 0 });
+    const error = await caught(wrong.models.list());
+    expect(error.status).toBe(401);
+    expect(error.code).toBe('invalid_api_key');
+    const missing = await fetch(`${url}/v1/models`);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toContain(
+      'Missing API key',
+    );
+    const right = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'serve-secret', maxRetries: 0 });
+    expect((await right.models.list()).data).toHaveLength(1);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
+  it('404 for an unknown model and an unknown route; 405 for a wrong method', async () => {
+    const { client, url } = await start();
+    const model = await caught(
+      client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+    );
+    expect(model.status).toBe(404);
+    expect(model.code).toBe('model_not_found');
+    expect(model.message).toContain(`This server serves \`${MODEL}\``);
+    const route = await fetch(`${url}/v1/embeddings`, { method: 'POST', body: '{}' });
+    expect(route.status).toBe(404);
+    expect(((await route.json()) as { error: { message: string } }).error.message).toContain(
+      'No route POST /v1/embeddings',
+    );
+    const method = await fetch(`${url}/v1/completions`);
+    expect(method.status).toBe(405);
+    expect(method.headers.get('allow')).toBe('POST');
+  });
+
+  it('413 for a body over maxBodyBytes', async () => {
+    const { client } = await start({ maxBodyBytes: 1024 });
+    const error = await caught(
+      client.completions.create({ model: MODEL, prompt: 'x'.repeat(5000), max_tokens: 1 }),
+    );
+    expect(error.status).toBe(413);
+    expect(error.message).toContain('limit of 1024 bytes');
+  });
+
+  it('429 with Retry-After when the queue is full', async () => {
+    const { client, url } = await start({ delayMs: 300, maxQueuedRequests: 1, maxBatch: 1 });
+    const running = client.completions.create({ model: MODEL, prompt: 'a', max_tokens: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const queued = client.completions.create({ model: MODEL, prompt: 'b', max_tokens: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const rejected = await fetch(`${url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt: 'c', max_tokens: 1 }),
+    });
+    expect(rejected.status).toBe(429);
+    expect(rejected.headers.get('retry-after')).toBe('1');
+    expect(((await rejected.json()) as { error: { code: string } }).error.code).toBe('server_overloaded');
+    await Promise.all([running, queued]);
+  });
+});
+
+describe('micro-batching', () => {
+  async function fire(client: OpenAI, prompts: string[], extra: object = {}) {
+    return Promise.all(
+      prompts.map((prompt) => client.completions.create({ model: MODEL, prompt, max_tokens: 16, ...extra })),
+    );
+  }
+
+  it('merges concurrent compatible requests into few generate calls, answering each with its own prompt', async () => {
+    const { client, backend } = await start({ delayMs: 40, maxBatch: 32 });
+    const prompts = Array.from({ length: 12 }, (_, index) => `prompt number ${index}`);
+    const responses = await fire(client, prompts);
+    expect(responses.map((response) => response.choices[0]!.text)).toEqual(
+      prompts.map((prompt) => expectedText(prompt, 0, 16)),
+    );
+    expect(backend.calls.length).toBeLessThanOrEqual(3);
+    expect(backend.calls.reduce((sum, call) => sum + call.prompts.length, 0)).toBe(12);
+    expect(server!.stats().largestBatch).toBeGreaterThan(1);
+  });
+
+  it('maxBatch: 1 turns batching off: one generate call per request', async () => {
+    const { client, backend } = await start({ delayMs: 5, maxBatch: 1 });
+    await fire(client, ['a', 'b', 'c', 'd']);
+    expect(backend.calls.map((call) => call.prompts.length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('caps a batch at maxBatch sequences (prompts × n)', async () => {
+    const { client, backend } = await start({ delayMs: 30, maxBatch: 4 });
+    await fire(client, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], { n: 2 });
+    for (const call of backend.calls) expect(call.prompts.length * (call.n ?? 1)).toBeLessThanOrEqual(4);
+    expect(backend.calls.reduce((sum, call) => sum + call.prompts.length, 0)).toBe(8);
+  });
+
+  it('never mixes different sampling settings, and never batches seeded requests', async () => {
+    const { client, backend } = await start({ delayMs: 30 });
+    await Promise.all([
+      fire(client, ['a', 'b'], { temperature: 0.5 }),
+      fire(client, ['c', 'd'], { temperature: 1 }),
+      fire(client, ['e', 'f'], { seed: 1 }),
+    ]);
+    for (const call of backend.calls) {
+      if (call.seed !== undefined) expect(call.prompts).toHaveLength(1);
+      const temperatures = new Set(
+        call.prompts.map((prompt) => (['a', 'b'].includes(prompt as string) ? 0.5 : 1)),
+      );
+      expect(temperatures.size).toBe(1);
+    }
+    expect(backend.calls.filter((call) => call.seed !== undefined)).toHaveLength(2);
+  });
+
+  it('drops a queued request whose client went away', async () => {
+    const { client, backend } = await start({ delayMs: 200, maxBatch: 1 });
+    const first = client.completions.create({ model: MODEL, prompt: 'kept', max_tokens: 4 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const controller = new AbortController();
+    const gone = client.completions.create(
+      { model: MODEL, prompt: 'gone', max_tokens: 4 },
+      { signal: controller.signal },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    controller.abort();
+    await expect(gone).rejects.toThrow();
+    await first;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(backend.calls.flatMap((call) => call.prompts)).toEqual(['kept']);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, refuses new connections, then resolves', async () => {
+    const { client, url } = await start({ delayMs: 300 });
+    const inFlight = client.completions.create({ model: MODEL, prompt: 'finish me', max_tokens: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = server!.close();
+    const response = await inFlight;
+    expect(response.choices[0]!.text).toBe(expectedText('finish me', 0, 20));
+    await closing;
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+});
+
+describe('@rlpt/backend-openai against the server', () => {
+  it('gets text, token ids, logprobs and prompt token ids through the vLLM extensions', async () => {
+    const { url, backend: recording } = await start();
+    const backend = createOpenAIBackend({ baseURL: `${url}/v1`, model: MODEL, server: 'vllm' });
+    const messages = [{ role: 'user', content: 'chat prompt' }];
+    const result = await backend.generate({
+      prompts: ['raw prompt', { messages }, { tokenIds: [120, 121] }],
+      n: 2,
+      maxTokens: 32,
+      logprobs: true,
+    });
+    const direct = await recordingAnswer(recording, ['raw prompt', { messages }, { tokenIds: [120, 121] }]);
+    result.results.forEach((promptResult, promptIndex) => {
+      const expected = direct.results[promptIndex]!;
+      expect(promptResult.promptTokenIds).toEqual(expected.promptTokenIds);
+      promptResult.completions.forEach((completion, sample) => {
+        const want = expected.completions[sample]!;
+        expect(completion.text).toBe(want.text);
+        expect(completion.tokenIds).toEqual(want.tokenIds);
+        expect(completion.logprobs).toEqual(want.logprobs);
+        expect(completion.finishReason).toBe(want.finishReason);
+      });
+    });
+    expect(result.warnings).toEqual([]);
+  });
+});
+
+async function recordingAnswer(
+  backend: RecordingBackend,
+  prompts: Parameters<RecordingBackend['generate']>[0]['prompts'],
+) {
+  return backend.generate({ prompts, n: 2, maxTokens: 32, logprobs: true });
+}

@@ -1,0 +1,710 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type ChatMessage,
+  InvalidArgumentError,
+  type InferenceBackendV1,
+  type Logger,
+  type Prompt,
+  RlptError,
+  silentLogger,
+} from '@rlpt/spec';
+import type * as z from 'zod';
+import { type BatcherStats, MicroBatcher, QueueFullError, type SamplingSettings } from './batcher.js';
+import {
+  chatBody,
+  chatChunks,
+  completionsBody,
+  completionsChunks,
+  HttpError,
+  type ResponseOptions,
+  usageOf,
+} from './format.js';
+import {
+  type ChatRequest,
+  type CompletionsRequest,
+  chatRequestSchema,
+  completionsRequestSchema,
+  describeIssues,
+} from './schemas.js';
+
+/** Options of {@link createModelServer}. Only `backend` is required. */
+export interface ModelServerOptions {
+  /** Any `InferenceBackendV1` (e.g. `createOnnxBackend`). The server does not close it. */
+  backend: InferenceBackendV1;
+  /** The model name clients send and `/v1/models` lists. Default `backend.modelId`. */
+  modelName?: string;
+  /** When set, `/v1/*` requires `Authorization: Bearer <apiKey>` (compared in constant time). */
+  apiKey?: string;
+  /** Most sequences (prompts × n) merged into one `generate` call. 1 turns micro-batching off. Default 32. */
+  maxBatch?: number;
+  /** How long a request waits for others to batch with while the backend is idle, in ms. Default 5. */
+  batchWindowMs?: number;
+  /** `generate` calls running at once. Default 1 (one decode loop; more arrivals batch up meanwhile). */
+  maxConcurrentBatches?: number;
+  /** Requests allowed to wait for a batch; more are answered 429 with `Retry-After`. Default 1024. */
+  maxQueuedRequests?: number;
+  /** Largest request body in bytes; larger ones get 413. Default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Largest `max_tokens` accepted, and the default for chat requests. Default 2048. */
+  maxTokens?: number;
+  /** `max_tokens` of completions requests that set none (the OpenAI default). Default 16. */
+  defaultCompletionsMaxTokens?: number;
+  /** Largest `n` (× prompts) per request. Default 128. */
+  maxSequencesPerRequest?: number;
+  /** Spells a token id as text in logprobs (`tokens`, `logprobs.content[].token`); without it, `token_id:<id>`. */
+  decodeToken?: (tokenId: number) => string;
+  /** SSE comment interval while a streamed request waits, in ms. Default 15 000. */
+  keepAliveMs?: number;
+  /** Request and lifecycle logs (`info`, `warn`, `debug`). Default: silent. */
+  logger?: Logger;
+}
+
+/** A running or ready-to-run server. */
+export interface ModelServer {
+  /** The underlying Node server (already has the request handler). */
+  readonly httpServer: Server;
+  /** The served model name. */
+  readonly modelName: string;
+  /** Starts listening. Default host `127.0.0.1`, port `8000` (0 picks a free port). */
+  listen(options?: { host?: string; port?: number }): Promise<{ url: string; host: string; port: number }>;
+  /**
+   * Graceful shutdown: stops accepting connections, answers new requests on open connections with 503,
+   * lets every queued and running request finish, then closes. After `timeoutMs` (default 30 000) it
+   * closes the remaining connections.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+  /** Batching counters and requests in flight. */
+  stats(): BatcherStats & { inFlightRequests: number; draining: boolean };
+}
+
+interface Resolved {
+  backend: InferenceBackendV1;
+  modelName: string;
+  apiKeyDigest: Buffer | undefined;
+  maxBodyBytes: number;
+  maxTokens: number;
+  defaultCompletionsMaxTokens: number;
+  maxSequencesPerRequest: number;
+  decodeToken: ((tokenId: number) => string) | undefined;
+  keepAliveMs: number;
+  logger: Logger;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError({
+      argument: name,
+      message: `createModelServer: ${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}.`,
+    });
+  }
+  return value;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * Creates an OpenAI-compatible HTTP server over any `InferenceBackendV1`: `GET /health`,
+ * `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (streaming and not), with
+ * micro-batching of concurrent requests into one `generate` call.
+ *
+ * @example
+ * const server = createModelServer({ backend: await createOnnxBackend({ model: 'models/tiny' }) });
+ * const { url } = await server.listen({ port: 8000 });
+ * process.once('SIGTERM', () => server.close());
+ */
+export function createModelServer(options: ModelServerOptions): ModelServer {
+  if (!options?.backend || typeof options.backend.generate !== 'function') {
+    throw new InvalidArgumentError({
+      argument: 'backend',
+      message: 'createModelServer: backend must be an InferenceBackendV1 (an object with generate()).',
+    });
+  }
+  const logger = options.logger ?? silentLogger;
+  const resolved: Resolved = {
+    backend: options.backend,
+    modelName: options.modelName ?? options.backend.modelId,
+    apiKeyDigest: options.apiKey ? digest(options.apiKey) : undefined,
+    maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * 1024 * 1024),
+    maxTokens: positiveInteger('maxTokens', options.maxTokens, 2048),
+    defaultCompletionsMaxTokens: positiveInteger(
+      'defaultCompletionsMaxTokens',
+      options.defaultCompletionsMaxTokens,
+      16,
+    ),
+    maxSequencesPerRequest: positiveInteger('maxSequencesPerRequest', options.maxSequencesPerRequest, 128),
+    decodeToken: options.decodeToken,
+    keepAliveMs: positiveInteger('keepAliveMs', options.keepAliveMs, 15_000),
+    logger,
+  };
+  const batcher = new MicroBatcher(options.backend, {
+    maxBatch: positiveInteger('maxBatch', options.maxBatch, 32),
+    windowMs: positiveInteger('batchWindowMs', options.batchWindowMs, 5, 0),
+    maxConcurrentBatches: positiveInteger('maxConcurrentBatches', options.maxConcurrentBatches, 1),
+    maxQueued: positiveInteger('maxQueuedRequests', options.maxQueuedRequests, 1024),
+    logger,
+  });
+  const created = Math.floor(Date.now() / 1000);
+  let inFlightRequests = 0;
+  let draining = false;
+  let closePromise: Promise<void> | undefined;
+  let requestIdleWaiters: (() => void)[] = [];
+
+  const httpServer = createServer((req, res) => {
+    inFlightRequests++;
+    res.on('close', () => {
+      inFlightRequests--;
+      if (inFlightRequests === 0) {
+        for (const resolve of requestIdleWaiters) resolve();
+        requestIdleWaiters = [];
+      }
+    });
+    handle(req, res).catch((error: unknown) => {
+      logger.error('unexpected error while handling a request', { error: String(error) });
+      if (!res.headersSent) sendError(res, internalError(error));
+      else res.end();
+    });
+  });
+  httpServer.keepAliveTimeout = 5_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    res.on('finish', () => {
+      logger.debug(`${method} ${path} ${res.statusCode} ${(performance.now() - started).toFixed(1)} ms`);
+    });
+    if (draining) {
+      res.setHeader('connection', 'close');
+      sendError(
+        res,
+        new HttpError({ status: 503, message: 'The server is shutting down.', code: 'shutting_down' }),
+      );
+      req.resume();
+      return;
+    }
+    try {
+      if (path === '/health') {
+        requireMethod(method, ['GET', 'HEAD'], path);
+        sendJson(res, 200, { status: 'ok', model: resolved.modelName, ...batcher.stats() });
+        return;
+      }
+      if (!path.startsWith('/v1/') && path !== '/v1') throw notFound(method, path);
+      authorize(req);
+      if (path === '/v1/models') {
+        requireMethod(method, ['GET'], path);
+        sendJson(res, 200, { object: 'list', data: [modelCard()] });
+        return;
+      }
+      if (path.startsWith('/v1/models/')) {
+        requireMethod(method, ['GET'], path);
+        const id = decodeURIComponent(path.slice('/v1/models/'.length));
+        if (id !== resolved.modelName) throw unknownModel(id);
+        sendJson(res, 200, modelCard());
+        return;
+      }
+      if (path === '/v1/completions') {
+        requireMethod(method, ['POST'], path);
+        const body = parse(completionsRequestSchema, await readJson(req));
+        await completions(body, res);
+        return;
+      }
+      if (path === '/v1/chat/completions') {
+        requireMethod(method, ['POST'], path);
+        const body = parse(chatRequestSchema, await readJson(req));
+        await chat(body, res);
+        return;
+      }
+      throw notFound(method, path);
+    } catch (error) {
+      const httpError = error instanceof HttpError ? error : internalError(error);
+      if (httpError.status >= 500) {
+        logger.error(`${method} ${path} failed: ${httpError.message}`, { status: httpError.status });
+      }
+      if (res.headersSent) {
+        // Mid-stream: report in-band like vLLM, then end the stream.
+        writeEvent(res, httpError.toJSON());
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      sendError(res, httpError);
+      if (!req.complete) req.resume();
+    }
+  }
+
+  function modelCard() {
+    return {
+      id: resolved.modelName,
+      object: 'model',
+      created,
+      owned_by: 'rlpt',
+      root: resolved.backend.modelId,
+    };
+  }
+
+  function authorize(req: IncomingMessage): void {
+    if (!resolved.apiKeyDigest) return;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    // Hash both sides so the comparison takes the same time whatever the lengths.
+    if (!match || !timingSafeEqual(digest(match[1]!.trim()), resolved.apiKeyDigest)) {
+      throw new HttpError({
+        status: 401,
+        message: match
+          ? 'Incorrect API key provided.'
+          : 'Missing API key: send the header Authorization: Bearer <key> (the key the server was started with).',
+        type: 'invalid_request_error',
+        code: 'invalid_api_key',
+        headers: { 'www-authenticate': 'Bearer' },
+      });
+    }
+  }
+
+  function readJson(req: IncomingMessage): Promise<unknown> {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > resolved.maxBodyBytes) {
+      return Promise.reject(tooLarge(declared));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let failed = false;
+      req.on('data', (chunk: Buffer) => {
+        if (failed) return;
+        size += chunk.length;
+        if (size > resolved.maxBodyBytes) {
+          failed = true;
+          chunks.length = 0;
+          reject(tooLarge(size));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('error', (error) => {
+        if (!failed) reject(error);
+      });
+      req.on('end', () => {
+        if (failed) return;
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve(JSON.parse(text));
+        } catch (cause) {
+          reject(
+            new HttpError({
+              status: 400,
+              message: `The request body is not valid JSON (${(cause as Error).message}). Send Content-Type: application/json with a JSON object.`,
+              code: 'invalid_json',
+            }),
+          );
+        }
+      });
+    });
+  }
+
+  function tooLarge(size: number): HttpError {
+    return new HttpError({
+      status: 413,
+      message: `The request body (${size} bytes or more) is larger than this server's limit of ${resolved.maxBodyBytes} bytes (maxBodyBytes / --max-body-bytes).`,
+      code: 'request_too_large',
+      headers: { connection: 'close' },
+    });
+  }
+
+  function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError({
+        status: 400,
+        message: 'The request body must be a JSON object.',
+        code: 'invalid_body',
+      });
+    }
+    const result = schema.safeParse(body);
+    if (!result.success) {
+      const problem = describeIssues(result.error);
+      throw new HttpError({ status: 400, message: problem.message, param: problem.param });
+    }
+    const model = (result.data as { model: string }).model;
+    if (model !== resolved.modelName) throw unknownModel(model);
+    return result.data;
+  }
+
+  function unknownModel(model: string): HttpError {
+    return new HttpError({
+      status: 404,
+      message: `The model \`${model}\` does not exist. This server serves \`${resolved.modelName}\` (GET /v1/models).`,
+      param: 'model',
+      code: 'model_not_found',
+    });
+  }
+
+  /** The sampling settings shared by both endpoints, with the checks both need. */
+  function samplingSettings(
+    body: CompletionsRequest | ChatRequest,
+    maxTokens: number,
+    logprobs: boolean,
+    promptCount: number,
+  ): SamplingSettings {
+    const unsupported = (param: string, message: string): never => {
+      throw new HttpError({ status: 400, message, param, code: 'unsupported_parameter' });
+    };
+    if (body.presence_penalty)
+      unsupported(
+        'presence_penalty',
+        'presence_penalty is not supported by this server; send 0 or leave it out.',
+      );
+    if (body.frequency_penalty)
+      unsupported(
+        'frequency_penalty',
+        'frequency_penalty is not supported by this server; send 0 or leave it out.',
+      );
+    if (body.logit_bias && Object.keys(body.logit_bias).length > 0) {
+      unsupported('logit_bias', 'logit_bias is not supported by this server.');
+    }
+    if (maxTokens > resolved.maxTokens) {
+      throw new HttpError({
+        status: 400,
+        message: `max_tokens is ${maxTokens}, more than this server allows (${resolved.maxTokens}; --max-tokens).`,
+        param: 'max_tokens',
+      });
+    }
+    const n = body.n ?? 1;
+    if (n * promptCount > resolved.maxSequencesPerRequest) {
+      throw new HttpError({
+        status: 400,
+        message: `n × prompts is ${n * promptCount}, more than this server allows per request (${resolved.maxSequencesPerRequest}).`,
+        param: 'n',
+      });
+    }
+    if (logprobs && !resolved.backend.capabilities.logprobs) {
+      unsupported(
+        'logprobs',
+        `The backend of this server (${resolved.backend.provider}) does not return logprobs.`,
+      );
+    }
+    const settings: SamplingSettings = { n, maxTokens };
+    if (body.temperature != null) settings.temperature = body.temperature;
+    if (body.top_p != null) settings.topP = body.top_p;
+    if (body.top_k != null && body.top_k > 0) settings.topK = body.top_k;
+    if (body.min_p != null && body.min_p > 0) settings.minP = body.min_p;
+    if (body.seed != null) settings.seed = body.seed;
+    const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
+    if (stop && stop.length > 0) settings.stop = stop;
+    if (body.stop_token_ids && body.stop_token_ids.length > 0) settings.stopTokenIds = body.stop_token_ids;
+    if (logprobs) settings.logprobs = true;
+    return settings;
+  }
+
+  async function runJob(prompts: Prompt[], settings: SamplingSettings, res: ServerResponse) {
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort(new Error('the client closed the connection'));
+    };
+    res.on('close', onClose);
+    try {
+      return await batcher.submit(prompts, settings, gone.signal);
+    } catch (error) {
+      if (error instanceof QueueFullError) {
+        throw new HttpError({
+          status: 429,
+          message: `${error.message} Retry shortly (Retry-After), or start the server with a larger --max-queue.`,
+          code: 'server_overloaded',
+          headers: { 'retry-after': '1' },
+        });
+      }
+      if (gone.signal.aborted)
+        throw new HttpError({ status: 499, message: 'The client closed the connection.' });
+      throw backendError(error);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  async function completions(body: CompletionsRequest, res: ServerResponse) {
+    if (body.echo) {
+      throw new HttpError({
+        status: 400,
+        message: 'echo is not supported by this server.',
+        param: 'echo',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.suffix) {
+      throw new HttpError({
+        status: 400,
+        message: 'suffix is not supported by this server.',
+        param: 'suffix',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.best_of != null && body.best_of !== (body.n ?? 1)) {
+      throw new HttpError({
+        status: 400,
+        message: 'best_of other than n is not supported by this server.',
+        param: 'best_of',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.logprobs != null && body.logprobs > 0) {
+      throw new HttpError({
+        status: 400,
+        message: `logprobs: ${body.logprobs} asks for the top alternatives at each step; this server returns only the sampled token's logprob. Send logprobs: 0.`,
+        param: 'logprobs',
+        code: 'unsupported_parameter',
+      });
+    }
+    const prompts = completionsPrompts(body.prompt);
+    const logprobs = body.logprobs != null;
+    const settings = samplingSettings(
+      body,
+      body.max_tokens ?? resolved.defaultCompletionsMaxTokens,
+      logprobs,
+      prompts.length,
+    );
+    const options = responseOptions('cmpl', body, logprobs);
+    const stream = beginStream(body.stream === true, res);
+    try {
+      const outcome = await runJob(prompts, settings, res);
+      const usage = usageFor(outcome);
+      if (stream) {
+        finishStream(
+          res,
+          completionsChunks(outcome.results, body.stream_options?.include_usage ? usage : undefined, options),
+        );
+      } else {
+        sendJson(res, 200, completionsBody(outcome.results, usage, options));
+      }
+    } finally {
+      stream?.stop();
+    }
+  }
+
+  async function chat(body: ChatRequest, res: ServerResponse) {
+    if (!resolved.backend.capabilities.chat) {
+      throw new HttpError({
+        status: 400,
+        message: `The backend of this server (${resolved.backend.provider}) has no chat template; use /v1/completions.`,
+        code: 'unsupported_endpoint',
+      });
+    }
+    if (body.tools && body.tools.length > 0) {
+      throw new HttpError({
+        status: 400,
+        message: 'tools are not supported by this server.',
+        param: 'tools',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.response_format && body.response_format.type !== 'text') {
+      throw new HttpError({
+        status: 400,
+        message: `response_format ${body.response_format.type} is not supported by this server; only text.`,
+        param: 'response_format',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.top_logprobs) {
+      throw new HttpError({
+        status: 400,
+        message: `top_logprobs: ${body.top_logprobs} asks for alternatives; this server returns only the sampled token's logprob. Send top_logprobs: 0 or leave it out.`,
+        param: 'top_logprobs',
+        code: 'unsupported_parameter',
+      });
+    }
+    const messages: ChatMessage[] = body.messages.map((message) => ({
+      role: message.role,
+      content:
+        typeof message.content === 'string'
+          ? message.content
+          : (message.content ?? []).map((part) => part.text).join(''),
+    }));
+    const logprobs = body.logprobs === true;
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? resolved.maxTokens;
+    const settings = samplingSettings(body, maxTokens, logprobs, 1);
+    const options = responseOptions('chatcmpl', body, logprobs);
+    const stream = beginStream(body.stream === true, res);
+    try {
+      const outcome = await runJob([{ messages }], settings, res);
+      const usage = usageFor(outcome);
+      const result = outcome.results[0]!;
+      if (stream) {
+        finishStream(
+          res,
+          chatChunks(result, body.stream_options?.include_usage ? usage : undefined, options),
+        );
+      } else {
+        sendJson(res, 200, chatBody(result, usage, options));
+      }
+    } finally {
+      stream?.stop();
+    }
+  }
+
+  function responseOptions(
+    prefix: string,
+    body: CompletionsRequest | ChatRequest,
+    logprobs: boolean,
+  ): ResponseOptions {
+    return {
+      id: `${prefix}-${randomUUID().replaceAll('-', '')}`,
+      created: Math.floor(Date.now() / 1000),
+      model: resolved.modelName,
+      logprobs,
+      returnTokenIds: body.return_token_ids === true,
+      spelling: { asIds: body.return_tokens_as_token_ids === true, decodeToken: resolved.decodeToken },
+    };
+  }
+
+  function usageFor(outcome: Awaited<ReturnType<MicroBatcher['submit']>>) {
+    // Token ids give exact per-request counts; without them only a batch of one can be attributed.
+    const fallback =
+      outcome.batchRequests === 1
+        ? { prompt: outcome.batchUsage.promptTokens, completion: outcome.batchUsage.completionTokens }
+        : undefined;
+    return usageOf(outcome.results, fallback);
+  }
+
+  /** Sends SSE headers at once and keep-alive comments until the result is ready. */
+  function beginStream(enabled: boolean, res: ServerResponse): { stop(): void } | undefined {
+    if (!enabled) return undefined;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    const timer = setInterval(() => res.write(': keep-alive\n\n'), resolved.keepAliveMs);
+    return { stop: () => clearInterval(timer) };
+  }
+
+  function finishStream(res: ServerResponse, chunks: unknown[]): void {
+    for (const chunk of chunks) writeEvent(res, chunk);
+    res.end('data: [DONE]\n\n');
+  }
+
+  async function close(closeOptions: { timeoutMs?: number } = {}): Promise<void> {
+    closePromise ??= (async () => {
+      draining = true;
+      const timeoutMs = closeOptions.timeoutMs ?? 30_000;
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      const requestsDone = new Promise<void>((resolve) => {
+        if (inFlightRequests === 0) resolve();
+        else requestIdleWaiters.push(resolve);
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const outcome = await Promise.race([
+        Promise.all([batcher.whenIdle(), requestsDone]).then(() => 'done' as const),
+        timedOut,
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        logger.warn(`shutdown: requests still running after ${timeoutMs} ms; closing their connections`);
+      }
+      httpServer.closeAllConnections();
+      if (httpServer.listening) await closed;
+      logger.info('server closed');
+    })();
+    return closePromise;
+  }
+
+  return {
+    httpServer,
+    modelName: resolved.modelName,
+    async listen(listenOptions = {}) {
+      const host = listenOptions.host ?? '127.0.0.1';
+      const port = listenOptions.port ?? 8000;
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: NodeJS.ErrnoException) => {
+          reject(
+            new InvalidArgumentError({
+              argument: 'port',
+              cause: error,
+              message:
+                error.code === 'EADDRINUSE'
+                  ? `Cannot listen on ${host}:${port}: the port is in use. Pick another with --port (0 picks a free one).`
+                  : `Cannot listen on ${host}:${port}: ${error.message}`,
+            }),
+          );
+        };
+        httpServer.once('error', onError);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', onError);
+          resolve();
+        });
+      });
+      const address = httpServer.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `http://${shownHost}:${address.port}`;
+      logger.info(`serving ${resolved.modelName} at ${url}/v1`);
+      return { url, host: address.address, port: address.port };
+    },
+    close,
+    stats: () => ({ ...batcher.stats(), inFlightRequests, draining }),
+  };
+}
+
+function completionsPrompts(prompt: CompletionsRequest['prompt']): Prompt[] {
+  if (typeof prompt === 'string') return [prompt];
+  if (prompt.length > 0 && typeof prompt[0] === 'number') return [{ tokenIds: prompt as number[] }];
+  return (prompt as (string | number[])[]).map((item) =>
+    typeof item === 'string' ? item : { tokenIds: item },
+  );
+}
+
+function requireMethod(method: string, allowed: string[], path: string): void {
+  if (!allowed.includes(method)) {
+    throw new HttpError({
+      status: 405,
+      message: `${method} is not allowed on ${path}; use ${allowed.join(' or ')}.`,
+      code: 'method_not_allowed',
+      headers: { allow: allowed.join(', ') },
+    });
+  }
+}
+
+function notFound(method: string, path: string): HttpError {
+  return new HttpError({
+    status: 404,
+    message: `No route ${method} ${path}. Routes: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions.`,
+    code: 'not_found',
+  });
+}
+
+function backendError(error: unknown): HttpError {
+  if (RlptError.isInstance(error) && (error.code === 'invalid-argument' || error.code === 'unsupported')) {
+    return new HttpError({ status: 400, message: error.message, code: error.code });
+  }
+  return internalError(error);
+}
+
+function internalError(error: unknown): HttpError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new HttpError({
+    status: 500,
+    message: `The model backend failed: ${message}`,
+    code: 'internal_error',
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, error: HttpError): void {
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  sendJson(res, error.status, error.toJSON());
+}
+
+function writeEvent(res: ServerResponse, data: unknown): void {
+  res.write(`data: ${JSON.stringify(data)}\n\n`);
+}
