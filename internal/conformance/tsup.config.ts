@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // The suites call vitest's describe/it: use the test runner's own copy, never a bundled one.
+  external: ['vitest'],
 });

@@ -1,2 +1,2 @@
-// Work in progress: see the package README.
-export {};
+export { judgeConformanceCases, runJudgeConformance } from './judge.js';
+export type { JudgeConformanceOptions } from './judge.js';

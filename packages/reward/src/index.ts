@@ -1,2 +1,36 @@
-// Work in progress: see the package README.
-export {};
+export { createGenerativeJudge } from './generative.js';
+export type { GenerativeJudgeOptions, JudgeFailurePolicy } from './generative.js';
+export { createLexicalJudge, lexicalMatch } from './lexical.js';
+export type { LexicalJudgeOptions, LexicalMatch } from './lexical.js';
+export { createJudgeCache, hashTemplate, judgeCacheKey } from './cache.js';
+export type { JudgeCache, JudgeCacheKeyParts, JudgeCacheOptions, JudgeCacheStats } from './cache.js';
+export { defaultHardeningOptions, fenceText, hardenPrediction, resolveHardeningOptions } from './harden.js';
+export type {
+  HardeningInput,
+  HardeningOptions,
+  HardeningReason,
+  HardeningResult,
+  ResolvedHardeningOptions,
+} from './harden.js';
+export { parseVerdict } from './verdict.js';
+export { foldForDetection, normalizeWords } from './text.js';
+export type { JudgeObservability } from './common.js';
+export type { JudgeStats, JudgeWithStats } from './stats.js';
+export {
+  formatRewardLabel,
+  parseRewardLabel,
+  referenceFor,
+  responseFromQuery,
+  validateRewardLabel,
+} from './label.js';
+export type { ParsedRewardLabel, RewardLabel } from './label.js';
+export { createRewardServer } from './server.js';
+export type {
+  BatchRewardItem,
+  BatchRewardRequest,
+  BatchRewardResponse,
+  OpenRlhfRewardRequest,
+  OpenRlhfRewardResponse,
+  RewardServer,
+  RewardServerOptions,
+} from './server.js';

@@ -1,0 +1,216 @@
+import type { JudgeItem, JudgeMode, JudgeVerdict } from '@rlpt/spec';
+import { InvalidArgumentError, silentLogger } from '@rlpt/spec';
+import { type JudgeCache, type JudgeCacheOptions, createJudgeCache, judgeCacheKey } from './cache.js';
+import { type JudgeObservability, assertMode, checkItem, failedVerdict, throwIfAborted } from './common.js';
+import { type HardeningOptions, hardenPrediction, resolveHardeningOptions } from './harden.js';
+import { type JudgeWithStats, countReason, emptyStats, snapshotStats } from './stats.js';
+import { isNumericToken, normalizeWords } from './text.js';
+
+export interface LexicalJudgeOptions extends JudgeObservability {
+  /** Default mode for items without their own. Default `prefix`. */
+  mode?: JudgeMode;
+  /**
+   * Word edits (insertions, deletions, substitutions) allowed per prediction word: the prediction
+   * matches when `edits ≤ floor(tolerance × words)`. 0 demands an exact (normalised) match. Default 0.2.
+   */
+  tolerance?: number;
+  /** `binary` (default): 1 on a match, else 0. `graded`: `max(0, 1 − edits / words)`, 0 on a numeric mismatch. */
+  scoring?: 'binary' | 'graded';
+  /** Numbers must match exactly: a numeric word can never be substituted, dropped or added. Default true. */
+  exactNumbers?: boolean;
+  /** Hardening rules applied before matching, or `false` to match every prediction as is. */
+  hardening?: HardeningOptions | false;
+  /** A verdict cache (shared or own), options for an own one, or `false` (default: no cache; matching is cheap). */
+  cache?: JudgeCache | JudgeCacheOptions | false;
+  /** Judge name in caches and logs. Default `lexical`. */
+  name?: string;
+}
+
+/** Result of aligning a prediction with the reference. */
+export interface LexicalMatch {
+  /** Minimum word edits between the prediction and the best reference prefix (or the whole target); `Infinity` when numbers cannot be aligned. */
+  edits: number;
+  /** Edits allowed for this prediction. */
+  allowed: number;
+  /** Prediction length in words. */
+  words: number;
+  /** Reference words the prediction was aligned with. */
+  referenceWords: number;
+}
+
+const unreachable = Number.POSITIVE_INFINITY;
+
+/**
+ * Word-level edit distance between `prediction` and `reference` (normalised words). In `prefix` mode the
+ * prediction is aligned with the best prefix of the reference; in `strict` mode with all of it.
+ * With `exactNumbers`, numeric words only align with the identical number.
+ */
+export function lexicalMatch(
+  predictionWords: string[],
+  referenceWords: string[],
+  mode: JudgeMode,
+  options: { tolerance: number; exactNumbers: boolean },
+): LexicalMatch {
+  const n = predictionWords.length;
+  const baseLength = mode === 'strict' ? Math.max(n, referenceWords.length) : n;
+  const allowed = Math.floor(options.tolerance * baseLength + 1e-9);
+  // In prefix mode the aligned reference prefix is at most n + allowed words long.
+  const columns = mode === 'prefix' ? Math.min(referenceWords.length, n + allowed) : referenceWords.length;
+  const numeric = (word: string) => options.exactNumbers && isNumericToken(word);
+  const indelCost = (word: string) => (numeric(word) ? unreachable : 1);
+  let previous = new Float64Array(columns + 1);
+  let current = new Float64Array(columns + 1);
+  for (let column = 1; column <= columns; column++) {
+    previous[column] = (previous[column - 1] ?? 0) + indelCost(referenceWords[column - 1] ?? '');
+  }
+  for (let row = 1; row <= n; row++) {
+    const word = predictionWords[row - 1] ?? '';
+    const wordIsNumeric = numeric(word);
+    current[0] = (previous[0] ?? 0) + (wordIsNumeric ? unreachable : 1);
+    for (let column = 1; column <= columns; column++) {
+      const other = referenceWords[column - 1] ?? '';
+      const substitution = word === other ? 0 : wordIsNumeric || numeric(other) ? unreachable : 1;
+      current[column] = Math.min(
+        (previous[column - 1] ?? 0) + substitution,
+        (previous[column] ?? 0) + (wordIsNumeric ? unreachable : 1),
+        (current[column - 1] ?? 0) + indelCost(other),
+      );
+    }
+    [previous, current] = [current, previous];
+  }
+  let edits = previous[columns] ?? unreachable;
+  let referenceWordsUsed = columns;
+  if (mode === 'prefix') {
+    for (let column = 0; column <= columns; column++) {
+      const value = previous[column] ?? unreachable;
+      if (value < edits) {
+        edits = value;
+        referenceWordsUsed = column;
+      }
+    }
+  }
+  return { edits, allowed, words: n, referenceWords: referenceWordsUsed };
+}
+
+/**
+ * A judge without a model: normalised word-level match of the prediction against the reference prefix
+ * (`prefix`) or the whole target (`strict`), tolerant of a few word edits, exact on numbers.
+ * Deterministic and fast; the embedded demo's default judge.
+ */
+export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWithStats {
+  const defaultMode = assertMode(options.mode ?? 'prefix', 'mode');
+  const tolerance = options.tolerance ?? 0.2;
+  if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > 1) {
+    throw new InvalidArgumentError({
+      argument: 'tolerance',
+      message: `tolerance must be a number in [0, 1] (edits per prediction word); got ${String(tolerance)}.`,
+    });
+  }
+  const scoring = options.scoring ?? 'binary';
+  if (scoring !== 'binary' && scoring !== 'graded') {
+    throw new InvalidArgumentError({
+      argument: 'scoring',
+      message: `scoring must be 'binary' or 'graded'; got ${JSON.stringify(scoring)}.`,
+    });
+  }
+  const exactNumbers = options.exactNumbers ?? true;
+  const hardening = options.hardening === false ? undefined : resolveHardeningOptions(options.hardening);
+  const cache =
+    options.cache === undefined || options.cache === false
+      ? undefined
+      : 'get' in options.cache
+        ? options.cache
+        : createJudgeCache(options.cache);
+  const logger = options.logger ?? silentLogger;
+  const name = options.name ?? 'lexical';
+  const settingsKey = `t=${tolerance};s=${scoring};n=${exactNumbers}`;
+  let stats = emptyStats();
+
+  const judgeOne = (item: JudgeItem, index: number): JudgeVerdict => {
+    const checked = checkItem(item, index, defaultMode);
+    if ('reason' in checked) {
+      stats.failed++;
+      countReason(stats, checked.reason);
+      logger.warn(checked.message, { judge: name, id: item?.id });
+      options.onEvent?.({
+        type: 'judge-error',
+        id: item?.id,
+        reason: checked.reason,
+        message: checked.message,
+      });
+      return failedVerdict(checked.reason);
+    }
+    let prediction = item.prediction;
+    if (hardening) {
+      const result = hardenPrediction(item, hardening);
+      if (result.action === 'skip') {
+        stats.skipped++;
+        countReason(stats, result.reason);
+        logger.debug(`prediction skipped: ${result.reason} (${result.detail})`, { judge: name, id: item.id });
+        return { score: 0, status: 'skipped', reason: result.reason };
+      }
+      prediction = result.prediction;
+    }
+    const key = cache
+      ? judgeCacheKey({
+          judge: name,
+          template: settingsKey,
+          mode: checked.mode,
+          reference: item.reference,
+          prediction,
+        })
+      : '';
+    const hit = cache?.get(key);
+    if (hit) {
+      stats.cacheHits++;
+      stats.ok++;
+      if (hit.score > 0) stats.positives++;
+      return { ...hit, cached: true };
+    }
+    const match = lexicalMatch(normalizeWords(prediction), normalizeWords(item.reference), checked.mode, {
+      tolerance,
+      exactNumbers,
+    });
+    const score =
+      scoring === 'binary'
+        ? match.words > 0 && match.edits <= match.allowed
+          ? 1
+          : 0
+        : match.words > 0 && Number.isFinite(match.edits)
+          ? Math.max(0, 1 - match.edits / match.words)
+          : 0;
+    const verdict: JudgeVerdict = {
+      score,
+      status: 'ok',
+      raw: `edits=${match.edits} allowed=${match.allowed} words=${match.words} referenceWords=${match.referenceWords}`,
+    };
+    cache?.set(key, verdict);
+    stats.ok++;
+    if (score > 0) stats.positives++;
+    return verdict;
+  };
+
+  return {
+    specificationVersion: 'v1',
+    name,
+    async judge(items, callOptions) {
+      throwIfAborted(callOptions?.signal);
+      const verdicts: JudgeVerdict[] = new Array(items.length);
+      for (let index = 0; index < items.length; index++) {
+        // Yield to the event loop now and then so huge batches stay abortable and do not starve servers.
+        if (index > 0 && index % 512 === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+          throwIfAborted(callOptions?.signal);
+        }
+        stats.items++;
+        verdicts[index] = judgeOne(items[index] as JudgeItem, index);
+      }
+      return verdicts;
+    },
+    stats: () => snapshotStats(stats),
+    resetStats() {
+      stats = emptyStats();
+    },
+    async close() {},
+  };
+}

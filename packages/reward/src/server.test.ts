@@ -1,0 +1,391 @@
+import { request as httpRequest } from 'node:http';
+import { renderTaskPrompt, wrapPrediction } from '@rlpt/prompts';
+import type { JudgeV1 } from '@rlpt/spec';
+import { afterEach, describe, expect, it } from 'vitest';
+import { backendFor } from '../test/helpers.js';
+import { createGenerativeJudge } from './generative.js';
+import { formatRewardLabel } from './label.js';
+import { createLexicalJudge } from './lexical.js';
+import { type RewardServer, type RewardServerOptions, createRewardServer } from './server.js';
+import { type ScriptedJudgeServer, startScriptedJudgeServer } from './testing/index.js';
+
+const context = 'The lighthouse stood on a rock far from the shore. Storms often cut it off for days.';
+const reference =
+  'The lighthouse keeper climbed the spiral stairs at dusk. He lit the great lamp and watched the ships. By midnight the fog had rolled in from the sea.';
+const target = 'The lighthouse keeper climbed the spiral stairs at dusk.';
+const label = formatRewardLabel({ reference, target, task: 'asr', id: 'doc-1:2' });
+const prompt = renderTaskPrompt('asr', { context });
+const response = (prediction: string) => `Let me think step by step. ${wrapPrediction(prediction)}<|im_end|>`;
+
+const running: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((entry) => entry.close()));
+});
+
+async function start(options: Partial<RewardServerOptions> = {}): Promise<RewardServer & { url: string }> {
+  const server = createRewardServer({ judge: createLexicalJudge(), ...options });
+  await server.listen({ port: 0 });
+  running.push(server);
+  return server as RewardServer & { url: string };
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    json: text ? JSON.parse(text) : undefined,
+  };
+}
+
+describe('POST /get_reward (OpenRLHF remote reward protocol)', () => {
+  it('answers {query, prompts, labels} with {rewards, scores, extra_logs}', async () => {
+    const server = await start();
+    const queries = [
+      prompt + response(target),
+      prompt + response('A ship sank far out at sea last winter.'),
+      `${prompt}I am not sure what comes next.`,
+      `<s>${prompt}${response(target)}`,
+    ];
+    const { status, json } = await post(`${server.url}/get_reward`, {
+      query: queries,
+      prompts: queries.map(() => prompt),
+      labels: queries.map(() => label),
+    });
+    expect(status).toBe(200);
+    expect(json).toEqual({
+      rewards: [1, 0, 0, 1],
+      scores: [1, 0, 0, 1],
+      extra_logs: {
+        judged: [1, 1, 0, 1],
+        skipped: [0, 0, 1, 0],
+        judge_failed: [0, 0, 0, 0],
+        cached: [0, 0, 0, 0],
+      },
+    });
+  });
+
+  it('does not take the tag pair in the prompt’s own instructions for a prediction', async () => {
+    const server = await start();
+    // The ASR prompt mentions "<|startofprediction|> and <|endofprediction|>": a complete pair around " and ".
+    const { json } = await post(`${server.url}/get_reward`, {
+      query: [`${prompt} no tags in this response at all`],
+      prompts: [prompt],
+      labels: [label],
+    });
+    expect(json.rewards).toEqual([0]);
+    expect(json.extra_logs.skipped).toEqual([1]);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain(
+      'rlpt_reward_judge_failures_total{reason="prediction-missing",status="skipped"} 1',
+    );
+  });
+
+  it('accepts plain-text labels and strict mode from the label', async () => {
+    const server = await start();
+    const { json } = await post(`${server.url}/get_reward`, {
+      query: [prompt + response(target), prompt + response(target)],
+      prompts: [prompt, prompt],
+      labels: [
+        reference,
+        JSON.stringify({ reference, target: 'Something else entirely happened here.', mode: 'strict' }),
+      ],
+    });
+    expect(json.rewards).toEqual([1, 0]);
+  });
+
+  it('scores a bad label 0 as a judge failure and judges the rest', async () => {
+    const server = await start();
+    const { status, json } = await post(`${server.url}/get_reward`, {
+      query: [prompt + response(target), prompt + response(target), prompt + response(target)],
+      prompts: [prompt, prompt, prompt],
+      labels: ['{"reference": ', '', label],
+    });
+    expect(status).toBe(200);
+    expect(json.rewards).toEqual([0, 0, 1]);
+    expect(json.extra_logs.judge_failed).toEqual([1, 1, 0]);
+  });
+
+  it.each([
+    ['not JSON', '{"query": [', 400, 'invalid-json'],
+    ['an array', '[]', 400, 'invalid-request'],
+    ['missing labels', JSON.stringify({ query: ['a'], prompts: ['a'] }), 400, 'invalid-request'],
+    [
+      'length mismatch',
+      JSON.stringify({ query: ['a', 'b'], prompts: ['a'], labels: ['x'] }),
+      400,
+      'invalid-request',
+    ],
+    [
+      'non-string query',
+      JSON.stringify({ query: [1], prompts: ['a'], labels: ['x'] }),
+      400,
+      'invalid-request',
+    ],
+  ])('answers %s with %i and a reason, and keeps serving', async (_name, body, status, code) => {
+    const server = await start();
+    const result = await post(`${server.url}/get_reward`, body);
+    expect(result.status).toBe(status);
+    expect(result.json.error.code).toBe(code);
+    expect(result.json.error.message.length).toBeGreaterThan(10);
+    const again = await post(`${server.url}/get_reward`, {
+      query: [prompt + response(target)],
+      prompts: [prompt],
+      labels: [label],
+    });
+    expect(again.json.rewards).toEqual([1]);
+  });
+
+  it('names the problem in the 400 message', async () => {
+    const server = await start();
+    const result = await post(`${server.url}/get_reward`, {
+      query: ['a', 'b'],
+      prompts: ['a', 'b'],
+      labels: ['x'],
+    });
+    expect(result.json.error.message).toBe(
+      '"query", "prompts" and "labels" must have the same length; got 2, 2 and 1.',
+    );
+    const invalid = await post(`${server.url}/get_reward`, '{"query": [');
+    expect(invalid.json.error.message).toMatch(/^The request body is not valid JSON: /);
+  });
+});
+
+describe('POST /v1/reward (batch endpoint)', () => {
+  it('judges predictions or raw responses against references or labels', async () => {
+    const server = await start();
+    const { status, json } = await post(`${server.url}/v1/reward`, {
+      items: [
+        { id: 'a', prediction: target, reference },
+        { id: 'b', response: response(target), label },
+        {
+          id: 'c',
+          response: response(target),
+          label: { reference, target: 'Nothing like it.' },
+          mode: 'strict',
+        },
+        { id: 'd', response: 'no tags', label },
+        { id: 'e', prediction: target },
+        { id: 'f', prediction: 'The', reference },
+      ],
+    });
+    expect(status).toBe(200);
+    expect(json.verdicts).toEqual([
+      { id: 'a', score: 1, status: 'ok', raw: expect.any(String) },
+      { id: 'b', score: 1, status: 'ok', raw: expect.any(String) },
+      { id: 'c', score: 0, status: 'ok', raw: expect.any(String) },
+      { id: 'd', score: 0, status: 'skipped', reason: 'prediction-missing' },
+      { id: 'e', score: 0, status: 'failed', reason: 'invalid-item' },
+      { id: 'f', score: 0, status: 'skipped', reason: 'too-short' },
+    ]);
+    expect(json.summary).toEqual({ items: 6, ok: 3, skipped: 2, failed: 1, meanScore: 2 / 6 });
+  });
+
+  it('rejects a body without items', async () => {
+    const server = await start();
+    const { status, json } = await post(`${server.url}/v1/reward`, { predictions: [] });
+    expect(status).toBe(400);
+    expect(json.error.message).toBe('"items" must be an array (missing).');
+  });
+});
+
+describe('server operation', () => {
+  it('serves /health and Prometheus /metrics', async () => {
+    const server = await start();
+    expect(await (await fetch(`${server.url}/health`)).json()).toEqual({
+      status: 'ok',
+      judge: 'lexical',
+      inFlight: 0,
+    });
+    await post(`${server.url}/v1/reward`, {
+      items: [
+        { prediction: target, reference },
+        { prediction: target, reference },
+      ],
+    });
+    await post(`${server.url}/v1/reward`, 'oops');
+    const response = await fetch(`${server.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toContain('# TYPE rlpt_reward_http_requests_total counter');
+    expect(text).toContain('rlpt_reward_http_requests_total{code="200",route="/v1/reward"} 1');
+    expect(text).toContain('rlpt_reward_http_requests_total{code="400",route="/v1/reward"} 1');
+    expect(text).toContain('rlpt_reward_http_request_duration_seconds_count{route="/v1/reward"} 2');
+    expect(text).toMatch(
+      /rlpt_reward_http_request_duration_seconds_bucket\{le="\+Inf",route="\/v1\/reward"\} 2/,
+    );
+    expect(text).toContain('rlpt_reward_items_total{status="ok"} 2');
+    expect(text).toContain('rlpt_judge_stats{counter="items",judge="lexical"} 2');
+  });
+
+  it('counts cache hits and judge failures in /metrics', async () => {
+    const judgeServer: ScriptedJudgeServer = await startScriptedJudgeServer({
+      model: (text) => (text.includes('zebra') ? 'no idea' : 'Score: 1'),
+    });
+    running.push(judgeServer);
+    const judge = createGenerativeJudge({ backend: backendFor(judgeServer) });
+    const server = await start({ judge });
+    const items = [
+      { prediction: target, reference },
+      { prediction: target, reference },
+      { prediction: 'The keeper fed a zebra.', reference },
+    ];
+    await post(`${server.url}/v1/reward`, { items });
+    const second = await post(`${server.url}/v1/reward`, { items: items.slice(0, 1) });
+    expect(second.json.verdicts[0].cached).toBe(true);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toContain('rlpt_reward_cache_hits_total 1');
+    expect(text).toContain('rlpt_reward_judge_failures_total{reason="unparseable",status="failed"} 1');
+    expect(text).toMatch(
+      /rlpt_judge_stats\{counter="deduplicated",judge="generative:openai:scripted-judge"\} 1/,
+    );
+  });
+
+  it('requires the bearer token when one is set (except /health)', async () => {
+    const server = await start({ token: 's3cret' });
+    const body = { items: [{ prediction: target, reference }] };
+    expect((await post(`${server.url}/v1/reward`, body)).status).toBe(401);
+    const wrong = await post(`${server.url}/v1/reward`, body, { authorization: 'Bearer s3cre' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await post(`${server.url}/v1/reward`, body, { authorization: 'Bearer s3cret' })).status).toBe(
+      200,
+    );
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  it('limits the body size with 413', async () => {
+    const server = await start({ maxBodyBytes: 1024 });
+    const big = { items: [{ prediction: 'x '.repeat(1000), reference }] };
+    const result = await post(`${server.url}/v1/reward`, big);
+    expect(result.status).toBe(413);
+    expect(result.json.error.message).toMatch(/limit is 1024/);
+    // Chunked upload without content-length is cut off too.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${server.url}/v1/reward`, { method: 'POST' }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('error', reject);
+      for (let index = 0; index < 10; index++) request.write('x'.repeat(200));
+      request.end();
+    });
+    expect(chunked).toBe(413);
+  });
+
+  it('answers 429 with Retry-After when all request slots are busy', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'slow',
+      async judge(items) {
+        await gate;
+        return items.map(() => ({ score: 1, status: 'ok' as const }));
+      },
+    };
+    const server = await start({ judge: slow, maxConcurrentRequests: 2, retryAfterSeconds: 3 });
+    const body = { items: [{ prediction: target, reference }] };
+    const first = post(`${server.url}/v1/reward`, body);
+    const second = post(`${server.url}/v1/reward`, body);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const third = await post(`${server.url}/v1/reward`, body);
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBe('3');
+    expect(third.json.error.code).toBe('busy');
+    release();
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect((await post(`${server.url}/v1/reward`, body)).status).toBe(200);
+  });
+
+  it('answers 504 when the judge exceeds the request timeout, even a judge that ignores abort', async () => {
+    const never: JudgeV1 = { specificationVersion: 'v1', name: 'never', judge: () => new Promise(() => {}) };
+    const server = await start({ judge: never, requestTimeoutMs: 100 });
+    const result = await post(`${server.url}/v1/reward`, { items: [{ prediction: target, reference }] });
+    expect(result.status).toBe(504);
+    expect(result.json.error.code).toBe('timeout');
+  });
+
+  it('answers 404 and 405 with the allowed routes and methods', async () => {
+    const server = await start();
+    const missing = await fetch(`${server.url}/reward`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toContain(
+      'POST /get_reward',
+    );
+    const wrongMethod = await fetch(`${server.url}/get_reward`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+
+  it('a judge that throws costs one 500, not the server', async () => {
+    const throwing: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'throwing',
+      async judge() {
+        throw new Error('model exploded');
+      },
+    };
+    const server = await start({ judge: throwing });
+    const result = await post(`${server.url}/v1/reward`, { items: [{ prediction: target, reference }] });
+    expect(result.status).toBe(500);
+    expect(result.json.error.message).toBe('The judge failed: model exploded');
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  it('shuts down gracefully: in-flight requests finish, new ones are refused', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'slow',
+      async judge(items) {
+        await gate;
+        return items.map(() => ({ score: 1, status: 'ok' as const }));
+      },
+    };
+    const server = createRewardServer({ judge: slow });
+    const { url } = await server.listen({ port: 0 });
+    const inFlight = post(`${url}/v1/reward`, { items: [{ prediction: target, reference }] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = server.close({ timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+    release();
+    const result = await inFlight;
+    expect(result.status).toBe(200);
+    expect(result.json.verdicts[0].score).toBe(1);
+    await closing;
+  });
+
+  it('reports a busy port clearly', async () => {
+    const first = await start();
+    const port = Number(new URL(first.url).port);
+    const second = createRewardServer({ judge: createLexicalJudge() });
+    await expect(second.listen({ port })).rejects.toThrow(`Port ${port} on 127.0.0.1 is already in use`);
+  });
+
+  it('works without HTTP too (getReward, batchReward)', async () => {
+    const server = createRewardServer({ judge: createLexicalJudge() });
+    await expect(
+      server.getReward({ query: [prompt + response(target)], prompts: [prompt], labels: [label] }),
+    ).resolves.toMatchObject({
+      rewards: [1],
+    });
+    await expect(server.batchReward({ items: [{ prediction: target, reference }] })).resolves.toMatchObject({
+      summary: { ok: 1 },
+    });
+  });
+});

@@ -1,0 +1,735 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { extractPrediction } from '@rlpt/prompts';
+import type { EventHandler, JudgeItem, JudgeMode, JudgeV1, JudgeVerdict, Logger } from '@rlpt/spec';
+import { AbortError, InvalidArgumentError, silentLogger } from '@rlpt/spec';
+import { assertInteger, assertMode } from './common.js';
+import { parseRewardLabel, referenceFor, responseFromQuery, validateRewardLabel } from './label.js';
+import { Counter, Histogram, renderMetrics } from './metrics.js';
+import type { JudgeStats } from './stats.js';
+
+export interface RewardServerOptions {
+  /** The judge every request goes to (`createGenerativeJudge`, `createLexicalJudge`, or any `JudgeV1`). */
+  judge: JudgeV1;
+  /** Default judge mode; a label's `mode` or a batch item's `mode` overrides it. Default `prefix`. */
+  mode?: JudgeMode;
+  /** Require `Authorization: Bearer <token>` on every route except `/health` (constant-time comparison). */
+  token?: string;
+  /** Largest request body in bytes; larger ones get 413. Default 16 MiB. */
+  maxBodyBytes?: number;
+  /** Time limit of one request, body to response; then 504 and the judge call is aborted. Default 300 000 ms. */
+  requestTimeoutMs?: number;
+  /** Scoring requests handled at once; more get 429 with `Retry-After`. Default 256. */
+  maxConcurrentRequests?: number;
+  /** `Retry-After` (seconds) sent with 429 and 503. Default 1. */
+  retryAfterSeconds?: number;
+  logger?: Logger;
+  onEvent?: EventHandler;
+}
+
+/** OpenRLHF's remote reward request (`--reward.remote_url http://host:port/get_reward`). */
+export interface OpenRlhfRewardRequest {
+  /** Prompt + response, decoded with special tokens. */
+  query: string[];
+  /** The prompts, so the response can be cut out of `query`. */
+  prompts: string[];
+  /** Label column values: {@link RewardLabel} JSON strings (or plain reference text). */
+  labels: string[];
+}
+
+/** OpenRLHF's remote reward response. */
+export interface OpenRlhfRewardResponse {
+  rewards: number[];
+  scores: number[];
+  /** Per-sample 0/1 flags (logged by OpenRLHF): judged, skipped by hardening/extraction, judge failure, cache hit. */
+  extra_logs: Record<string, number[]>;
+}
+
+/** One item of the batch endpoint `POST /v1/reward`. */
+export interface BatchRewardItem {
+  id?: string;
+  /** The extracted prediction. Give this or `response`. */
+  prediction?: string;
+  /** The policy's raw output; the prediction is extracted from its last tag pair. */
+  response?: string;
+  /** Reference text for the item's mode. Give this or `label`. */
+  reference?: string;
+  /** A {@link RewardLabel} (object or JSON string) or plain reference text. */
+  label?: string | Record<string, unknown>;
+  /** Context s_<i (or the prompt), for hardening against copying it. */
+  context?: string;
+  mode?: JudgeMode;
+}
+
+export interface BatchRewardRequest {
+  items: BatchRewardItem[];
+  /** Mode for items without their own. Default: the server's. */
+  mode?: JudgeMode;
+}
+
+export interface BatchRewardResponse {
+  verdicts: (JudgeVerdict & { id?: string })[];
+  summary: { items: number; ok: number; skipped: number; failed: number; meanScore: number };
+}
+
+export interface RewardServer {
+  /** Starts listening. Default port 5000, host 127.0.0.1 (use `0.0.0.0` to accept remote trainers). */
+  listen(options?: { port?: number; host?: string }): Promise<{ url: string; host: string; port: number }>;
+  /** `http://host:port` once listening. */
+  readonly url: string | undefined;
+  /**
+   * Graceful shutdown: stops accepting connections, answers new requests on open connections with 503,
+   * waits for requests in flight up to `timeoutMs` (default 10 000), then closes every socket.
+   * The judge is not closed (the caller owns it).
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+  /** Scores an OpenRLHF request without HTTP (what `POST /get_reward` does). */
+  getReward(body: unknown, options?: { signal?: AbortSignal }): Promise<OpenRlhfRewardResponse>;
+  /** Scores a batch request without HTTP (what `POST /v1/reward` does). */
+  batchReward(body: unknown, options?: { signal?: AbortSignal }): Promise<BatchRewardResponse>;
+  /** The Prometheus exposition served at `/metrics`. */
+  metrics(): string;
+  /** The underlying Node server. */
+  readonly httpServer: Server;
+}
+
+/** A request body that cannot be scored at all (wrong shape): answered with 400 and this message. */
+class BadRequest extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const scoringRoutes = new Set(['/get_reward', '/v1/reward']);
+const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+interface PreparedItem {
+  /** Index in the request. */
+  index: number;
+  item: JudgeItem;
+}
+
+/**
+ * Creates the reward HTTP server over a judge:
+ * - `POST /get_reward` — OpenRLHF's remote reward protocol: `{query, prompts, labels}` →
+ *   `{rewards, scores, extra_logs}`;
+ * - `POST /v1/reward` — batch endpoint: `{items: [{prediction|response, reference|label, …}]}` →
+ *   `{verdicts, summary}`;
+ * - `GET /health` — `{"status":"ok"}` (503 `draining` during shutdown);
+ * - `GET /metrics` — Prometheus text: requests, latency histogram, verdicts, judge failures, cache hits.
+ */
+export function createRewardServer(options: RewardServerOptions): RewardServer {
+  const { judge } = options;
+  if (!judge || typeof judge.judge !== 'function') {
+    throw new InvalidArgumentError({
+      argument: 'judge',
+      message:
+        'createRewardServer needs `judge`: a JudgeV1 such as createLexicalJudge() or createGenerativeJudge(…).',
+    });
+  }
+  const defaultMode = assertMode(options.mode ?? 'prefix', 'mode');
+  const maxBodyBytes = assertInteger(options.maxBodyBytes ?? 16 * 1024 * 1024, 'maxBodyBytes', 1);
+  const requestTimeoutMs = assertInteger(options.requestTimeoutMs ?? 300_000, 'requestTimeoutMs', 1);
+  const maxConcurrent = assertInteger(options.maxConcurrentRequests ?? 256, 'maxConcurrentRequests', 1);
+  const retryAfterSeconds = assertInteger(options.retryAfterSeconds ?? 1, 'retryAfterSeconds', 0);
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length === 0)) {
+    throw new InvalidArgumentError({
+      argument: 'token',
+      message: 'token must be a non-empty string when given.',
+    });
+  }
+  const tokenDigest = options.token === undefined ? undefined : sha256(`Bearer ${options.token}`);
+  const logger = options.logger ?? silentLogger;
+
+  const requestsTotal = new Counter(
+    'rlpt_reward_http_requests_total',
+    'HTTP requests by route and status code.',
+  );
+  const duration = new Histogram(
+    'rlpt_reward_http_request_duration_seconds',
+    'Time from request start to response, by route.',
+    latencyBuckets,
+  );
+  const inFlightGauge = new Counter('rlpt_reward_http_in_flight', 'Scoring requests being handled.', 'gauge');
+  const itemsTotal = new Counter('rlpt_reward_items_total', 'Scored samples by verdict status.');
+  const reasonsTotal = new Counter(
+    'rlpt_reward_judge_failures_total',
+    'Samples not judged normally, by status (failed: judge failure; skipped: hardening or extraction) and reason.',
+  );
+  const cacheHits = new Counter('rlpt_reward_cache_hits_total', 'Samples answered from the judge cache.');
+  const scoreSum = new Counter(
+    'rlpt_reward_score_sum',
+    'Sum of rewards returned (divide by items for the mean).',
+  );
+  const promptMismatch = new Counter(
+    'rlpt_reward_prompt_not_found_total',
+    'OpenRLHF samples whose prompt was not found in the query (prediction extracted from the whole query).',
+  );
+  const judgeCounters = new Counter(
+    'rlpt_judge_stats',
+    'The judge’s own counters (stats()), by counter name.',
+    'gauge',
+  );
+
+  let inFlight = 0;
+  let draining = false;
+  let listening: { url: string; host: string; port: number } | undefined;
+  const sockets = new Set<Socket>();
+  const active = new Set<Promise<void>>();
+
+  const judgeItems = async (prepared: PreparedItem[], count: number, signal: AbortSignal | undefined) => {
+    const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
+    if (prepared.length > 0) {
+      // Raced with the signal too, so a judge that ignores abort cannot hold a request past its timeout.
+      const judged = await raceAbort(
+        judge.judge(
+          prepared.map((entry) => entry.item),
+          signal ? { signal } : undefined,
+        ),
+        signal,
+      );
+      prepared.forEach((entry, position) => {
+        verdicts[entry.index] = judged[position] ?? {
+          score: 0,
+          status: 'failed',
+          reason: 'missing-verdict',
+        };
+      });
+    }
+    return verdicts;
+  };
+
+  const record = (verdict: JudgeVerdict) => {
+    itemsTotal.inc({ status: verdict.status });
+    if (verdict.status !== 'ok' || verdict.reason !== undefined) {
+      reasonsTotal.inc({ status: verdict.status, reason: verdict.reason ?? 'unknown' });
+    }
+    if (verdict.cached) cacheHits.inc();
+    scoreSum.inc({}, verdict.score);
+  };
+
+  const itemFailure = (
+    index: number,
+    id: string | undefined,
+    reason: string,
+    message: string,
+  ): JudgeVerdict => {
+    logger.warn(`reward item ${index}${id ? ` (id ${id})` : ''}: ${message}`, { reason });
+    options.onEvent?.({
+      type: 'judge-error',
+      ...(id ? { id } : {}),
+      reason,
+      message: `item ${index}: ${message}`,
+    });
+    return { score: 0, status: 'failed', reason };
+  };
+
+  const getReward: RewardServer['getReward'] = async (body, callOptions) => {
+    const request = checkOpenRlhfRequest(body);
+    const count = request.query.length;
+    const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
+    const prepared: PreparedItem[] = [];
+    for (let index = 0; index < count; index++) {
+      const query = request.query[index] as string;
+      const prompt = request.prompts[index] as string;
+      const parsed = parseRewardLabel(request.labels[index]);
+      if (!parsed.ok) {
+        verdicts[index] = itemFailure(
+          index,
+          undefined,
+          'invalid-label',
+          `labels[${index}]: ${parsed.message}`,
+        );
+        continue;
+      }
+      const { label } = parsed;
+      const mode = label.mode ?? defaultMode;
+      const reference = referenceFor(label, mode);
+      if (!reference.ok) {
+        verdicts[index] = itemFailure(
+          index,
+          label.id,
+          'invalid-label',
+          `labels[${index}]: ${reference.message}`,
+        );
+        continue;
+      }
+      const { response, found } = responseFromQuery(query, prompt);
+      if (!found && prompt.length > 0) {
+        promptMismatch.inc();
+        logger.debug(`query[${index}] does not contain prompts[${index}]; extracting from the whole query`);
+      }
+      const extraction = extractPrediction(response);
+      if (extraction.status !== 'ok') {
+        verdicts[index] = { score: 0, status: 'skipped', reason: `prediction-${extraction.status}` };
+        continue;
+      }
+      const item: JudgeItem = {
+        prediction: extraction.text,
+        reference: reference.reference,
+        context: prompt,
+        mode,
+      };
+      if (label.id !== undefined) item.id = label.id;
+      prepared.push({ index, item });
+    }
+    const judged = await judgeItems(prepared, count, callOptions?.signal);
+    const rewards: number[] = [];
+    const flags = {
+      judged: [] as number[],
+      skipped: [] as number[],
+      judge_failed: [] as number[],
+      cached: [] as number[],
+    };
+    for (let index = 0; index < count; index++) {
+      const verdict = verdicts[index] ??
+        judged[index] ?? { score: 0, status: 'failed', reason: 'missing-verdict' };
+      record(verdict);
+      rewards.push(verdict.score);
+      flags.judged.push(verdict.status === 'ok' ? 1 : 0);
+      flags.skipped.push(verdict.status === 'skipped' ? 1 : 0);
+      flags.judge_failed.push(
+        verdict.status === 'failed' || verdict.reason?.startsWith('judge-failure') ? 1 : 0,
+      );
+      flags.cached.push(verdict.cached ? 1 : 0);
+    }
+    return { rewards, scores: [...rewards], extra_logs: flags };
+  };
+
+  const batchReward: RewardServer['batchReward'] = async (body, callOptions) => {
+    const request = checkBatchRequest(body);
+    const requestMode = request.mode ?? defaultMode;
+    const count = request.items.length;
+    const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
+    const prepared: PreparedItem[] = [];
+    request.items.forEach((raw, index) => {
+      const resolved = resolveBatchItem(raw, index, requestMode);
+      if ('failure' in resolved) {
+        verdicts[index] =
+          resolved.failure.status === 'skipped'
+            ? resolved.failure
+            : itemFailure(index, resolved.id, resolved.failure.reason ?? 'invalid-item', resolved.message);
+        return;
+      }
+      prepared.push({ index, item: resolved.item });
+    });
+    const judged = await judgeItems(prepared, count, callOptions?.signal);
+    const out: BatchRewardResponse['verdicts'] = [];
+    const summary = { items: count, ok: 0, skipped: 0, failed: 0, meanScore: 0 };
+    for (let index = 0; index < count; index++) {
+      const verdict = verdicts[index] ??
+        judged[index] ?? { score: 0, status: 'failed', reason: 'missing-verdict' };
+      record(verdict);
+      summary[verdict.status]++;
+      summary.meanScore += verdict.score;
+      const id = request.items[index]?.id;
+      out.push(typeof id === 'string' ? { id, ...verdict } : verdict);
+    }
+    summary.meanScore = count > 0 ? summary.meanScore / count : 0;
+    return { verdicts: out, summary };
+  };
+
+  const metrics = () => {
+    const stats = (judge as { stats?: () => JudgeStats }).stats?.();
+    if (stats) {
+      for (const key of [
+        'items',
+        'ok',
+        'skipped',
+        'failed',
+        'cacheHits',
+        'deduplicated',
+        'judgeCalls',
+        'requests',
+        'retries',
+      ] as const) {
+        judgeCounters.set({ judge: judge.name, counter: key }, stats[key]);
+      }
+    }
+    inFlightGauge.set({}, inFlight);
+    return renderMetrics([
+      requestsTotal,
+      duration,
+      inFlightGauge,
+      itemsTotal,
+      reasonsTotal,
+      cacheHits,
+      scoreSum,
+      promptMismatch,
+      judgeCounters,
+    ]);
+  };
+
+  const authorized = (request: IncomingMessage): boolean => {
+    if (!tokenDigest) return true;
+    const header = request.headers.authorization;
+    if (typeof header !== 'string') return false;
+    return timingSafeEqual(sha256(header), tokenDigest);
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const started = performance.now();
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const route = scoringRoutes.has(path) || path === '/health' || path === '/metrics' ? path : 'other';
+    response.on('finish', () => {
+      requestsTotal.inc({ route, code: String(response.statusCode) });
+      duration.observe({ route }, (performance.now() - started) / 1000);
+    });
+    if (draining) response.setHeader('connection', 'close');
+
+    if (path === '/health') {
+      if (!allowMethod(request, response, ['GET', 'HEAD'])) return;
+      return sendJson(response, draining ? 503 : 200, {
+        status: draining ? 'draining' : 'ok',
+        judge: judge.name,
+        inFlight,
+      });
+    }
+    if (route === 'other') {
+      return sendError(
+        response,
+        404,
+        'not-found',
+        `No route ${request.method} ${path}. Routes: POST /get_reward, POST /v1/reward, GET /health, GET /metrics.`,
+      );
+    }
+    if (!authorized(request)) {
+      response.setHeader('www-authenticate', 'Bearer');
+      return sendError(
+        response,
+        401,
+        'unauthorized',
+        'Missing or wrong bearer token (Authorization: Bearer <token>).',
+      );
+    }
+    if (path === '/metrics') {
+      if (!allowMethod(request, response, ['GET'])) return;
+      const text = metrics();
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      response.end(text);
+      return;
+    }
+    if (!allowMethod(request, response, ['POST'])) return;
+    if (draining) {
+      response.setHeader('retry-after', String(retryAfterSeconds));
+      return sendError(
+        response,
+        503,
+        'draining',
+        'The reward server is shutting down; retry against another instance.',
+      );
+    }
+    if (inFlight >= maxConcurrent) {
+      response.setHeader('retry-after', String(retryAfterSeconds));
+      request.resume();
+      return sendError(
+        response,
+        429,
+        'busy',
+        `The reward server is handling ${inFlight} requests (maxConcurrentRequests ${maxConcurrent}); retry after ${retryAfterSeconds} s.`,
+      );
+    }
+    inFlight++;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error('request timeout')), requestTimeoutMs);
+    // A client that hangs up no longer needs its verdicts: stop waiting for the judge.
+    response.on('close', () => {
+      if (!response.writableFinished) controller.abort(new Error('client closed the connection'));
+    });
+    try {
+      const text = await readBody(request, maxBodyBytes, controller.signal);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        throw new BadRequest(
+          'invalid-json',
+          `The request body is not valid JSON: ${(error as Error).message}.`,
+        );
+      }
+      const result =
+        path === '/get_reward'
+          ? await getReward(body, { signal: controller.signal })
+          : await batchReward(body, { signal: controller.signal });
+      sendJson(response, 200, result);
+    } catch (error) {
+      if (error instanceof BadRequest) {
+        const status = error.code === 'body-too-large' ? 413 : 400;
+        if (status === 413) response.setHeader('connection', 'close');
+        sendError(response, status, error.code, error.message);
+      } else if (controller.signal.aborted || AbortError.isInstance(error)) {
+        if (!response.destroyed) {
+          sendError(
+            response,
+            504,
+            'timeout',
+            `The judge did not finish within requestTimeoutMs (${requestTimeoutMs} ms).`,
+          );
+        }
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.error(`reward request on ${path} failed: ${message}`);
+        sendError(response, 500, 'internal', `The judge failed: ${message}`);
+      }
+    } finally {
+      clearTimeout(timer);
+      inFlight--;
+    }
+  };
+
+  const httpServer = createServer((request, response) => {
+    const done = handle(request, response).catch((error: unknown) => {
+      logger.error(`reward server error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!response.headersSent) sendError(response, 500, 'internal', 'Unexpected server error.');
+      else response.destroy();
+    });
+    active.add(done);
+    void done.finally(() => active.delete(done));
+  });
+  httpServer.requestTimeout = requestTimeoutMs + 5_000;
+  httpServer.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  httpServer.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  return {
+    async listen(listenOptions = {}) {
+      const port = listenOptions.port ?? 5000;
+      const host = listenOptions.host ?? '127.0.0.1';
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        httpServer.once('error', onError);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', onError);
+          resolve();
+        });
+      }).catch((cause: NodeJS.ErrnoException) => {
+        throw new InvalidArgumentError({
+          argument: 'port',
+          message:
+            cause.code === 'EADDRINUSE'
+              ? `Port ${port} on ${host} is already in use; pick another with --port.`
+              : `Cannot listen on ${host}:${port}: ${cause.message}`,
+          cause,
+        });
+      });
+      const address = httpServer.address() as AddressInfo;
+      const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      listening = { url: `http://${urlHost}:${address.port}`, host: address.address, port: address.port };
+      return listening;
+    },
+    get url() {
+      return listening?.url;
+    },
+    async close(closeOptions = {}) {
+      if (draining && !httpServer.listening) return;
+      draining = true;
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      const timeoutMs = closeOptions.timeoutMs ?? 10_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...active]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+    getReward,
+    batchReward,
+    metrics,
+    httpServer,
+  };
+}
+
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) throw new AbortError({ cause: signal.reason });
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new AbortError({ cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function allowMethod(request: IncomingMessage, response: ServerResponse, methods: string[]): boolean {
+  if (methods.includes(request.method ?? '')) return true;
+  response.setHeader('allow', methods.join(', '));
+  request.resume();
+  sendError(
+    response,
+    405,
+    'method-not-allowed',
+    `${request.method} is not allowed here; use ${methods.join(' or ')}.`,
+  );
+  return false;
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  response.end(text);
+}
+
+function sendError(response: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(response, status, { error: { code, message } });
+}
+
+async function readBody(request: IncomingMessage, limit: number, signal: AbortSignal): Promise<string> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    request.resume();
+    throw new BadRequest(
+      'body-too-large',
+      `The request body is ${declared} bytes; the limit is ${limit} (maxBodyBytes).`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    if (signal.aborted) throw new AbortError({ cause: signal.reason });
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      request.resume();
+      throw new BadRequest('body-too-large', `The request body exceeds ${limit} bytes (maxBodyBytes).`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function checkOpenRlhfRequest(body: unknown): OpenRlhfRewardRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequest(
+      'invalid-request',
+      'Expected a JSON object {"query": [...], "prompts": [...], "labels": [...]}.',
+    );
+  }
+  const record = body as Record<string, unknown>;
+  const query = stringArray(record, 'query', true);
+  const count = query.length;
+  const prompts =
+    record.prompts === undefined ? new Array<string>(count).fill('') : stringArray(record, 'prompts', true);
+  const labels = stringArray(record, 'labels', false);
+  if (prompts.length !== count || labels.length !== count) {
+    throw new BadRequest(
+      'invalid-request',
+      `"query", "prompts" and "labels" must have the same length; got ${count}, ${prompts.length} and ${labels.length}.`,
+    );
+  }
+  return { query, prompts, labels: labels as string[] };
+}
+
+/** `strings`: every element must be a string (labels are checked per item instead, so one bad label costs one sample). */
+function stringArray(record: Record<string, unknown>, key: string, strings: boolean): string[] {
+  const value = record[key];
+  if (!Array.isArray(value)) {
+    throw new BadRequest(
+      'invalid-request',
+      `"${key}" must be an array${value === undefined ? ' (missing)' : ''}.`,
+    );
+  }
+  if (strings) {
+    const bad = value.findIndex((entry) => typeof entry !== 'string');
+    if (bad >= 0) throw new BadRequest('invalid-request', `"${key}[${bad}]" must be a string.`);
+  }
+  return value as string[];
+}
+
+function checkBatchRequest(body: unknown): BatchRewardRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequest(
+      'invalid-request',
+      'Expected a JSON object {"items": [{"prediction": "…", "reference": "…"}]}.',
+    );
+  }
+  const record = body as Record<string, unknown>;
+  if (!Array.isArray(record.items)) {
+    throw new BadRequest(
+      'invalid-request',
+      `"items" must be an array${record.items === undefined ? ' (missing)' : ''}.`,
+    );
+  }
+  if (record.mode !== undefined && record.mode !== 'prefix' && record.mode !== 'strict') {
+    throw new BadRequest('invalid-request', '"mode" must be "prefix" or "strict".');
+  }
+  return record as unknown as BatchRewardRequest;
+}
+
+type ResolvedBatchItem =
+  | { item: JudgeItem }
+  | { failure: JudgeVerdict; message: string; id: string | undefined };
+
+function resolveBatchItem(raw: unknown, index: number, requestMode: JudgeMode): ResolvedBatchItem {
+  const fail = (reason: string, message: string, id?: string): ResolvedBatchItem => ({
+    failure: { score: 0, status: 'failed', reason },
+    message: `items[${index}]: ${message}`,
+    id,
+  });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return fail('invalid-item', 'must be an object');
+  const item = raw as Record<string, unknown>;
+  const id = typeof item.id === 'string' ? item.id : undefined;
+  let mode: JudgeMode = requestMode;
+  if (item.mode !== undefined) {
+    if (item.mode !== 'prefix' && item.mode !== 'strict')
+      return fail('invalid-item', '"mode" must be "prefix" or "strict"', id);
+    mode = item.mode;
+  }
+  let reference: string | undefined;
+  if (typeof item.reference === 'string') reference = item.reference;
+  else if (item.label !== undefined) {
+    const parsed =
+      typeof item.label === 'string' ? parseRewardLabel(item.label) : validateRewardLabel(item.label);
+    if (!parsed.ok) return fail('invalid-label', parsed.message, id);
+    if (item.mode === undefined && parsed.label.mode) mode = parsed.label.mode;
+    const chosen = referenceFor(parsed.label, mode);
+    if (!chosen.ok) return fail('invalid-label', chosen.message, id);
+    reference = chosen.reference;
+  } else {
+    return fail('invalid-item', 'needs "reference" (string) or "label"', id);
+  }
+  let prediction: string;
+  if (typeof item.prediction === 'string') prediction = item.prediction;
+  else if (typeof item.response === 'string') {
+    const extraction = extractPrediction(item.response);
+    if (extraction.status !== 'ok') {
+      return {
+        failure: { score: 0, status: 'skipped', reason: `prediction-${extraction.status}` },
+        message: '',
+        id,
+      };
+    }
+    prediction = extraction.text;
+  } else {
+    return fail('invalid-item', 'needs "prediction" or "response" (string)', id);
+  }
+  const judgeItem: JudgeItem = { prediction, reference, mode };
+  if (id !== undefined) judgeItem.id = id;
+  if (typeof item.context === 'string') judgeItem.context = item.context;
+  return { item: judgeItem };
+}
