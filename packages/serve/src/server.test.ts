@@ -1,4 +1,3 @@
-import { createOpenAIBackend } from '@rlpt/backend-openai';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -378,37 +377,3 @@ describe('graceful shutdown', () => {
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 });
-
-describe('@rlpt/backend-openai against the server', () => {
-  it('gets text, token ids, logprobs and prompt token ids through the vLLM extensions', async () => {
-    const { url, backend: recording } = await start();
-    const backend = createOpenAIBackend({ baseURL: `${url}/v1`, model: MODEL, server: 'vllm' });
-    const messages = [{ role: 'user', content: 'chat prompt' }];
-    const result = await backend.generate({
-      prompts: ['raw prompt', { messages }, { tokenIds: [120, 121] }],
-      n: 2,
-      maxTokens: 32,
-      logprobs: true,
-    });
-    const direct = await recordingAnswer(recording, ['raw prompt', { messages }, { tokenIds: [120, 121] }]);
-    result.results.forEach((promptResult, promptIndex) => {
-      const expected = direct.results[promptIndex]!;
-      expect(promptResult.promptTokenIds).toEqual(expected.promptTokenIds);
-      promptResult.completions.forEach((completion, sample) => {
-        const want = expected.completions[sample]!;
-        expect(completion.text).toBe(want.text);
-        expect(completion.tokenIds).toEqual(want.tokenIds);
-        expect(completion.logprobs).toEqual(want.logprobs);
-        expect(completion.finishReason).toBe(want.finishReason);
-      });
-    });
-    expect(result.warnings).toEqual([]);
-  });
-});
-
-async function recordingAnswer(
-  backend: RecordingBackend,
-  prompts: Parameters<RecordingBackend['generate']>[0]['prompts'],
-) {
-  return backend.generate({ prompts, n: 2, maxTokens: 32, logprobs: true });
-}
