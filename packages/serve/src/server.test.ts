@@ -1,11 +1,6 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createRecordingBackend,
-  expectedText,
-  promptText,
-  type RecordingBackend,
-} from '../test/recording-backend.js';
+import { createRecordingBackend, expectedText, promptText } from '../test/recording-backend.js';
 import { createModelServer, type ModelServer, type ModelServerOptions } from './index.js';
 
 let server: ModelServer | undefined;
