@@ -10,11 +10,15 @@ import {
   type Logger,
   type Prompt,
   type PromptResult,
+  type ScoreRequest,
+  type ScoreResult,
   silentLogger,
+  UnsupportedFunctionalityError,
   type Warning,
 } from '@rlpt/spec';
 import { type HttpSettings, postJson, unexpectedShape } from './http.js';
 import { ConcurrencyLimiter } from './limiter.js';
+import { scoreOnVllm } from './score.js';
 import {
   asMessages,
   type ParsedChoice,
@@ -261,7 +265,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     tokenIds: features.requestTokenIds,
     chat: true,
     seed: true,
-    score: false,
+    score: resolved.server === 'vllm',
   };
 
   const urlFor = (endpoint: 'completions' | 'chat') =>
@@ -461,6 +465,56 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     return { results, usage, warnings: dedupe(warnings) };
   }
 
+  /** Links the caller's signal, close() and a fail-fast controller into one signal for a call. */
+  function callSignal(options: CallOptions): { signal: AbortSignal; failFast: AbortController } {
+    const failFast = new AbortController();
+    const signals = [failFast.signal, closing.signal];
+    if (options.signal) signals.push(options.signal);
+    return { signal: AbortSignal.any(signals), failFast };
+  }
+
+  async function score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
+    if (resolved.server !== 'vllm') {
+      throw new UnsupportedFunctionalityError({
+        functionality: 'score',
+        message: `score needs vLLM's prompt_logprobs and /tokenize; this backend is set to server: '${resolved.server}'.`,
+      });
+    }
+    if (typeof request !== 'object' || request === null || !Array.isArray(request.items)) {
+      throw new InvalidArgumentError({
+        argument: 'items',
+        message: 'score: request.items must be an array.',
+      });
+    }
+    if (request.temperature !== undefined && request.temperature !== 1) {
+      throw new UnsupportedFunctionalityError({
+        functionality: 'score.temperature',
+        message: `score: vLLM's prompt_logprobs are the model's raw logprobs (temperature 1); temperature ${request.temperature} cannot be applied.`,
+      });
+    }
+    if (closing.signal.aborted) {
+      throw new AbortError({ message: `The OpenAI backend for ${resolved.baseURL} is closed.` });
+    }
+    const { signal, failFast } = callSignal(options);
+    const context = {
+      http,
+      baseURL: resolved.baseURL,
+      model: resolved.model,
+      limit: <T>(task: () => Promise<T>, taskSignal: AbortSignal) => limiter.run(task, taskSignal),
+    };
+    try {
+      return await scoreOnVllm(context, request, signal).catch((error: unknown) => {
+        failFast.abort(error);
+        throw error;
+      });
+    } catch (error) {
+      if ((options.signal?.aborted || closing.signal.aborted) && !AbortError.isInstance(error)) {
+        throw new AbortError({ message: `score against ${resolved.baseURL} was aborted.`, cause: error });
+      }
+      throw error;
+    }
+  }
+
   return {
     specificationVersion: 'v1',
     provider: 'openai',
@@ -470,6 +524,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     mode: resolved.mode,
     capabilities,
     generate,
+    score,
     async close() {
       closing.abort(new AbortError({ message: `The OpenAI backend for ${resolved.baseURL} was closed.` }));
     },
