@@ -24,13 +24,14 @@ export {
   validateRewardLabel,
 } from './label.js';
 export type { ParsedRewardLabel, RewardLabel } from './label.js';
-export { createRewardServer } from './server.js';
+export { createRewardServer, prepareRewardItem } from './server.js';
 export type {
   BatchRewardItem,
   BatchRewardRequest,
   BatchRewardResponse,
   OpenRlhfRewardRequest,
   OpenRlhfRewardResponse,
+  PreparedRewardItem,
   RewardServer,
   RewardServerOptions,
 } from './server.js';

@@ -307,7 +307,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
     const prepared: PreparedItem[] = [];
     request.items.forEach((raw, index) => {
-      const resolved = resolveBatchItem(raw, index, requestMode);
+      const resolved = prepareRewardItem(raw, index, requestMode);
       if ('failure' in resolved) {
         verdicts[index] =
           resolved.failure.status === 'skipped'
@@ -553,6 +553,73 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
   };
 }
 
+/** Result of {@link prepareRewardItem}: an item to judge, or the verdict it gets without judging. */
+export type PreparedRewardItem =
+  | { item: JudgeItem }
+  | { failure: JudgeVerdict; message: string; id: string | undefined };
+
+/**
+ * Turns one loose reward record — `{id?, prediction | response, reference | label, context?, mode?}`, as
+ * `POST /v1/reward` items and `rlpt judge` JSONL lines have it — into a `JudgeItem`. A raw `response` goes
+ * through `extractPrediction` (a missing, empty or unterminated prediction is `skipped`, reason
+ * `prediction-<status>`); a bad record is `failed` with reason `invalid-item` or `invalid-label` and a
+ * message naming `where` (default `items[index]`) and the field.
+ */
+export function prepareRewardItem(
+  raw: unknown,
+  index: number,
+  requestMode: JudgeMode,
+  where = `items[${index}]`,
+): PreparedRewardItem {
+  const fail = (reason: string, message: string, id?: string): PreparedRewardItem => ({
+    failure: { score: 0, status: 'failed', reason },
+    message: `${where}: ${message}`,
+    id,
+  });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return fail('invalid-item', 'must be an object');
+  const item = raw as Record<string, unknown>;
+  const id = typeof item.id === 'string' ? item.id : undefined;
+  let mode: JudgeMode = requestMode;
+  if (item.mode !== undefined) {
+    if (item.mode !== 'prefix' && item.mode !== 'strict')
+      return fail('invalid-item', '"mode" must be "prefix" or "strict"', id);
+    mode = item.mode;
+  }
+  let reference: string | undefined;
+  if (typeof item.reference === 'string') reference = item.reference;
+  else if (item.label !== undefined) {
+    const parsed =
+      typeof item.label === 'string' ? parseRewardLabel(item.label) : validateRewardLabel(item.label);
+    if (!parsed.ok) return fail('invalid-label', parsed.message, id);
+    if (item.mode === undefined && parsed.label.mode) mode = parsed.label.mode;
+    const chosen = referenceFor(parsed.label, mode);
+    if (!chosen.ok) return fail('invalid-label', chosen.message, id);
+    reference = chosen.reference;
+  } else {
+    return fail('invalid-item', 'needs "reference" (string) or "label"', id);
+  }
+  let prediction: string;
+  if (typeof item.prediction === 'string') prediction = item.prediction;
+  else if (typeof item.response === 'string') {
+    const extraction = extractPrediction(item.response);
+    if (extraction.status !== 'ok') {
+      return {
+        failure: { score: 0, status: 'skipped', reason: `prediction-${extraction.status}` },
+        message: '',
+        id,
+      };
+    }
+    prediction = extraction.text;
+  } else {
+    return fail('invalid-item', 'needs "prediction" or "response" (string)', id);
+  }
+  const judgeItem: JudgeItem = { prediction, reference, mode };
+  if (id !== undefined) judgeItem.id = id;
+  if (typeof item.context === 'string') judgeItem.context = item.context;
+  return { item: judgeItem };
+}
+
 async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) throw new AbortError({ cause: signal.reason });
@@ -678,58 +745,4 @@ function checkBatchRequest(body: unknown): BatchRewardRequest {
     throw new BadRequest('invalid-request', '"mode" must be "prefix" or "strict".');
   }
   return record as unknown as BatchRewardRequest;
-}
-
-type ResolvedBatchItem =
-  | { item: JudgeItem }
-  | { failure: JudgeVerdict; message: string; id: string | undefined };
-
-function resolveBatchItem(raw: unknown, index: number, requestMode: JudgeMode): ResolvedBatchItem {
-  const fail = (reason: string, message: string, id?: string): ResolvedBatchItem => ({
-    failure: { score: 0, status: 'failed', reason },
-    message: `items[${index}]: ${message}`,
-    id,
-  });
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    return fail('invalid-item', 'must be an object');
-  const item = raw as Record<string, unknown>;
-  const id = typeof item.id === 'string' ? item.id : undefined;
-  let mode: JudgeMode = requestMode;
-  if (item.mode !== undefined) {
-    if (item.mode !== 'prefix' && item.mode !== 'strict')
-      return fail('invalid-item', '"mode" must be "prefix" or "strict"', id);
-    mode = item.mode;
-  }
-  let reference: string | undefined;
-  if (typeof item.reference === 'string') reference = item.reference;
-  else if (item.label !== undefined) {
-    const parsed =
-      typeof item.label === 'string' ? parseRewardLabel(item.label) : validateRewardLabel(item.label);
-    if (!parsed.ok) return fail('invalid-label', parsed.message, id);
-    if (item.mode === undefined && parsed.label.mode) mode = parsed.label.mode;
-    const chosen = referenceFor(parsed.label, mode);
-    if (!chosen.ok) return fail('invalid-label', chosen.message, id);
-    reference = chosen.reference;
-  } else {
-    return fail('invalid-item', 'needs "reference" (string) or "label"', id);
-  }
-  let prediction: string;
-  if (typeof item.prediction === 'string') prediction = item.prediction;
-  else if (typeof item.response === 'string') {
-    const extraction = extractPrediction(item.response);
-    if (extraction.status !== 'ok') {
-      return {
-        failure: { score: 0, status: 'skipped', reason: `prediction-${extraction.status}` },
-        message: '',
-        id,
-      };
-    }
-    prediction = extraction.text;
-  } else {
-    return fail('invalid-item', 'needs "prediction" or "response" (string)', id);
-  }
-  const judgeItem: JudgeItem = { prediction, reference, mode };
-  if (id !== undefined) judgeItem.id = id;
-  if (typeof item.context === 'string') judgeItem.context = item.context;
-  return { item: judgeItem };
 }
