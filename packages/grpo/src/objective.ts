@@ -1,5 +1,26 @@
 import { type ObjectiveConfig, type ResolvedObjectiveConfig, resolveObjectiveConfig } from './config.js';
 import { GrpoArgumentError, GrpoNumericError, throwNonFinite } from './errors.js';
+import {
+  CLAMPED,
+  CLIP_HIGH,
+  CLIP_LOW,
+  DUAL_CLIP,
+  ENTROPY_SUM,
+  KL_SUM,
+  type KlCode,
+  LOG_RATIO_SUM,
+  POLICY,
+  RATIO_MAX,
+  RATIO_MIN,
+  RATIO_SUM,
+  entropyKernel,
+  klKernel,
+  negativeKernel,
+  onPolicyKernel,
+  positiveKernel,
+  resetSums,
+  sums,
+} from './kernels.js';
 
 /**
  * One optimisation batch: one entry per sequence, each array covering that sequence's response tokens
@@ -241,43 +262,6 @@ function sequenceWeights(
   return weights;
 }
 
-/** Finds which input of token `token` is not finite and throws a `GrpoNumericError` naming it. */
-function reportNonFinite(batch: ObjectiveBatch, sequence: number, token: number): void {
-  const named: [string, ArrayLike<number>[] | undefined, string][] = [
-    ['logprobs', batch.logprobs, 'the learner returned a non-finite logprob'],
-    ['oldLogprobs', batch.oldLogprobs, 'the backend returned a non-finite rollout logprob'],
-    ['refLogprobs', batch.refLogprobs, 'the reference model returned a non-finite logprob'],
-    ['entropies', batch.entropies, 'entropies must be finite'],
-  ];
-  for (const [name, arrays, hint] of named) {
-    const value = arrays?.[sequence]?.[token];
-    if (value !== undefined && !Number.isFinite(value)) {
-      throwNonFinite(
-        'grpoObjective',
-        `${name}[${sequence}]`,
-        token,
-        value,
-        `${hint} (sequence ${sequence}, token ${token}); mask the token out or fix the source. No output was produced.`,
-      );
-    }
-  }
-}
-
-/** exp() of a finite log-ratio overflowed float64 (log-ratio > 709): only possible with a clamp switched off. */
-function reportOverflow(
-  what: string,
-  sequence: number,
-  token: number,
-  exponent: number,
-  option: string,
-): never {
-  throw new GrpoNumericError({
-    argument: `logprobs[${sequence}]`,
-    index: token,
-    message: `grpoObjective: the ${what} of sequence ${sequence}, token ${token} overflows float64 (exp(${exponent})); set ${option} (verl and OpenRLHF use 20).`,
-  });
-}
-
 /**
  * The GRPO/PPO objective and its per-token loss coefficients c_t = −∂loss/∂logπ_t for a whole batch.
  *
@@ -341,42 +325,33 @@ function evaluate(
   const buffer = new Float32Array(total);
   const coefficients: Float32Array[] = new Array(size);
 
-  const lowBound = 1 - config.clipLow;
-  const highBound = 1 + config.clipHigh;
-  const dualClip = config.dualClip ?? Number.POSITIVE_INFINITY;
-  const ratioClamp = config.logRatioClamp ?? Number.POSITIVE_INFINITY;
+  const low = 1 - config.clipLow;
+  const high = 1 + config.clipHigh;
+  const dual = config.dualClip ?? Number.POSITIVE_INFINITY;
+  const clamp = config.logRatioClamp ?? Number.POSITIVE_INFINITY;
   const kl = config.kl;
   const useKl = kl !== null && refLogprobs !== undefined;
   const klCoefficient = useKl ? kl.coefficient : 0;
-  const klCode = kl === null ? 0 : klCodes[kl.estimator.replace('+', '') as keyof typeof klCodes];
+  const klCode = (kl === null ? 0 : klCodes[kl.estimator.replace('+', '') as keyof typeof klCodes]) as KlCode;
   const straightThrough = kl?.estimator.endsWith('+') ?? false;
   const klValueClamp = kl?.valueClamp ?? Number.POSITIVE_INFINITY;
   const klLogRatioClamp = kl?.logRatioClamp ?? Number.POSITIVE_INFINITY;
   const entropyConfig = config.entropy;
   const entropyCoefficient = entropyConfig?.coefficient ?? 0;
-  const sampledEntropy =
-    entropyConfig !== null && entropyConfig.gradient === 'sampled-token' && entropyCoefficient > 0;
+  const sampledEntropy = entropyConfig?.gradient === 'sampled-token' && entropyCoefficient > 0;
   const reportEntropy = entropies !== undefined || sampledEntropy;
 
-  let loss = 0;
   let policyLoss = 0;
   let klLoss = 0;
   let entropyLoss = 0;
   let tokens = 0;
   let keptSequences = 0;
   let emptySequences = 0;
-  let clipLowCount = 0;
-  let clipHighCount = 0;
-  let dualClipCount = 0;
-  let clampCount = 0;
-  let ratioSum = 0;
-  let ratioMin = Number.POSITIVE_INFINITY;
-  let ratioMax = Number.NEGATIVE_INFINITY;
-  let logRatioSum = 0;
   let advantageSum = 0;
   let advantageSquares = 0;
   let lengthMin = Number.POSITIVE_INFINITY;
   let lengthMax = 0;
+  resetSums();
 
   let offset = 0;
   for (let sequence = 0; sequence < size; sequence++) {
@@ -394,126 +369,55 @@ function evaluate(
       emptySequences++;
       continue;
     }
+    tokens += count;
     const weight = weights[sequence]!;
     const advantage = advantages[sequence]!;
     advantageSum += advantage * count;
     advantageSquares += advantage * advantage * count;
-    const dualBound = advantage < 0 ? -advantage * dualClip : Number.POSITIVE_INFINITY;
     const old = oldLogprobs?.[sequence];
-    const ref = useKl ? refLogprobs[sequence] : undefined;
     const mask = masks?.[sequence];
-    const entropy = entropies?.[sequence];
 
-    let sequencePolicy = 0;
-    let sequenceKl = 0;
-    let sequenceEntropy = 0;
-    for (let token = 0; token < length; token++) {
-      if (mask !== undefined && mask[token] === 0) continue;
-      const logprob = current[token]!;
-      let logRatio = old === undefined ? 0 : logprob - old[token]!;
-      // x − x is 0 for finite x and NaN for NaN/±Infinity: one test covers logprob and old.
-      if (!(logprob - logprob === 0 && logRatio - logRatio === 0)) reportNonFinite(batch, sequence, token);
-      let ratioPasses = true;
-      if (logRatio > ratioClamp) {
-        logRatio = ratioClamp;
-        ratioPasses = false;
-        clampCount++;
-      } else if (logRatio < -ratioClamp) {
-        logRatio = -ratioClamp;
-        ratioPasses = false;
-        clampCount++;
-      }
-      const ratio = old === undefined ? 1 : Math.exp(logRatio);
-      if (ratio === Number.POSITIVE_INFINITY)
-        reportOverflow('ratio', sequence, token, logRatio, 'config.logRatioClamp');
-      logRatioSum -= logRatio;
-      ratioSum += ratio;
-      if (ratio < ratioMin) ratioMin = ratio;
-      if (ratio > ratioMax) ratioMax = ratio;
-
-      // Policy term: verl's max(L1, L2), then the dual-clip min for A < 0. `gradient` is −∂ℓ/∂logπ.
-      const clipped = Math.min(Math.max(ratio, lowBound), highBound);
-      const unclippedLoss = -advantage * ratio;
-      const clippedLoss = -advantage * clipped;
-      let tokenLoss: number;
-      let gradient: number;
-      if (clippedLoss > unclippedLoss) {
-        tokenLoss = clippedLoss;
-        gradient = 0;
-        if (advantage > 0) clipHighCount++;
-        else clipLowCount++;
-      } else {
-        tokenLoss = unclippedLoss;
-        gradient = ratioPasses ? advantage * ratio : 0;
-      }
-      if (tokenLoss > dualBound) {
-        tokenLoss = dualBound;
-        gradient = 0;
-        dualClipCount++;
-      }
-      sequencePolicy += tokenLoss;
-
-      if (ref !== undefined) {
-        const difference = logprob - ref[token]!;
-        if (!(difference - difference === 0)) reportNonFinite(batch, sequence, token);
-        let value: number;
-        let klGradient: number;
-        if (klCode === 3) {
-          let x = -difference;
-          let xPasses = true;
-          if (x > klLogRatioClamp) {
-            x = klLogRatioClamp;
-            xPasses = false;
-          } else if (x < -klLogRatioClamp) {
-            x = -klLogRatioClamp;
-            xPasses = false;
-          }
-          const exponential = Math.exp(x);
-          if (exponential === Number.POSITIVE_INFINITY) {
-            reportOverflow('k3 KL', sequence, token, x, 'config.kl.logRatioClamp');
-          }
-          value = exponential - x - 1;
-          klGradient = xPasses ? 1 - exponential : 0;
-        } else if (klCode === 0) {
-          value = difference;
-          klGradient = 1;
-        } else if (klCode === 2) {
-          value = 0.5 * difference * difference;
-          klGradient = difference;
-        } else {
-          value = difference < 0 ? -difference : difference;
-          klGradient = difference > 0 ? 1 : difference < 0 ? -1 : 0;
-        }
-        if (value > klValueClamp) {
-          value = klValueClamp;
-          klGradient = 0;
-        } else if (value < -klValueClamp) {
-          value = -klValueClamp;
-          klGradient = 0;
-        }
-        if (straightThrough) klGradient = difference;
-        sequenceKl += value;
-        gradient -= klCoefficient * klGradient;
-      }
-
-      if (entropy !== undefined) {
-        const value = entropy[token]!;
-        if (!(value - value === 0)) reportNonFinite(batch, sequence, token);
-        sequenceEntropy += value;
-      } else if (sampledEntropy) {
-        sequenceEntropy -= logprob;
-      }
-      if (sampledEntropy) gradient -= entropyCoefficient * ratio * logprob;
-
-      out[token] = weight * gradient;
+    // Policy term. Every kernel leaves Σ_t ℓ_t / (−A) in sums[POLICY].
+    if (old === undefined) {
+      onPolicyKernel(batch, sequence, current, mask, out, weight * advantage);
+      sums[POLICY] = count;
+      sums[RATIO_SUM]! += count;
+      sums[RATIO_MIN] = Math.min(sums[RATIO_MIN]!, 1);
+      sums[RATIO_MAX] = Math.max(sums[RATIO_MAX]!, 1);
+    } else if (advantage >= 0) {
+      const bound = advantage > 0 ? high : Number.POSITIVE_INFINITY;
+      positiveKernel(batch, sequence, current, old, mask, out, weight * advantage, bound, clamp);
+    } else {
+      negativeKernel(batch, sequence, current, old, mask, out, weight * advantage, low, dual, clamp);
     }
-    tokens += count;
-    policyLoss += weight * sequencePolicy;
-    klLoss += weight * sequenceKl;
-    entropyLoss += weight * sequenceEntropy;
+    policyLoss += weight * -advantage * sums[POLICY]!;
+
+    if (useKl) {
+      const ref = refLogprobs[sequence]!;
+      const scale = weight * klCoefficient;
+      klKernel(
+        batch,
+        sequence,
+        current,
+        ref,
+        mask,
+        out,
+        scale,
+        klCode,
+        klValueClamp,
+        klLogRatioClamp,
+        straightThrough,
+      );
+      klLoss += weight * sums[KL_SUM]!;
+    }
+    if (reportEntropy) {
+      const scale = sampledEntropy ? weight * entropyCoefficient : 0;
+      entropyKernel(batch, sequence, current, old, entropies?.[sequence], mask, out, scale, clamp);
+      entropyLoss += weight * sums[ENTROPY_SUM]!;
+    }
   }
 
-  loss = policyLoss + klCoefficient * klLoss;
+  let loss = policyLoss + klCoefficient * klLoss;
   if (reportEntropy && entropyConfig !== null) loss -= entropyCoefficient * entropyLoss;
   if (!Number.isFinite(loss)) {
     throw new GrpoNumericError({
@@ -523,21 +427,24 @@ function evaluate(
   }
   const perToken = tokens > 0 ? 1 / tokens : 0;
   const advantageMean = advantageSum * perToken;
+  const clipLow = sums[CLIP_LOW]!;
+  const clipHigh = sums[CLIP_HIGH]!;
   const stats: ObjectiveStats = {
     policyLoss,
     tokens,
     sequences: keptSequences,
     emptySequences,
     droppedSequences: size - keptSequences,
-    clipFraction: (clipLowCount + clipHighCount) * perToken,
-    clipFractionLow: clipLowCount * perToken,
-    clipFractionHigh: clipHighCount * perToken,
-    dualClipFraction: dualClipCount * perToken,
-    logRatioClampFraction: clampCount * perToken,
-    ratioMean: tokens > 0 ? ratioSum * perToken : 1,
-    ratioMin: tokens > 0 ? ratioMin : 1,
-    ratioMax: tokens > 0 ? ratioMax : 1,
-    approxKl: logRatioSum * perToken,
+    clipFraction: (clipLow + clipHigh) * perToken,
+    clipFractionLow: clipLow * perToken,
+    clipFractionHigh: clipHigh * perToken,
+    dualClipFraction: sums[DUAL_CLIP]! * perToken,
+    logRatioClampFraction: sums[CLAMPED]! * perToken,
+    ratioMean: tokens > 0 ? sums[RATIO_SUM]! * perToken : 1,
+    ratioMin: tokens > 0 ? sums[RATIO_MIN]! : 1,
+    ratioMax: tokens > 0 ? sums[RATIO_MAX]! : 1,
+    // verl's ppo_kl: mean of −(logπ − logπ_old) after the clamp.
+    approxKl: (0 - sums[LOG_RATIO_SUM]!) * perToken,
     advantageMean,
     advantageStd: Math.sqrt(Math.max(0, advantageSquares * perToken - advantageMean * advantageMean)),
     responseLengthMean: keptSequences > 0 ? tokens / keptSequences : 0,
