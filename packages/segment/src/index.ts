@@ -1,2 +1,10 @@
-// Work in progress: see the package README.
-export {};
+export { splitParagraphs } from './paragraphs.js';
+export type { Paragraph } from './paragraphs.js';
+export { splitSentences } from './split.js';
+export type { LineBreakMode, SegmentEngine, SplitOptions } from './split.js';
+export { countChars, countWords, DEFAULT_FILTER, filterSentences, sentenceFilterReason } from './filter.js';
+export type { FilterReason, SentenceFilterOptions } from './filter.js';
+export { approximateTokenCount, buildSamples, DEFAULT_SAMPLE_OPTIONS } from './samples.js';
+export type { BuildSamplesOptions, SegmentDocument, ShortSentencePolicy } from './samples.js';
+export type { CountTokens, Sentence } from './types.js';
+export type { SegmentSample } from '@rlpt/spec';
