@@ -1,0 +1,325 @@
+/**
+ * Math answer equivalence: parse-then-verify, as Math-Verify does, with Qwen2.5-Math's `math_equal`
+ * semantics where the two graders agree: exact string → numeric with relative tolerance → symbolic
+ * (numeric evaluation at fixed random points) → structure (sets, tuples, intervals, matrices, equations).
+ */
+import { type Complex, isFiniteComplex, modulus, sub } from './complex.js';
+import { evaluate } from './evaluate.js';
+import { type AnswerFallback, extractMathAnswer } from './extract.js';
+import { compactKey, normalizeAnswer } from './normalize.js';
+import { type Node, freeSymbols } from './parse.js';
+import { type Answer, parseAnswer } from './structure.js';
+
+/**
+ * How percentages compare. `sign` (default): when either side carries a percent sign, x, x/100 and x·100
+ * are all accepted (50% = 0.5 = 50). `always`: Qwen2.5-Math's `include_percentage=True` for every pair of
+ * plain numbers, even without a sign (0.5 = 50). `never`: values compare as written, the sign dropped.
+ */
+export type PercentageMode = 'sign' | 'always' | 'never';
+
+export interface MathEquivalenceOptions {
+  /** Relative tolerance for numbers (Qwen2.5-Math's `math_equal`: 1e-4). */
+  relativeTolerance?: number;
+  /** See {@link PercentageMode}. Default `sign`. */
+  percentage?: PercentageMode;
+  /** Extraction fallback when an argument is a whole response without a box or answer marker. Default `last-number`. */
+  fallback?: AnswerFallback;
+  /** Join every box of the final paragraph (multi-answer items). Default false. */
+  multipleAnswers?: boolean;
+  /** Compare bare comma lists (`1, 2`) in order. Default false: as sets, like Math-Verify. */
+  orderedLists?: boolean;
+}
+
+interface Settings {
+  relativeTolerance: number;
+  percentage: PercentageMode;
+  orderedLists: boolean;
+}
+
+interface Prepared {
+  answer: Answer;
+  key: string;
+  percent: boolean;
+}
+
+/** Symbolic comparisons evaluate both sides at these points; fixed so grading is deterministic. */
+// Arbitrary values, none a special constant (x = √2 would make x² rational), both signs.
+const SAMPLE_VALUES = [
+  0.73908, 1.37192, -0.57721, 2.21347, 1.61843, -1.32471, 0.41931, 2.71103, -2.15031, 1.25663,
+];
+const SYMBOLIC_TOLERANCE = 1e-7;
+const CACHE_LIMIT = 20_000;
+const cache = new Map<string, Prepared>();
+
+function prepare(text: string): Prepared {
+  const cached = cache.get(text);
+  if (cached) return cached;
+  const normalized = normalizeAnswer(text);
+  const prepared: Prepared = {
+    answer: parseAnswer(normalized.text),
+    key: compactKey(normalized.text),
+    percent: normalized.percent,
+  };
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(text, prepared);
+  return prepared;
+}
+
+function settingsOf(options: MathEquivalenceOptions): Settings {
+  return {
+    relativeTolerance: options.relativeTolerance ?? 1e-4,
+    percentage: options.percentage ?? 'sign',
+    orderedLists: options.orderedLists ?? false,
+  };
+}
+
+/**
+ * True when `predicted` means the same answer as `gold`. Both may be bare answers, LaTeX in `$…$`,
+ * `\(…\)`, `\[…\]`, or whole responses (the final answer is extracted first: last `\boxed{}`, "the answer
+ * is", …). Never throws; pathological inputs are capped and compare as strings.
+ */
+export function isEquivalent(gold: string, predicted: string, options: MathEquivalenceOptions = {}): boolean {
+  const extractOptions = {
+    fallback: options.fallback ?? 'last-number',
+    multipleAnswers: options.multipleAnswers,
+  };
+  const goldAnswer = extractMathAnswer(String(gold ?? ''), extractOptions);
+  const predictedAnswer = extractMathAnswer(String(predicted ?? ''), extractOptions);
+  if (goldAnswer === null || predictedAnswer === null) return false;
+  return answersEquivalent(goldAnswer, predictedAnswer, options);
+}
+
+/** Equivalence of two already-extracted answers (no extraction step). */
+export function answersEquivalent(
+  gold: string,
+  predicted: string,
+  options: MathEquivalenceOptions = {},
+): boolean {
+  const settings = settingsOf(options);
+  const g = prepare(gold);
+  const p = prepare(predicted);
+  if (g.key === p.key && g.key.length > 0) return true;
+  if (g.key.length === 0 || p.key.length === 0) return false;
+  if (textKey(g.key) === textKey(p.key) && /[a-zA-Z]{2}/.test(g.key) && !/\\/.test(g.key)) return true;
+  if (choiceMatches(g.key, p.key)) return true;
+  if (percentMatches(g, p, settings)) return true;
+  return equivalent(g.answer, p.answer, settings);
+}
+
+/** Text answers compare case- and space-insensitively. */
+function textKey(key: string): string {
+  return key.toLowerCase().replace(/[\s.]+$/g, '');
+}
+
+/** A gold choice letter (A–E) matches the last standalone letter of the prediction, as Qwen's grader does. */
+function choiceMatches(goldKey: string, predictedKey: string): boolean {
+  const gold = /^\(?([A-E])\)?$/.exec(goldKey);
+  if (!gold) return false;
+  const letters = predictedKey.toUpperCase().match(/(?<![A-Z])[A-E](?![A-Z])/g);
+  return letters !== null && letters[letters.length - 1] === gold[1];
+}
+
+function percentMatches(g: Prepared, p: Prepared, settings: Settings): boolean {
+  if (settings.percentage === 'never') return false;
+  if (settings.percentage === 'sign' && !g.percent && !p.percent) return false;
+  if (g.answer.type !== 'expression' || p.answer.type !== 'expression') return false;
+  const goldValue = constantValue(g.answer.node);
+  const predictedValue = constantValue(p.answer.node);
+  if (!goldValue || !predictedValue) return false;
+  if (settings.percentage === 'always' && !(g.percent || p.percent)) {
+    // Qwen applies include_percentage only to plain numbers.
+    if (g.answer.node.kind !== 'number' || p.answer.node.kind !== 'number') return false;
+  }
+  for (const scale of [0.01, 1, 100]) {
+    const scaled = { re: goldValue.re * scale, im: goldValue.im * scale };
+    if (numbersClose(scaled, predictedValue, settings.relativeTolerance)) return true;
+  }
+  return false;
+}
+
+function constantValue(node: Node): Complex | null {
+  if (freeSymbols(node).size > 0) return null;
+  const value = evaluate(node, new Map());
+  return isFiniteComplex(value) ? value : null;
+}
+
+/** Relative closeness; exact zero needs the other side within 1e-12. Infinities equal when identical. */
+function numbersClose(a: Complex, b: Complex, relativeTolerance: number): boolean {
+  if (!isFiniteComplex(a) || !isFiniteComplex(b)) {
+    return (
+      a.re === b.re && (a.im === b.im || (Number.isNaN(a.im) && Number.isNaN(b.im))) && !Number.isNaN(a.re)
+    );
+  }
+  const difference = modulus(sub(a, b));
+  if (difference === 0) return true;
+  const scale = Math.max(modulus(a), modulus(b));
+  if (modulus(a) === 0 || modulus(b) === 0) return difference <= 1e-12;
+  return difference <= relativeTolerance * scale;
+}
+
+/** Exact digits of an integer literal (with sign), or null. */
+function integerLiteral(node: Node): string | null {
+  if (node.kind === 'number' && node.integer !== undefined) return node.integer;
+  if (node.kind === 'negate' && node.argument.kind === 'number' && node.argument.integer !== undefined)
+    return node.argument.integer === '0' ? '0' : `-${node.argument.integer}`;
+  return null;
+}
+
+function expressionsEquivalent(gold: Node, predicted: Node, settings: Settings): boolean {
+  const goldInteger = integerLiteral(gold);
+  const predictedInteger = integerLiteral(predicted);
+  // Two integers compare exactly (a tolerance would make 3986729 equal 3986730).
+  if (goldInteger !== null && predictedInteger !== null) return goldInteger === predictedInteger;
+  // Symbols of both sides: sin²x + cos²x equals 1 although only one side mentions x.
+  const allSymbols = freeSymbols(predicted, freeSymbols(gold));
+  if (allSymbols.size === 0) {
+    const a = evaluate(gold, new Map());
+    const b = evaluate(predicted, new Map());
+    // An overflow (10^{10^{10}}, 200!) is not the value ∞: only written infinities compare as infinite.
+    if (!isFiniteComplex(a) || !isFiniteComplex(b)) {
+      if (!mentionsInfinity(gold) || !mentionsInfinity(predicted)) return false;
+    }
+    return numbersClose(a, b, settings.relativeTolerance);
+  }
+  const symbols = [...allSymbols].sort();
+  let agreeing = 0;
+  for (let trial = 0; trial < 8; trial++) {
+    const values = new Map<string, number>();
+    symbols.forEach((symbol, index) => {
+      values.set(symbol, SAMPLE_VALUES[(trial * 3 + index * 7) % SAMPLE_VALUES.length]!);
+    });
+    const a = evaluate(gold, values);
+    const b = evaluate(predicted, values);
+    const aFinite = isFiniteComplex(a);
+    const bFinite = isFiniteComplex(b);
+    if (!aFinite && !bFinite) continue;
+    if (aFinite !== bFinite) return false;
+    if (!numbersClose(a, b, SYMBOLIC_TOLERANCE)) return false;
+    agreeing++;
+  }
+  return agreeing >= 3;
+}
+
+function mentionsInfinity(node: Node): boolean {
+  switch (node.kind) {
+    case 'constant':
+      return node.name === 'infinity';
+    case 'binary':
+      return mentionsInfinity(node.left) || mentionsInfinity(node.right);
+    case 'negate':
+      return mentionsInfinity(node.argument);
+    case 'call':
+      return node.args.some(mentionsInfinity);
+    case 'plusminus':
+      return (node.left !== null && mentionsInfinity(node.left)) || mentionsInfinity(node.right);
+    default:
+      return false;
+  }
+}
+
+function equivalent(gold: Answer, predicted: Answer, settings: Settings): boolean {
+  if (gold.key.length > 0 && gold.key === predicted.key) return true;
+  // An assignment stands for its value: x = 3 vs 3.
+  if (gold.type === 'relation' && predicted.type !== 'relation') {
+    return gold.assignment && equivalent(gold.sides[1]!, predicted, settings);
+  }
+  if (predicted.type === 'relation' && gold.type !== 'relation') {
+    return predicted.assignment && equivalent(gold, predicted.sides[1]!, settings);
+  }
+  switch (gold.type) {
+    case 'expression':
+      return predicted.type === 'expression' && expressionsEquivalent(gold.node, predicted.node, settings);
+    case 'text':
+      return predicted.type === 'text' && textKey(gold.key) === textKey(predicted.key);
+    case 'matrix':
+      return predicted.type === 'matrix' && matricesEquivalent(gold.rows, predicted.rows, settings);
+    case 'union':
+      return predicted.type === 'union' && unorderedEquivalent(gold.parts, predicted.parts, settings);
+    case 'relation':
+      return predicted.type === 'relation' && relationsEquivalent(gold, predicted, settings);
+    case 'list':
+      return predicted.type === 'list' && listsEquivalent(gold, predicted, settings);
+  }
+}
+
+type ListAnswer = Extract<Answer, { type: 'list' }>;
+type RelationAnswer = Extract<Answer, { type: 'relation' }>;
+
+function listsEquivalent(gold: ListAnswer, predicted: ListAnswer, settings: Settings): boolean {
+  const ordered = (a: Answer[], b: Answer[]) =>
+    a.length === b.length && a.every((item, index) => equivalent(item, b[index]!, settings));
+  if (gold.form === 'bracketed' && predicted.form === 'bracketed') {
+    // Intervals and tuples: brackets must agree for pairs ((1,2] ≠ [1,2]); longer tuples ignore bracket kind.
+    if (gold.items.length === 2 || predicted.items.length === 2) {
+      if (gold.open !== predicted.open || gold.close !== predicted.close) return false;
+    }
+    return ordered(gold.items, predicted.items);
+  }
+  if (gold.form === 'bracketed' || predicted.form === 'bracketed') {
+    // (2, 4) vs "2, 4": the same tuple written without brackets.
+    const other = gold.form === 'bracketed' ? predicted : gold;
+    if (other.form !== 'bare') return false;
+    return ordered(gold.items, predicted.items);
+  }
+  if (settings.orderedLists && gold.form === 'bare' && predicted.form === 'bare')
+    return ordered(gold.items, predicted.items);
+  return unorderedEquivalent(gold.items, predicted.items, settings);
+}
+
+/** Set equality: every item on each side has an equivalent on the other. */
+function unorderedEquivalent(gold: Answer[], predicted: Answer[], settings: Settings): boolean {
+  if (gold.length === 0 || predicted.length === 0) return gold.length === predicted.length;
+  const covered = (from: Answer[], to: Answer[]) =>
+    from.every((item) => to.some((candidate) => equivalent(item, candidate, settings)));
+  if (gold.length === predicted.length) {
+    // Fast path: a one-to-one matching.
+    const used = new Array<boolean>(predicted.length).fill(false);
+    let matched = true;
+    for (const item of gold) {
+      const index = predicted.findIndex(
+        (candidate, position) => !used[position] && equivalent(item, candidate, settings),
+      );
+      if (index < 0) {
+        matched = false;
+        break;
+      }
+      used[index] = true;
+    }
+    if (matched) return true;
+  }
+  return covered(gold, predicted) && covered(predicted, gold);
+}
+
+function matricesEquivalent(gold: Answer[][], predicted: Answer[][], settings: Settings): boolean {
+  if (gold.length !== predicted.length) return false;
+  return gold.every((row, rowIndex) => {
+    const other = predicted[rowIndex]!;
+    return (
+      row.length === other.length && row.every((cell, column) => equivalent(cell, other[column]!, settings))
+    );
+  });
+}
+
+function relationsEquivalent(gold: RelationAnswer, predicted: RelationAnswer, settings: Settings): boolean {
+  if (gold.ops.length !== predicted.ops.length) return false;
+  if (gold.assignment && predicted.assignment) {
+    // y = 2x + 1 vs y = 1 + 2x; like Qwen's grader, the name on the left is not compared (x = 3 vs k = 3).
+    return equivalent(gold.sides[1]!, predicted.sides[1]!, settings);
+  }
+  if (gold.ops.length === 1 && gold.ops[0] === '=' && predicted.ops[0] === '=') {
+    const difference = (relation: RelationAnswer): Node | null => {
+      const [left, right] = relation.sides;
+      if (left?.type !== 'expression' || right?.type !== 'expression') return null;
+      return { kind: 'binary', op: '-', left: left.node, right: right.node };
+    };
+    const a = difference(gold);
+    const b = difference(predicted);
+    if (!a || !b) return false;
+    return (
+      expressionsEquivalent(a, b, settings) ||
+      expressionsEquivalent(a, { kind: 'negate', argument: b }, settings)
+    );
+  }
+  if (gold.ops.join() !== predicted.ops.join()) return false;
+  return gold.sides.every((side, index) => equivalent(side, predicted.sides[index]!, settings));
+}

@@ -1,0 +1,198 @@
+/**
+ * Final-answer extraction from a model response (or from a gold solution): last `\boxed{…}` (nested braces,
+ * `\boxed 5`, `\fbox`, `\framebox`), "final answer is $…$. I hope" (Minerva), "The answer is …",
+ * "Final Answer: …", GSM8K's `#### N`, then the last number (configurable). A short bare answer is
+ * returned as it is.
+ */
+
+/** How to find an answer when no box and no "answer is" marker is present. */
+export type AnswerFallback = 'last-number' | 'none';
+
+export interface ExtractOptions {
+  /** When no box or answer marker exists: take the last number (Qwen2.5-Math's default) or give up. Default `last-number`. */
+  fallback?: AnswerFallback;
+  /** Join every boxed answer of the final part (OlympiadBench multi-answer items) instead of only the last. Default false. */
+  multipleAnswers?: boolean;
+}
+
+/** Longest response scanned; only the tail is read beyond this (answers are at the end). */
+const MAX_SCAN = 200_000;
+
+/** Finds the index of the `}` matching the `{` at `open`, or -1. */
+export function matchingBrace(text: string, open: number): number {
+  let depth = 0;
+  for (let index = open; index < text.length; index++) {
+    const char = text[index];
+    if (char === '\\') {
+      index++; // skip escaped char: \{ \}
+      continue;
+    }
+    if (char === '{') depth++;
+    else if (char === '}' && --depth === 0) return index;
+  }
+  return -1;
+}
+
+const BOX_COMMAND = /\\(?:boxed|fbox|framebox)(?![a-zA-Z])/g;
+
+/** Every boxed answer in order of appearance. */
+export function boxedAnswers(text: string): string[] {
+  const answers: string[] = [];
+  BOX_COMMAND.lastIndex = 0;
+  for (let match = BOX_COMMAND.exec(text); match; match = BOX_COMMAND.exec(text)) {
+    let index = match.index + match[0].length;
+    // \framebox[width][pos]{…}
+    while (text[index] === '[') {
+      const close = text.indexOf(']', index);
+      if (close < 0) break;
+      index = close + 1;
+    }
+    while (text[index] === ' ') index++;
+    if (text[index] === '{') {
+      const close = matchingBrace(text, index);
+      if (close < 0) {
+        // Unterminated (truncated output): take the rest, as Qwen's extractor does.
+        answers.push(text.slice(index + 1).trim());
+        break;
+      }
+      answers.push(text.slice(index + 1, close).trim());
+      BOX_COMMAND.lastIndex = close + 1;
+    } else {
+      // \boxed 5 — up to the next $ or whitespace.
+      const rest = /^[^\s$]+/.exec(text.slice(index));
+      if (rest) answers.push(rest[0]);
+    }
+  }
+  return answers;
+}
+
+/** The last boxed answer, or null. */
+export function lastBoxed(text: string): string | null {
+  const answers = boxedAnswers(text);
+  return answers.length > 0 ? answers[answers.length - 1]! : null;
+}
+
+const ANSWER_MARKER =
+  /(?:final answer|the answer|answer)\s*(?:is\b|:|：|=)\s*(?:[:：])?|final answer\s*\**\s*[:：]?\s*\**\s*\n|####/gi;
+
+/** Text after the last "answer is"/"Final Answer:"/"####" marker, trimmed to the answer itself. */
+function afterAnswerMarker(text: string): string | null {
+  let last: RegExpExecArray | null = null;
+  ANSWER_MARKER.lastIndex = 0;
+  for (let match = ANSWER_MARKER.exec(text); match; match = ANSWER_MARKER.exec(text)) last = match;
+  if (!last) return null;
+  let rest = text.slice(last.index + last[0].length).replace(/^[\s*:：]+/, '');
+  // A display or inline math answer right after the marker.
+  const math = /^(\$\$?|\\\[|\\\()([\s\S]*?)(\$\$?|\\\]|\\\))/.exec(rest);
+  if (math) return math[2]!.trim();
+  rest = rest.split(/\n/)[0] ?? '';
+  // Stop at the end of the sentence ("5. I hope it is correct."), not at a decimal point.
+  const sentenceEnd = /\.(?:\s|$)|\*\*/.exec(rest);
+  if (sentenceEnd) rest = rest.slice(0, sentenceEnd.index);
+  rest = rest.replace(/\*+/g, '').trim();
+  return rest.length > 0 ? rest : null;
+}
+
+/** Last number in the text, commas removed first (Qwen2.5-Math's `-?\d*\.?\d+` fallback). */
+export function lastNumber(text: string): string | null {
+  const numbers = text.replace(/,/g, '').match(/-?[0-9]*\.?[0-9]+/g);
+  return numbers && numbers.length > 0 ? numbers[numbers.length - 1]! : null;
+}
+
+// Prose: words of four or more letters, or common short English words ("so", "we", "get"); "mn" or "xy"
+// are products of variables.
+const PROSE_WORD =
+  /(?<![\\a-zA-Z{])(?:[a-zA-Z]{4,}|(?:so|is|we|it|be|of|at|as|if|by|on|an|the|get|got|has|are|was|for|its|let|now|can|our|you)(?![a-zA-Z]))(?![a-zA-Z}])/gi;
+const ALLOWED_WORDS =
+  /^(?:and|or|in|to|sin|cos|tan|cot|sec|csc|log|ln|lg|exp|pi|inf|infty|infinity|no|not|none|all|real|numbers?|undefined|true|false|yes|even|odd|dne)$/i;
+
+/**
+ * Whether a string is a whole response (reasoning around the answer) rather than a bare answer. Bare
+ * answers may contain a few words ("all real numbers", "5 cm", "\text{Monday}"); prose before a number
+ * ("So we get 12") or sentences make it a response.
+ */
+export function looksLikeResponse(text: string): boolean {
+  if (text.length > 300) return true;
+  if (/\n\s*\n/.test(text) || /<\/?think>/.test(text)) return true;
+  const words = (text.replace(/\\[a-zA-Z]+\s*\{[^{}]*\}/g, ' ').match(PROSE_WORD) ?? []).filter(
+    (word) => !ALLOWED_WORDS.test(word),
+  );
+  if (words.length === 0) return false;
+  if (words.length >= 4 && /[.!?:](?:\s|$)/.test(text)) return true;
+  // Words before the first digit are prose ("So we get 12"); words after it are units ("12 apples").
+  const firstDigit = text.search(/[0-9]/);
+  if (firstDigit < 0) return words.length >= 5;
+  const leadingProse =
+    text
+      .slice(0, firstDigit)
+      .replace(/\\[a-zA-Z]+/g, ' ')
+      .match(PROSE_WORD) ?? [];
+  return leadingProse.filter((word) => !ALLOWED_WORDS.test(word)).length > 0;
+}
+
+/**
+ * Extracts the final answer from a response or returns a bare answer as it is. Null when nothing can be
+ * found (an unanswered item).
+ */
+export function extractMathAnswer(text: string, options: ExtractOptions = {}): string | null {
+  const fallback = options.fallback ?? 'last-number';
+  let source = text.length > MAX_SCAN ? text.slice(-MAX_SCAN) : text;
+  source = source.replace(/ки/g, '');
+  const thinkEnd = source.lastIndexOf('</think>');
+  if (thinkEnd >= 0) {
+    const after = source.slice(thinkEnd + '</think>'.length);
+    const fromFinal = extractFromRegion(after, options, 'none');
+    if (fromFinal !== null) return fromFinal;
+  }
+  return extractFromRegion(source, options, fallback);
+}
+
+function extractFromRegion(text: string, options: ExtractOptions, fallback: AnswerFallback): string | null {
+  const trimmed = text.trim();
+  if (trimmed.length === 0) return null;
+  // Minerva's few-shot format.
+  const minerva = /final answer is \$([\s\S]*?)\$\. I hope/.exec(trimmed);
+  if (minerva && !/\\(?:boxed|fbox)/.test(trimmed)) return cleanAnswer(minerva[1]!);
+  const boxes = boxedAnswers(trimmed);
+  if (boxes.length > 0) {
+    if (options.multipleAnswers && boxes.length > 1)
+      return joinDistinct(boxes.slice(lastBoxGroup(trimmed, boxes)));
+    return cleanAnswer(boxes[boxes.length - 1]!);
+  }
+  const marked = afterAnswerMarker(trimmed);
+  if (marked !== null) return cleanAnswer(marked);
+  if (!looksLikeResponse(trimmed)) return cleanAnswer(trimmed);
+  if (fallback === 'last-number') return lastNumber(trimmed);
+  return null;
+}
+
+/** Index of the first box of the final group of boxes (boxes on the last lines with an answer). */
+function lastBoxGroup(text: string, boxes: string[]): number {
+  // Boxes within the last paragraph that contains a box belong together.
+  const paragraphs = text.split(/\n\s*\n/);
+  for (let index = paragraphs.length - 1; index >= 0; index--) {
+    const count = boxedAnswers(paragraphs[index]!).length;
+    if (count > 0) return Math.max(0, boxes.length - count);
+  }
+  return boxes.length - 1;
+}
+
+function joinDistinct(answers: string[]): string {
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (const answer of answers) {
+    const key = answer.replace(/\s+/g, '');
+    if (!seen.has(key)) {
+      seen.add(key);
+      kept.push(answer);
+    }
+  }
+  return kept.join(', ');
+}
+
+function cleanAnswer(answer: string): string | null {
+  let result = answer.replace(/\n\s*/g, ' ').trim();
+  if (result.startsWith(':')) result = result.slice(1).trim();
+  result = result.replace(/[./]$/, '').trim();
+  return result.length > 0 ? result : null;
+}

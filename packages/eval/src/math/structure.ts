@@ -1,0 +1,340 @@
+/**
+ * The shape of a normalised answer: a single expression, a list (set, tuple, bare comma list), an
+ * interval or union of intervals, a matrix, a relation (`x = 3`, `y = 2x + 1`, `x > 2`) or plain text.
+ */
+import { compactKey } from './normalize.js';
+import { type Node, expandPlusMinus, parseExpression } from './parse.js';
+
+export type Answer =
+  | { type: 'expression'; node: Node; key: string }
+  | {
+      type: 'list';
+      items: Answer[];
+      /** `set`: `{…}`, unordered. `bare`: `a, b`, unordered. `bracketed`: `(…)`/`[…]`, ordered. */
+      form: 'set' | 'bare' | 'bracketed';
+      open: string;
+      close: string;
+      key: string;
+    }
+  | { type: 'union'; parts: Answer[]; key: string }
+  | { type: 'matrix'; rows: Answer[][]; key: string }
+  /** `sides[0] ops[0] sides[1] …`; `assignment` when the left side is a lone variable (`x = 3`, `f(x) = 2x`). */
+  | { type: 'relation'; sides: Answer[]; ops: string[]; assignment: boolean; key: string }
+  | { type: 'text'; key: string };
+
+const MAX_ITEMS = 64;
+
+const RELATION =
+  /^(?:=|<|>|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\lt(?![a-zA-Z])|\\gt(?![a-zA-Z])|\\ne(?![a-zA-Z])|\\approx(?![a-zA-Z])|\\equiv(?![a-zA-Z]))/;
+
+/** Splits at a separator found at bracket depth 0. `separator` is tried at every position. */
+export function splitTopLevel(text: string, separator: RegExp): { parts: string[]; separators: string[] } {
+  const parts: string[] = [];
+  const separators: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!;
+    if (char === '\\') {
+      const command = /^\\(?:[a-zA-Z]+|.)/.exec(text.slice(index, index + 20))?.[0] ?? '\\';
+      if (command === '\\{' || command === '\\langle') depth++;
+      else if (command === '\\}' || command === '\\rangle') depth--;
+      else if (command === '\\begin') depth++;
+      else if (command === '\\end') depth--;
+      else if (depth === 0) {
+        const match = separator.exec(text.slice(index));
+        if (match) {
+          parts.push(text.slice(start, index));
+          separators.push(match[0]);
+          index += match[0].length - 1;
+          start = index + 1;
+          continue;
+        }
+      }
+      index += command.length - 1;
+      continue;
+    }
+    if (char === '(' || char === '[' || char === '{') depth++;
+    else if (char === ')' || char === ']' || char === '}') depth--;
+    else if (depth === 0) {
+      const match = separator.exec(text.slice(index));
+      if (match) {
+        parts.push(text.slice(start, index));
+        separators.push(match[0]);
+        index += match[0].length - 1;
+        start = index + 1;
+      }
+    }
+  }
+  parts.push(text.slice(start));
+  return { parts, separators };
+}
+
+/** When the whole text is one bracketed group, its brackets and inside. `\{…\}` counts as `{…}`. */
+function wrappedGroup(text: string): { open: string; close: string; inner: string } | null {
+  let open: string;
+  let innerStart: number;
+  if (text.startsWith('\\{')) {
+    open = '{';
+    innerStart = 2;
+  } else if (text.startsWith('\\langle')) {
+    open = '(';
+    innerStart = 7;
+  } else if (text[0] === '(' || text[0] === '[' || text[0] === '{') {
+    open = text[0];
+    innerStart = 1;
+  } else return null;
+  let depth = 1;
+  for (let index = innerStart; index < text.length; index++) {
+    const char = text[index]!;
+    if (char === '\\') {
+      const command = /^\\(?:[a-zA-Z]+|.)/.exec(text.slice(index, index + 20))?.[0] ?? '\\';
+      if (command === '\\{' || command === '\\langle') depth++;
+      else if (command === '\\}' || command === '\\rangle') {
+        depth--;
+        if (depth === 0) {
+          const end = index + command.length;
+          if (end !== text.length) return null;
+          return { open, close: command === '\\}' ? '}' : ')', inner: text.slice(innerStart, index) };
+        }
+      }
+      index += command.length - 1;
+      continue;
+    }
+    if (char === '(' || char === '[' || char === '{') depth++;
+    else if (char === ')' || char === ']' || char === '}') {
+      depth--;
+      if (depth === 0) {
+        if (index !== text.length - 1) return null;
+        return { open, close: char, inner: text.slice(innerStart, index) };
+      }
+    }
+  }
+  return null;
+}
+
+const SIMPLE_LEFT_SIDE =
+  /^(?:[a-zA-Z](?:_\{?[a-zA-Z0-9,]+\}?)?'*|\\[a-zA-Z]+(?:_\{?[a-zA-Z0-9]+\}?)?|[a-zA-Z]{2}|[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\([a-zA-Z, ]*\)|[a-zA-Z]_\{?\\(?:max|min)\s*\}?|\\angle[a-zA-Z0-9_{}]+)$/;
+
+/** Parses a normalised answer into its shape. Never throws; unknown shapes become `text`. */
+export function parseAnswer(text: string, depth = 0): Answer {
+  const trimmed = text.trim();
+  const key = compactKey(trimmed);
+  if (trimmed.length === 0 || depth > 6) return { type: 'text', key };
+
+  // The whole real line and the empty set.
+  if (key === '\\mathbb{R}' || key === '(-\\infty,\\infty)' || key === '(-\\infty,+\\infty)')
+    return interval('(', ')', '-\\infty', '\\infty', key);
+  if (key === '\\emptyset' || key === '{}' || key === '\\{\\}')
+    return { type: 'list', items: [], form: 'set', open: '{', close: '}', key };
+
+  // x ∈ S → S
+  const membership = /^([a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)\s*\\in(?![a-zA-Z])\s*(.+)$/.exec(trimmed);
+  if (membership) return parseAnswer(membership[2]!, depth + 1);
+
+  const matrix = parseMatrix(trimmed, depth);
+  if (matrix) return matrix;
+
+  // Unions of intervals or sets.
+  const union = splitTopLevel(trimmed, /^\\cup(?![a-zA-Z])|^ U (?=[([])/);
+  if (union.parts.length > 1) {
+    return { type: 'union', parts: union.parts.map((part) => parseAnswer(part, depth + 1)), key };
+  }
+
+  // "1 and 2", "x = 1 or x = 2" are lists.
+  const connected = trimmed.replace(/\s+(?:and|or)\s+/g, ', ');
+
+  const group = wrappedGroup(connected);
+  if (group) {
+    const inner = splitTopLevel(group.inner, /^[,;]/).parts.filter((part) => part.trim().length > 0);
+    if (inner.length > MAX_ITEMS) return { type: 'text', key };
+    if (group.open === '{' && group.close === '}') {
+      // A one-element set reads as its element (Qwen's grader and most models treat {5} as 5).
+      if (inner.length === 1) return parseAnswer(inner[0]!, depth + 1);
+      return {
+        type: 'list',
+        items: listItems(inner, depth),
+        form: 'set',
+        open: '{',
+        close: '}',
+        key,
+      };
+    }
+    if (inner.length === 1) {
+      if (group.open === '(' && group.close === ')') return parseAnswer(inner[0]!, depth + 1);
+      // [5] — a one-element list; rarely meant as such.
+      if (group.open === '[' && group.close === ']') return parseAnswer(inner[0]!, depth + 1);
+      return { type: 'text', key };
+    }
+    return {
+      type: 'list',
+      items: inner.map((part) => stripAssignment(parseAnswer(part, depth + 1))),
+      form: 'bracketed',
+      open: group.open,
+      close: group.close,
+      key,
+    };
+  }
+
+  const items = splitTopLevel(connected, /^[,;]/).parts.filter((part) => part.trim().length > 0);
+  if (items.length > 1) {
+    if (items.length > MAX_ITEMS) return { type: 'text', key };
+    return {
+      type: 'list',
+      items: listItems(items, depth),
+      form: 'bare',
+      open: '',
+      close: '',
+      key,
+    };
+  }
+
+  const relation = parseRelation(trimmed, key, depth);
+  if (relation) return relation;
+
+  // A leading ≈ or = ("\approx 3.14").
+  const leading = /^(?:=|\\approx(?![a-zA-Z]))\s*(.+)$/.exec(trimmed);
+  if (leading) return parseAnswer(leading[1]!, depth + 1);
+
+  const node = parseExpression(trimmed);
+  if (node) {
+    const variants = expandPlusMinus(node);
+    if (variants.length > 1) {
+      return {
+        type: 'list',
+        items: variants.map((variant) => ({ type: 'expression', node: variant, key: '' })),
+        form: 'bare',
+        open: '',
+        close: '',
+        key,
+      };
+    }
+    return { type: 'expression', node, key };
+  }
+  return { type: 'text', key };
+}
+
+function interval(open: string, close: string, low: string, high: string, key: string): Answer {
+  return {
+    type: 'list',
+    items: [parseAnswer(low), parseAnswer(high)],
+    form: 'bracketed',
+    open,
+    close,
+    key,
+  };
+}
+
+/** Items of a list: `x = 3` stands for 3, and `±2` inside a list contributes both values. */
+function listItems(parts: string[], depth: number): Answer[] {
+  const items: Answer[] = [];
+  for (const part of parts) {
+    const item = stripAssignment(parseAnswer(part, depth + 1));
+    if (item.type === 'list' && item.form === 'bare') items.push(...item.items);
+    else items.push(item);
+  }
+  return items;
+}
+
+/** In a list, `x = 3` stands for 3. */
+function stripAssignment(answer: Answer): Answer {
+  if (answer.type === 'relation' && answer.assignment && answer.sides.length === 2) return answer.sides[1]!;
+  return answer;
+}
+
+function parseRelation(text: string, key: string, depth: number): Answer | null {
+  const split = splitTopLevel(text, RELATION);
+  if (split.parts.length < 2) return null;
+  const sides = split.parts.map((part) => part.trim());
+  if (sides.some((side) => side.length === 0)) return null;
+  const ops = split.separators.map(canonicalRelation);
+  // Single-variable inequalities become intervals: x > 2, 1 < x \le 3.
+  const asInterval = inequalityToInterval(sides, ops, key);
+  if (asInterval) return asInterval;
+  const assignment =
+    ops.length === 1 && ops[0] === '=' && SIMPLE_LEFT_SIDE.test(sides[0]!.replace(/\s+/g, ''));
+  return {
+    type: 'relation',
+    sides: sides.map((side, index) =>
+      index === sides.length - 1 && assignment ? parseAnswer(side, depth + 1) : parseSide(side),
+    ),
+    ops,
+    assignment,
+    key,
+  };
+}
+
+function parseSide(text: string): Answer {
+  const node = parseExpression(text);
+  return node ? { type: 'expression', node, key: compactKey(text) } : { type: 'text', key: compactKey(text) };
+}
+
+function canonicalRelation(op: string): string {
+  switch (op) {
+    case '\\lt':
+      return '<';
+    case '\\gt':
+      return '>';
+    case '\\approx':
+    case '\\equiv':
+      return '=';
+    default:
+      return op;
+  }
+}
+
+const VARIABLE = /^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?$/;
+
+function inequalityToInterval(sides: string[], ops: string[], key: string): Answer | null {
+  const isOrder = (op: string) => op === '<' || op === '>' || op === '\\le' || op === '\\ge';
+  if (!ops.every(isOrder)) return null;
+  const compact = sides.map((side) => side.replace(/\s+/g, ''));
+  const lower = (op: string) => (op === '<' || op === '\\le' ? 'ascending' : 'descending');
+  if (ops.length === 1) {
+    const [left, right] = compact as [string, string];
+    const op = ops[0]!;
+    const strict = op === '<' || op === '>';
+    if (VARIABLE.test(left) && !VARIABLE.test(right)) {
+      // x < a → (-∞, a); x > a → (a, ∞)
+      return lower(op) === 'ascending'
+        ? interval('(', strict ? ')' : ']', '-\\infty', right, key)
+        : interval(strict ? '(' : '[', ')', right, '\\infty', key);
+    }
+    if (VARIABLE.test(right) && !VARIABLE.test(left)) {
+      // a < x → (a, ∞); a > x → (-∞, a)
+      return lower(op) === 'ascending'
+        ? interval(strict ? '(' : '[', ')', left, '\\infty', key)
+        : interval('(', strict ? ')' : ']', '-\\infty', left, key);
+    }
+    return null;
+  }
+  if (ops.length === 2 && VARIABLE.test(compact[1]!) && lower(ops[0]!) === lower(ops[1]!)) {
+    const ascending = lower(ops[0]!) === 'ascending';
+    const [first, , last] = compact as [string, string, string];
+    const lowStrict = (ascending ? ops[0] : ops[1]) === '<' || (ascending ? ops[0] : ops[1]) === '>';
+    const highStrict = (ascending ? ops[1] : ops[0]) === '<' || (ascending ? ops[1] : ops[0]) === '>';
+    return interval(
+      lowStrict ? '(' : '[',
+      highStrict ? ')' : ']',
+      ascending ? first : last,
+      ascending ? last : first,
+      key,
+    );
+  }
+  return null;
+}
+
+function parseMatrix(text: string, depth: number): Answer | null {
+  let body = text;
+  if (body.startsWith('(') && body.endsWith(')') && body.includes('\\begin{pmatrix}'))
+    body = body.slice(1, -1).trim();
+  const match = /^\\begin\{pmatrix\}([\s\S]*)\\end\{pmatrix\}$/.exec(body);
+  if (!match) return null;
+  const rows = match[1]!
+    .split(/\\\\/)
+    .map((row) => row.trim())
+    .filter((row) => row.length > 0)
+    .map((row) => row.split('&').map((cell) => parseAnswer(cell, depth + 1)));
+  if (rows.length === 0 || rows.length > MAX_ITEMS) return null;
+  return { type: 'matrix', rows, key: compactKey(text) };
+}
