@@ -124,8 +124,43 @@ function run(benchCase: Case): number {
   return ratio;
 }
 
+/** Reference point: a loop that only computes ρ = exp(logπ − logπ_old) into preallocated arrays. */
+function expFloor(): void {
+  const targets = logprobs.map((array) => new Float32Array(array.length));
+  const loop = () => {
+    for (let sequence = 0; sequence < sequences; sequence++) {
+      const current = logprobs[sequence]!;
+      const old = oldLogprobs[sequence]!;
+      const target = targets[sequence]!;
+      for (let token = 0; token < tokens; token++) target[token] = Math.exp(current[token]! - old[token]!);
+    }
+  };
+  const copyTargets = [logprobs, oldLogprobs].map((arrays) =>
+    arrays.map((array) => new Float32Array(array.length)),
+  );
+  for (let warmup = 0; warmup < 3; warmup++) loop();
+  const copyTimes: number[] = [];
+  const loopTimes: number[] = [];
+  for (let repetition = 0; repetition < repetitions; repetition++) {
+    let start = performance.now();
+    copyInto([logprobs, oldLogprobs], copyTargets);
+    copyTimes.push(performance.now() - start);
+    start = performance.now();
+    loop();
+    loopTimes.push(performance.now() - start);
+  }
+  const copy = median(copyTimes);
+  const floor = median(loopTimes);
+  console.log(
+    `${'(reference) exp(logπ − logπ_old) loop only'.padEnd(44)} copy ${copy.toFixed(1).padStart(6)} ms (32 MiB in)  exp loop ${floor
+      .toFixed(1)
+      .padStart(6)} ms  ratio ${(copy / floor).toFixed(2)}x`,
+  );
+}
+
 console.log(`grpo bench: ${sequences} sequences × ${tokens} tokens, ${repetitions} repetitions, medians`);
 const ratios = cases.map(run);
+expFloor();
 // Headline: the typical off-policy case (one extra input, one exp per token); the others print above.
 console.log(
   `grpo: ${ratios[1]!.toFixed(2)}x coefficient speed vs memcpy of the same arrays (paper preset, off-policy)`,

@@ -270,7 +270,8 @@ function sequenceWeights(
  * ℓ = max(−A·ρ, −A·clip(ρ, 1 − clipLow, 1 + clipHigh)), and for A < 0 with a dual clip c, ℓ = min(ℓ, −A·c);
  * plus β_KL·k(logπ, logπ_ref) and − β_H·H_t. The per-token terms are aggregated with
  * `config.aggregation`. The coefficient is 0 wherever the gradient is (clipped branch, dual-clip cap,
- * active clamps). One pass over the tokens after a pass over the masks; float64 arithmetic, float32 output.
+ * active clamps). A pass over the masks (if any), then per sequence one loop per term over arrays that stay
+ * in L1; float64 arithmetic, float32 output in one allocation.
  *
  * @example
  * const advantages = groupAdvantages(rewards, 8);
