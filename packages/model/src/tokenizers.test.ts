@@ -117,3 +117,14 @@ describe('qwen3Tokenizer and loadTokenizer', () => {
     await expect(loadTokenizer(dir)).rejects.toThrow(`${join(dir, 'tokenizer.json')} is not valid JSON`);
   });
 });
+
+describe('charTokenizer without byte fallback', () => {
+  it('has only specials + alphabet and maps other characters to <unk>', () => {
+    const files = charTokenizer({ alphabet: 'ab c', byteFallback: false });
+    expect(files.vocabSize).toBe(8);
+    const tokenizer = build(files);
+    const { ids } = tokenizer.encode('ab cé', { add_special_tokens: false });
+    expect(ids).toEqual([4, 5, 6, 7, 3]);
+    expect(tokenizer.decode([4, 6, 5])).toBe('a b');
+  });
+});

@@ -74,6 +74,11 @@ export interface CharTokenizerOptions {
   alphabet?: string;
   /** Maximum length recorded as `model_max_length` (default 2048). */
   modelMaxLength?: number;
+  /**
+   * Add the 256 byte tokens `<0x00>`…`<0xFF>` so any text round-trips (default true). Without them,
+   * characters outside the alphabet become `<unk>` and the vocabulary is just specials + alphabet.
+   */
+  byteFallback?: boolean;
 }
 
 /**
@@ -91,7 +96,8 @@ export function charTokenizer(options: CharTokenizerOptions = {}): TokenizerFile
     if (vocab[char] !== undefined) continue;
     vocab[char] = Object.keys(vocab).length;
   }
-  for (let byte = 0; byte < 256; byte++) {
+  const byteFallback = options.byteFallback ?? true;
+  for (let byte = 0; byteFallback && byte < 256; byte++) {
     const token = `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`;
     if (vocab[token] === undefined) vocab[token] = Object.keys(vocab).length;
   }
@@ -103,7 +109,9 @@ export function charTokenizer(options: CharTokenizerOptions = {}): TokenizerFile
     normalizer: null,
     pre_tokenizer: null,
     post_processor: null,
-    decoder: { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }] },
+    decoder: byteFallback
+      ? { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }] }
+      : { type: 'Fuse' },
     model: {
       type: 'BPE',
       dropout: null,
@@ -111,7 +119,7 @@ export function charTokenizer(options: CharTokenizerOptions = {}): TokenizerFile
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
       fuse_unk: false,
-      byte_fallback: true,
+      byte_fallback: byteFallback,
       ignore_merges: false,
       vocab,
       merges: [],
