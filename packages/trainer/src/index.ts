@@ -1,2 +1,20 @@
-// Work in progress: see the package README.
-export {};
+export { learningRateAt, Trainer } from './trainer.js';
+export type { StageSummary } from './trainer.js';
+export { RunDirectory, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
+export type { Checkpoint, TrainerState } from './run-dir.js';
+export { deriveSeed, Rng } from './rng.js';
+export { fitScalingLaw, scalingLaw } from './scaling.js';
+export type { ScalingLaw } from './scaling.js';
+export type {
+  EvaluateOptions,
+  EvaluateResult,
+  LearningRateSchedule,
+  OptimizerSettings,
+  PretrainOptions,
+  RlItem,
+  RlOptions,
+  SftExample,
+  SftOptions,
+  TokenizerLike,
+  TrainerOptions,
+} from './types.js';

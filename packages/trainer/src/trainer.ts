@@ -1,0 +1,639 @@
+import { join } from 'node:path';
+import { computeGroupAdvantages, grpoObjective, passAtK, presets } from '@rlpt/grpo';
+import { extractPrediction } from '@rlpt/prompts';
+import {
+  AbortError,
+  type InferenceBackendV1,
+  InvalidArgumentError,
+  type JudgeItem,
+  type JudgeV1,
+  type JudgeVerdict,
+  type LearnerV1,
+  type Logger,
+  type RlptEvent,
+  silentLogger,
+  type TokenSequence,
+} from '@rlpt/spec';
+import { deriveSeed, Rng } from './rng.js';
+import { RunDirectory, type TrainerState } from './run-dir.js';
+import type {
+  EvaluateOptions,
+  EvaluateResult,
+  OptimizerSettings,
+  PretrainOptions,
+  RlItem,
+  RlOptions,
+  SftExample,
+  SftOptions,
+  TokenizerLike,
+  TrainerOptions,
+} from './types.js';
+
+/** What a finished stage reports (also stored in checkpoints so resumed runs can skip it). */
+export interface StageSummary {
+  stage: string;
+  steps: number;
+  seconds: number;
+  /** Metrics of the last step. */
+  last: Record<string, number>;
+}
+
+/** Learning rate at a 1-based step under the stage's schedule. */
+export function learningRateAt(settings: OptimizerSettings, step: number, totalSteps: number): number {
+  const warmup = settings.warmupSteps ?? 0;
+  if (warmup > 0 && step <= warmup) return (settings.learningRate * step) / warmup;
+  if ((settings.schedule ?? 'constant') === 'constant') return settings.learningRate;
+  const floor = settings.learningRate * (settings.minLearningRateRatio ?? 0.1);
+  const progress = Math.min(1, (step - warmup) / Math.max(1, totalSteps - warmup));
+  return floor + (settings.learningRate - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
+/**
+ * The thin RLPT loop. Everything is injected (learner, policy loader, tokenizer, judges, data), and
+ * each stage reads like the paper's algorithm: sample prompts → roll out → extract → judge →
+ * advantages → coefficients → one learner step → export → reload.
+ *
+ * Stages and evaluations are resumable: every random draw derives from (seed, stage, step), data order
+ * from (seed, stage, epoch), and checkpoints hold the learner plus the stage/step reached, so a run
+ * killed at any point and resumed ends with the same metrics as one never interrupted.
+ */
+export class Trainer {
+  readonly runDir: RunDirectory;
+  private readonly learner: LearnerV1;
+  private readonly loadPolicy: (modelDir: string) => Promise<InferenceBackendV1>;
+  private readonly tokenizer: TokenizerLike;
+  private readonly seed: number;
+  private readonly checkpointEvery: number;
+  private readonly logger: Logger;
+  private readonly onEvent: (event: RlptEvent) => void;
+  private readonly signal: AbortSignal | undefined;
+  private state: TrainerState;
+  private policy: InferenceBackendV1 | undefined;
+  private policyStale = true;
+  private readonly epochOrders = new Map<string, number[]>();
+
+  private constructor(options: TrainerOptions, runDir: RunDirectory, state: TrainerState) {
+    this.runDir = runDir;
+    this.learner = options.learner;
+    this.loadPolicy = options.loadPolicy;
+    this.tokenizer = options.tokenizer;
+    this.seed = options.seed ?? 0;
+    this.checkpointEvery = options.checkpointEvery ?? 50;
+    this.logger = options.logger ?? silentLogger;
+    this.onEvent = options.onEvent ?? (() => {});
+    this.signal = options.signal;
+    this.state = state;
+  }
+
+  /** Opens the run directory; with `resume`, restores the learner and position from the latest checkpoint. */
+  static async create(options: TrainerOptions): Promise<Trainer> {
+    const runDir = await RunDirectory.open(options.runDir, { resume: options.resume ?? false });
+    let state: TrainerState = { stage: '', step: 0, completedStages: {}, tokensSeen: 0 };
+    const checkpoint = options.resume ? await runDir.latestCheckpoint() : undefined;
+    if (checkpoint) {
+      if (!options.learner.load) {
+        throw new InvalidArgumentError({
+          argument: 'learner',
+          message: 'Resuming needs a learner that implements load(dir).',
+        });
+      }
+      await options.learner.load(join(checkpoint.dir, 'learner'));
+      state = checkpoint.state;
+      const done = new Set(Object.keys(state.completedStages));
+      await runDir.truncateMetricsTo((row) => {
+        const stage = String(row.stage);
+        return done.has(stage) || (stage === state.stage && Number(row.step) <= state.step);
+      });
+      options.logger?.info(`Resuming from ${checkpoint.dir} (${state.stage} step ${state.step}).`);
+    } else if (options.resume) {
+      await runDir.truncateMetricsTo(() => false);
+    }
+    if (options.config !== undefined) await runDir.writeConfig(options.config);
+    return new Trainer(options, runDir, state);
+  }
+
+  /** Tokens the learner has been trained on so far. */
+  get tokensSeen(): number {
+    return this.state.tokensSeen;
+  }
+
+  /** Next-token pretraining on raw documents (coefficient 1/N on every token). */
+  async pretrain(documents: string[], options: PretrainOptions & { name?: string }): Promise<StageSummary> {
+    const name = options.name ?? 'pretrain';
+    const encoded = documents.map((text) => {
+      const ids = [
+        ...(this.tokenizer.bosTokenId !== undefined ? [this.tokenizer.bosTokenId] : []),
+        ...this.tokenizer.encode(text),
+        ...(this.tokenizer.eosTokenId !== undefined ? [this.tokenizer.eosTokenId] : []),
+      ];
+      return options.maxTokens ? ids.slice(0, options.maxTokens + 1) : ids;
+    });
+    const usable = encoded.filter((ids) => ids.length >= 2);
+    if (usable.length === 0) {
+      throw new InvalidArgumentError({
+        argument: 'documents',
+        message: 'No document has at least 2 tokens.',
+      });
+    }
+    return this.supervisedStage(name, options, usable.length, (index) => {
+      const ids = usable[index]!;
+      return { promptTokenIds: ids.slice(0, 1), completionTokenIds: ids.slice(1) };
+    });
+  }
+
+  /** Supervised fine-tuning (cold start): loss on completion tokens only. */
+  async sft(examples: SftExample[], options: SftOptions): Promise<StageSummary> {
+    const name = options.name ?? 'sft';
+    if (examples.length === 0) {
+      throw new InvalidArgumentError({ argument: 'examples', message: 'SFT needs at least one example.' });
+    }
+    const eos = this.tokenizer.eosTokenId !== undefined ? [this.tokenizer.eosTokenId] : [];
+    const encoded = examples.map((example) => {
+      const prompt = this.tokenizer.encode(example.prompt);
+      const completion = [...this.tokenizer.encode(example.completion), ...eos];
+      return {
+        promptTokenIds: prompt,
+        completionTokenIds: options.maxTokens ? completion.slice(0, options.maxTokens) : completion,
+      };
+    });
+    return this.supervisedStage(name, options, encoded.length, (index) => encoded[index]!);
+  }
+
+  private async supervisedStage(
+    name: string,
+    options: OptimizerSettings & { steps: number; batchSize: number },
+    size: number,
+    sequenceAt: (index: number) => TokenSequence,
+  ): Promise<StageSummary> {
+    const done = this.state.completedStages[name] as StageSummary | undefined;
+    if (done) return done;
+    const started = performance.now();
+    let last: Record<string, number> = {};
+    for (let step = this.firstStep(name); step <= options.steps; step++) {
+      this.throwIfAborted();
+      const stepStart = performance.now();
+      const indices = this.batchIndices(name, size, options.batchSize, step);
+      const sequences = indices.map(sequenceAt);
+      const tokens = sequences.reduce((sum, sequence) => sum + sequence.completionTokenIds.length, 0);
+      const coefficients = sequences.map((sequence) =>
+        new Float32Array(sequence.completionTokenIds.length).fill(1 / tokens),
+      );
+      const { objective } = await this.learner.forwardBackward({ sequences }, coefficients);
+      const learningRate = learningRateAt(options, step, options.steps);
+      const { gradNorm } = await this.learner.optimStep({ learningRate });
+      this.policyStale = true;
+      this.state.tokensSeen += tokens;
+      last = {
+        loss: -objective,
+        tokens,
+        learningRate,
+        tokensSeen: this.state.tokensSeen,
+        seconds: (performance.now() - stepStart) / 1000,
+        ...(gradNorm !== undefined ? { gradNorm } : {}),
+      };
+      await this.endStep(name, step, options.steps, last);
+    }
+    return this.finishStage(name, options.steps, started, last);
+  }
+
+  /**
+   * On-policy GRPO on RL items (RLPT with the prediction tags and a segment judge, RLVR with `extract:
+   * 'full'` and a math verifier).
+   */
+  async rl(items: RlItem[], options: RlOptions): Promise<StageSummary> {
+    const name = options.name ?? 'rlpt';
+    const done = this.state.completedStages[name] as StageSummary | undefined;
+    if (done) return done;
+    if (items.length === 0)
+      throw new InvalidArgumentError({ argument: 'items', message: 'RL needs at least one item.' });
+    if (options.rolloutsPerPrompt < 2) {
+      throw new InvalidArgumentError({
+        argument: 'rolloutsPerPrompt',
+        message: `GRPO needs at least 2 rollouts per prompt to compare them; got ${options.rolloutsPerPrompt}.`,
+      });
+    }
+    const grpo = options.grpo ?? presets.paper;
+    const group = options.rolloutsPerPrompt;
+    const started = performance.now();
+    let last: Record<string, number> = {};
+    for (let step = this.firstStep(name); step <= options.steps; step++) {
+      this.throwIfAborted();
+      const timings = { rollout: 0, judge: 0, learn: 0, sync: 0 };
+      let mark = performance.now();
+      const batch = this.batchIndices(name, items.length, options.promptsPerStep, step).map(
+        (index) => items[index]!,
+      );
+
+      // 1. Roll out G completions per prompt from the current policy.
+      const policy = await this.currentPolicy();
+      timings.sync = (performance.now() - mark) / 1000;
+      mark = performance.now();
+      const generated = await policy.generate(
+        {
+          prompts: batch.map((item) => item.prompt),
+          n: group,
+          maxTokens: options.maxTokens,
+          temperature: options.temperature ?? 1,
+          ...(options.topP !== undefined ? { topP: options.topP } : {}),
+          ...(options.topK !== undefined ? { topK: options.topK } : {}),
+          seed: deriveSeed(this.seed, `${name}:rollout`, step),
+          logprobs: true,
+        },
+        this.signal ? { signal: this.signal } : undefined,
+      );
+      timings.rollout = (performance.now() - mark) / 1000;
+
+      // 2. Extract predictions and judge them (one batched judge call for the whole step).
+      mark = performance.now();
+      const rollouts = batch.flatMap((item, promptIndex) => {
+        const result = generated.results[promptIndex]!;
+        const promptTokenIds = result.promptTokenIds ?? this.tokenizer.encode(item.prompt);
+        return result.completions.map((completion) => ({
+          item,
+          promptTokenIds,
+          completion,
+          completionTokenIds: completion.tokenIds ?? this.tokenizer.encode(completion.text),
+          extraction:
+            (options.extract ?? 'tags') === 'tags'
+              ? extractPrediction(completion.text)
+              : { status: 'ok' as const, text: completion.text },
+        }));
+      });
+      const judged = rollouts.filter((rollout) => rollout.extraction.status === 'ok');
+      const verdicts: JudgeVerdict[] = judged.length
+        ? await options.judge.judge(
+            judged.map((rollout) => ({
+              ...rollout.item.toJudgeItem(rollout.extraction.text),
+              id: rollout.item.id,
+            })),
+            this.signal ? { signal: this.signal } : undefined,
+          )
+        : [];
+      const verdictOf = new Map(judged.map((rollout, index) => [rollout, verdicts[index]!]));
+      timings.judge = (performance.now() - mark) / 1000;
+
+      // 3. Rewards → group advantages. A failed judge call excludes its rollout (no gradient) rather
+      // than scoring it 0, so judge outages never teach the policy anything.
+      const rewards = new Float64Array(rollouts.length);
+      const excluded = new Uint8Array(rollouts.length);
+      rollouts.forEach((rollout, index) => {
+        const verdict = verdictOf.get(rollout);
+        if (verdict?.status === 'failed') excluded[index] = 1;
+        rewards[index] = verdict && verdict.status !== 'failed' ? verdict.score : 0;
+      });
+      for (let start = 0; start < rollouts.length; start += group) {
+        let sum = 0;
+        let count = 0;
+        for (let index = start; index < start + group; index++) {
+          if (!excluded[index]) {
+            sum += rewards[index]!;
+            count++;
+          }
+        }
+        for (let index = start; index < start + group; index++)
+          if (excluded[index]) rewards[index] = count ? sum / count : 0;
+      }
+      const grouped = computeGroupAdvantages(rewards, group, grpo.advantage);
+      const advantages = grouped.advantages;
+      const keep = grouped.keep;
+      rollouts.forEach((rollout, index) => {
+        if (excluded[index]) {
+          advantages[index] = 0;
+          keep[index] = 0;
+        }
+        if (rollout.item.task === 'msr' && options.msrLossWeight !== undefined) {
+          advantages[index] = advantages[index]! * options.msrLossWeight;
+        }
+      });
+
+      // 4. Per-token coefficients (on-policy: the rollout logprobs are the current policy's), one step.
+      mark = performance.now();
+      const trainable = rollouts
+        .map((rollout, index) => ({ rollout, index }))
+        .filter(({ rollout, index }) => rollout.completionTokenIds.length > 0 && keep[index] === 1);
+      const logprobs = trainable.map(({ rollout }) => {
+        const values = rollout.completion.logprobs;
+        return values && values.length === rollout.completionTokenIds.length
+          ? values
+          : new Float32Array(rollout.completionTokenIds.length);
+      });
+      const objective = grpoObjective(
+        { logprobs, advantages: trainable.map(({ index }) => advantages[index]!) },
+        grpo.objective,
+      );
+      const hasSignal = objective.coefficients.some((values) => values.some((value) => value !== 0));
+      let gradNorm: number | undefined;
+      const learningRate = learningRateAt(options, step, options.steps);
+      if (hasSignal) {
+        await this.learner.forwardBackward(
+          {
+            sequences: trainable.map(({ rollout }) => ({
+              promptTokenIds: rollout.promptTokenIds,
+              completionTokenIds: rollout.completionTokenIds,
+            })),
+          },
+          objective.coefficients,
+        );
+        gradNorm = (await this.learner.optimStep({ learningRate })).gradNorm;
+        this.policyStale = true;
+      }
+      timings.learn = (performance.now() - mark) / 1000;
+      const completionTokens = trainable.reduce(
+        (sum, { rollout }) => sum + rollout.completionTokenIds.length,
+        0,
+      );
+      this.state.tokensSeen += completionTokens;
+
+      last = this.rlMetrics(
+        rollouts,
+        rewards,
+        excluded,
+        verdictOf,
+        { ...objective.stats },
+        {
+          'advantage.zeroVarianceGroupShare': grouped.stats.zeroVarianceGroupShare,
+          'advantage.std': grouped.stats.advantageStd,
+          learningRate,
+          updated: hasSignal ? 1 : 0,
+          completionTokens,
+          ...(gradNorm !== undefined ? { gradNorm } : {}),
+          ...Object.fromEntries(
+            Object.entries(timings).map(([phase, seconds]) => [`seconds.${phase}`, seconds]),
+          ),
+        },
+      );
+      this.onEvent({
+        type: 'rollout-end',
+        step,
+        prompts: batch.length,
+        completions: rollouts.length,
+        seconds: timings.rollout,
+      });
+      const samplesEvery = options.samplesEvery ?? 10;
+      if (samplesEvery > 0 && (step % samplesEvery === 0 || step === 1)) {
+        await this.runDir.writeSamples(
+          `${name}-step-${step}`,
+          rollouts.map((rollout, index) => ({
+            id: rollout.item.id,
+            task: rollout.item.task,
+            prompt: rollout.item.prompt,
+            output: rollout.completion.text,
+            extraction: rollout.extraction,
+            verdict: verdictOf.get(rollout) ?? null,
+            reward: rewards[index],
+            advantage: advantages[index],
+          })),
+        );
+      }
+      await this.endStep(name, step, options.steps, last);
+      const evaluation = options.evaluation;
+      if (evaluation && evaluation.every > 0 && step % evaluation.every === 0) {
+        await this.evaluate(evaluation.items, {
+          ...evaluation.options,
+          name: `${evaluation.options.name ?? name}@${step}`,
+        });
+      }
+    }
+    return this.finishStage(name, options.steps, started, last);
+  }
+
+  private rlMetrics(
+    rollouts: { item: RlItem; completionTokenIds: ArrayLike<number>; extraction: { status: string } }[],
+    rewards: Float64Array,
+    excluded: Uint8Array,
+    verdictOf: Map<unknown, JudgeVerdict>,
+    stats: Record<string, unknown>,
+    extra: Record<string, number>,
+  ): Record<string, number> {
+    const metrics: Record<string, number> = {};
+    const byTask = new Map<string, { sum: number; count: number }>();
+    const statuses: Record<string, number> = { ok: 0, missing: 0, empty: 0, unterminated: 0 };
+    let judgeFailed = 0;
+    let skipped = 0;
+    let length = 0;
+    let sum = 0;
+    let counted = 0;
+    rollouts.forEach((rollout, index) => {
+      statuses[rollout.extraction.status] = (statuses[rollout.extraction.status] ?? 0) + 1;
+      const verdict = verdictOf.get(rollout);
+      if (verdict?.status === 'failed') judgeFailed++;
+      if (verdict?.status === 'skipped') skipped++;
+      length += rollout.completionTokenIds.length;
+      if (excluded[index]) return;
+      sum += rewards[index]!;
+      counted++;
+      const task = String(rollout.item.task ?? 'all');
+      const entry = byTask.get(task) ?? { sum: 0, count: 0 };
+      entry.sum += rewards[index]!;
+      entry.count++;
+      byTask.set(task, entry);
+    });
+    metrics['reward.mean'] = counted ? sum / counted : 0;
+    for (const [task, entry] of byTask) metrics[`reward.${task}`] = entry.sum / entry.count;
+    for (const [status, count] of Object.entries(statuses))
+      metrics[`extract.${status}`] = count / rollouts.length;
+    metrics['judge.failed'] = judgeFailed;
+    metrics['judge.skipped'] = skipped;
+    metrics['response.length'] = length / Math.max(1, rollouts.length);
+    for (const [key, value] of Object.entries(stats)) {
+      if (typeof value === 'number' && Number.isFinite(value)) metrics[`grpo.${key}`] = value;
+    }
+    metrics.tokensSeen = this.state.tokensSeen;
+    return { ...metrics, ...extra };
+  }
+
+  /**
+   * Next-segment evaluation: n samples per item at the given temperature, judged like training.
+   * Reports sampled pass@1 (mean reward), unbiased pass@k, per-task pass@1 and optionally greedy
+   * accuracy. Results are stored in the run, so a resumed run does not re-evaluate with later weights.
+   */
+  async evaluate(items: RlItem[], options: EvaluateOptions): Promise<EvaluateResult> {
+    const name = `eval:${options.name ?? 'eval'}`;
+    const done = this.state.completedStages[name] as EvaluateResult | undefined;
+    if (done) return done;
+    const policy = options.modelDir ? await this.loadPolicy(options.modelDir) : await this.currentPolicy();
+    try {
+      const seed = options.seed ?? deriveSeed(this.seed, name, 0);
+      const sampled = await this.scoreItems(policy, items, options, options.n, options.temperature, seed);
+      const passAtKs: Record<string, number> = {};
+      for (let k = 1; k <= options.n; k *= 2) {
+        passAtKs[String(k)] =
+          sampled.correct.reduce((total, correct) => total + passAtK(options.n, correct, k), 0) /
+          items.length;
+      }
+      const byTask: Record<string, number> = {};
+      const taskTotals = new Map<string, { sum: number; count: number }>();
+      items.forEach((item, index) => {
+        const task = String(item.task ?? 'all');
+        const entry = taskTotals.get(task) ?? { sum: 0, count: 0 };
+        entry.sum += sampled.correct[index]! / options.n;
+        entry.count++;
+        taskTotals.set(task, entry);
+      });
+      for (const [task, entry] of taskTotals) byTask[task] = entry.sum / entry.count;
+      const result: EvaluateResult = {
+        name: options.name ?? 'eval',
+        items: items.length,
+        pass1: sampled.correct.reduce((total, correct) => total + correct, 0) / (items.length * options.n),
+        passAtK: passAtKs,
+        byTask,
+        extractionFailureRate: sampled.extractionFailures / (items.length * options.n),
+      };
+      if (options.greedy) {
+        const greedy = await this.scoreItems(policy, items, options, 1, 0, seed);
+        result.greedy = greedy.correct.reduce((total, correct) => total + correct, 0) / items.length;
+      }
+      this.state.completedStages[name] = result;
+      await this.runDir.appendMetrics({
+        stage: name,
+        step: 0,
+        tokensSeen: this.state.tokensSeen,
+        pass1: result.pass1,
+        ...Object.fromEntries(Object.entries(result.passAtK).map(([k, value]) => [`pass@${k}`, value])),
+        ...(result.greedy !== undefined ? { greedy: result.greedy } : {}),
+        ...Object.fromEntries(Object.entries(byTask).map(([task, value]) => [`pass1.${task}`, value])),
+      });
+      // Keep the stage/step reached: an evaluation is not a stage, it only records its result.
+      await this.saveCheckpoint(this.state.stage, this.state.step);
+      return result;
+    } finally {
+      if (options.modelDir) await policy.close?.();
+    }
+  }
+
+  private async scoreItems(
+    policy: InferenceBackendV1,
+    items: RlItem[],
+    options: EvaluateOptions,
+    n: number,
+    temperature: number,
+    seed: number,
+  ): Promise<{ correct: number[]; extractionFailures: number }> {
+    const correct = new Array<number>(items.length).fill(0);
+    let extractionFailures = 0;
+    const chunk = 64;
+    for (let start = 0; start < items.length; start += chunk) {
+      this.throwIfAborted();
+      const slice = items.slice(start, start + chunk);
+      const generated = await policy.generate(
+        {
+          prompts: slice.map((item) => item.prompt),
+          n,
+          maxTokens: options.maxTokens,
+          temperature,
+          ...(options.topP !== undefined ? { topP: options.topP } : {}),
+          seed: seed + start,
+        },
+        this.signal ? { signal: this.signal } : undefined,
+      );
+      const judgeItems: JudgeItem[] = [];
+      const owners: number[] = [];
+      slice.forEach((item, offset) => {
+        for (const completion of generated.results[offset]!.completions) {
+          const extraction =
+            (options.extract ?? 'tags') === 'tags'
+              ? extractPrediction(completion.text)
+              : { status: 'ok' as const, text: completion.text };
+          if (extraction.status !== 'ok') {
+            extractionFailures++;
+            continue;
+          }
+          judgeItems.push({ ...item.toJudgeItem(extraction.text), id: item.id });
+          owners.push(start + offset);
+        }
+      });
+      const verdicts = judgeItems.length ? await options.judge.judge(judgeItems) : [];
+      verdicts.forEach((verdict, index) => {
+        if (verdict.status !== 'failed' && verdict.score > 0) correct[owners[index]!]! += verdict.score;
+      });
+      this.onEvent({
+        type: 'progress',
+        phase: `eval:${options.name ?? 'eval'}`,
+        done: start + slice.length,
+        total: items.length,
+        unit: 'items',
+      });
+    }
+    return { correct, extractionFailures };
+  }
+
+  /** Exports the learner's current weights (when they changed) and reopens the policy backend over them. */
+  private async currentPolicy(): Promise<InferenceBackendV1> {
+    if (this.policy && !this.policyStale) return this.policy;
+    const dir = await this.learner.exportForInference(join(this.runDir.root, 'policy'));
+    await this.policy?.close?.();
+    this.policy = await this.loadPolicy(dir);
+    this.policyStale = false;
+    return this.policy;
+  }
+
+  private firstStep(stage: string): number {
+    return this.state.stage === stage ? this.state.step + 1 : 1;
+  }
+
+  /** Indices of the items a step trains on: consecutive slices of per-epoch seeded shuffles. */
+  private batchIndices(stage: string, size: number, batchSize: number, step: number): number[] {
+    const indices: number[] = [];
+    for (let offset = 0; offset < batchSize; offset++) {
+      const position = (step - 1) * batchSize + offset;
+      const epoch = Math.floor(position / size);
+      const key = `${stage}:${epoch}`;
+      let order = this.epochOrders.get(key);
+      if (!order) {
+        order = new Rng(deriveSeed(this.seed, `${stage}:order`, epoch)).shuffle(
+          Array.from({ length: size }, (_, index) => index),
+        );
+        this.epochOrders.set(key, order);
+      }
+      indices.push(order[position % size]!);
+    }
+    return indices;
+  }
+
+  private async endStep(
+    stage: string,
+    step: number,
+    steps: number,
+    metrics: Record<string, number>,
+  ): Promise<void> {
+    await this.runDir.appendMetrics({ stage, step, ...metrics });
+    this.state.stage = stage;
+    this.state.step = step;
+    this.onEvent({ type: 'step-end', stage, step, metrics });
+    this.onEvent({ type: 'progress', phase: stage, done: step, total: steps, unit: 'steps' });
+    if (step % this.checkpointEvery === 0 && step < steps) await this.saveCheckpoint(stage, step);
+  }
+
+  private async finishStage(
+    stage: string,
+    steps: number,
+    started: number,
+    last: Record<string, number>,
+  ): Promise<StageSummary> {
+    const summary: StageSummary = { stage, steps, seconds: (performance.now() - started) / 1000, last };
+    this.state.completedStages[stage] = summary;
+    await this.saveCheckpoint(stage, steps);
+    this.logger.info(`${stage} finished: ${steps} steps in ${summary.seconds.toFixed(1)}s`);
+    return summary;
+  }
+
+  private async saveCheckpoint(stage: string, step: number): Promise<void> {
+    this.state.stage = stage;
+    this.state.step = step;
+    const path = await this.runDir.checkpoint(structuredClone(this.state), (dir) =>
+      this.learner.save(join(dir, 'learner')),
+    );
+    this.onEvent({ type: 'checkpoint', step, path });
+  }
+
+  private throwIfAborted(): void {
+    if (this.signal?.aborted)
+      throw new AbortError({ message: 'Training was aborted.', cause: this.signal.reason });
+  }
+
+  /** Closes the policy backend. (The learner belongs to the caller.) */
+  async close(): Promise<void> {
+    await this.policy?.close?.();
+    this.policy = undefined;
+  }
+}
