@@ -6,7 +6,6 @@ import {
   type InferenceBackendV1,
   InvalidArgumentError,
   type JudgeItem,
-  type JudgeV1,
   type JudgeVerdict,
   type LearnerV1,
   type Logger,
