@@ -10,6 +10,11 @@ export interface JudgeItem {
   prediction: string;
   /** Reference text: the window s_i, s_{i+1}, … for prefix mode, s_i for strict mode. */
   reference: string;
+  /**
+   * The target segment s_i, when known. A prefix judge may require the prediction to cover it, so a
+   * fragment of s_i ("Now Mia has") cannot earn the reward a whole sentence earns.
+   */
+  target?: string;
   /** Context s_<i, for judges that use it (and for hardening against copying it). */
   context?: string;
   /** Override the judge's default mode for this item. */
