@@ -1,3 +1,3 @@
 export { createModelServer } from './server.js';
-export type { ModelServer, ModelServerOptions } from './server.js';
+export type { ModelServer, ModelServerOptions, TokenizeInput } from './server.js';
 export type { BatcherStats } from './batcher.js';

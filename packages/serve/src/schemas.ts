@@ -38,6 +38,7 @@ export const completionsRequestSchema = z.strictObject({
       'must be a string, a non-empty array of strings, an array of token ids, or an array of token-id arrays',
   }),
   logprobs: z.number().int().min(0).max(20).nullish(),
+  prompt_logprobs: z.number().int().min(0).max(20).nullish(),
   echo: z.boolean().nullish(),
   best_of: z.number().int().min(1).nullish(),
   suffix: z.string().nullish(),
@@ -69,6 +70,27 @@ export const chatRequestSchema = z.strictObject({
   store: z.boolean().nullish(),
 });
 
+/** vLLM's `POST /tokenize`: a text prompt or chat messages. */
+export const tokenizeRequestSchema = z.union(
+  [
+    z.strictObject({
+      model: z.string().nullish(),
+      prompt: z.string(),
+      add_special_tokens: z.boolean().nullish(),
+      return_token_strs: z.boolean().nullish(),
+    }),
+    z.strictObject({
+      model: z.string().nullish(),
+      messages: z.array(message).min(1),
+      add_generation_prompt: z.boolean().nullish(),
+      add_special_tokens: z.boolean().nullish(),
+      return_token_strs: z.boolean().nullish(),
+    }),
+  ],
+  { error: 'expected { prompt: string } or { messages: [...] } (vLLM /tokenize)' },
+);
+
+export type TokenizeRequest = z.infer<typeof tokenizeRequestSchema>;
 export type CompletionsRequest = z.infer<typeof completionsRequestSchema>;
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 

@@ -218,6 +218,21 @@ describe('errors in OpenAI format', () => {
     expect(backendSaysNo.message).toContain('unlucky');
   });
 
+  it('400 for prompt_logprobs on a backend without score, 404 for /tokenize without a tokenizer', async () => {
+    const { url } = await start();
+    const response = await fetch(`${url}/v1/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: MODEL, prompt: 'x', prompt_logprobs: 0 }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { param: string } }).error.param).toBe('prompt_logprobs');
+    const tokenize = await fetch(`${url}/tokenize`, {
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'x' }),
+    });
+    expect(tokenize.status).toBe(404);
+  });
+
   it('400 for a body that is not JSON', async () => {
     const { url } = await start();
     const response = await fetch(`${url}/v1/completions`, {

@@ -7,6 +7,7 @@ import {
   type InferenceBackendV1,
   type Logger,
   type Prompt,
+  type PromptResult,
   RlptError,
   silentLogger,
 } from '@rlpt/spec';
@@ -27,6 +28,8 @@ import {
   chatRequestSchema,
   completionsRequestSchema,
   describeIssues,
+  type TokenizeRequest,
+  tokenizeRequestSchema,
 } from './schemas.js';
 
 /** Options of {@link createModelServer}. Only `backend` is required. */
@@ -53,6 +56,13 @@ export interface ModelServerOptions {
   defaultCompletionsMaxTokens?: number;
   /** Largest `n` (× prompts) per request. Default 128. */
   maxSequencesPerRequest?: number;
+  /**
+   * Enables vLLM's `POST /tokenize` (text with or without special tokens, or chat messages with the
+   * generation prompt), which `@rlpt/backend-openai`'s `score` uses. Without it the route answers 404.
+   */
+  tokenize?: (input: TokenizeInput) => Promise<number[]> | number[];
+  /** Context length reported by `/tokenize` as `max_model_len`. */
+  maxModelLength?: number;
   /** Spells a token id as text in logprobs (`tokens`, `logprobs.content[].token`); without it, `token_id:<id>`. */
   decodeToken?: (tokenId: number) => string;
   /** SSE comment interval while a streamed request waits, in ms. Default 15 000. */
@@ -60,6 +70,9 @@ export interface ModelServerOptions {
   /** Request and lifecycle logs (`info`, `warn`, `debug`). Default: silent. */
   logger?: Logger;
 }
+
+/** What `tokenize` is asked to tokenise. */
+export type TokenizeInput = { prompt: string; addSpecialTokens: boolean } | { messages: ChatMessage[] };
 
 /** A running or ready-to-run server. */
 export interface ModelServer {
@@ -88,6 +101,8 @@ interface Resolved {
   defaultCompletionsMaxTokens: number;
   maxSequencesPerRequest: number;
   decodeToken: ((tokenId: number) => string) | undefined;
+  tokenize: ModelServerOptions['tokenize'];
+  maxModelLength: number | undefined;
   keepAliveMs: number;
   logger: Logger;
 }
@@ -138,6 +153,8 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     ),
     maxSequencesPerRequest: positiveInteger('maxSequencesPerRequest', options.maxSequencesPerRequest, 128),
     decodeToken: options.decodeToken,
+    tokenize: options.tokenize,
+    maxModelLength: options.maxModelLength,
     keepAliveMs: positiveInteger('keepAliveMs', options.keepAliveMs, 15_000),
     logger,
   };
@@ -192,6 +209,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       if (path === '/health') {
         requireMethod(method, ['GET', 'HEAD'], path);
         sendJson(res, 200, { status: 'ok', model: resolved.modelName, ...batcher.stats() });
+        return;
+      }
+      if (path === '/tokenize') {
+        authorize(req);
+        requireMethod(method, ['POST'], path);
+        await tokenizeRoute(parse(tokenizeRequestSchema, await readJson(req), false), res);
         return;
       }
       if (!path.startsWith('/v1/') && path !== '/v1') throw notFound(method, path);
@@ -315,7 +338,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     });
   }
 
-  function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  function parse<T>(schema: z.ZodType<T>, body: unknown, modelRequired = true): T {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new HttpError({
         status: 400,
@@ -328,8 +351,8 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       const problem = describeIssues(result.error);
       throw new HttpError({ status: 400, message: problem.message, param: problem.param });
     }
-    const model = (result.data as { model: string }).model;
-    if (model !== resolved.modelName) throw unknownModel(model);
+    const model = (result.data as { model?: string | null }).model;
+    if ((modelRequired || model != null) && model !== resolved.modelName) throw unknownModel(String(model));
     return result.data;
   }
 
@@ -457,6 +480,30 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         code: 'unsupported_parameter',
       });
     }
+    if (body.prompt_logprobs != null && body.prompt_logprobs > 0) {
+      throw new HttpError({
+        status: 400,
+        message: `prompt_logprobs: ${body.prompt_logprobs} asks for alternatives; this server returns only each prompt token's own logprob. Send prompt_logprobs: 0.`,
+        param: 'prompt_logprobs',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.prompt_logprobs != null && !(resolved.backend.capabilities.score && resolved.backend.score)) {
+      throw new HttpError({
+        status: 400,
+        message: `prompt_logprobs needs teacher-forced scoring, which this server's backend (${resolved.backend.provider}) does not offer.`,
+        param: 'prompt_logprobs',
+        code: 'unsupported_parameter',
+      });
+    }
+    if (body.prompt_logprobs != null && body.stream) {
+      throw new HttpError({
+        status: 400,
+        message: 'prompt_logprobs cannot be combined with stream: true.',
+        param: 'prompt_logprobs',
+        code: 'unsupported_parameter',
+      });
+    }
     const prompts = completionsPrompts(body.prompt);
     const logprobs = body.logprobs != null;
     const settings = samplingSettings(
@@ -476,7 +523,15 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
           completionsChunks(outcome.results, body.stream_options?.include_usage ? usage : undefined, options),
         );
       } else {
-        sendJson(res, 200, completionsBody(outcome.results, usage, options));
+        const reply = completionsBody(outcome.results, usage, options);
+        if (body.prompt_logprobs != null) {
+          const perPrompt = await promptLogprobs(outcome.results);
+          const n = settings.n ?? 1;
+          for (const choice of reply.choices) {
+            (choice as Record<string, unknown>).prompt_logprobs = perPrompt[Math.floor(choice.index / n)];
+          }
+        }
+        sendJson(res, 200, reply);
       }
     } finally {
       stream?.stop();
@@ -542,6 +597,84 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     } finally {
       stream?.stop();
     }
+  }
+
+  async function tokenizeRoute(body: TokenizeRequest, res: ServerResponse) {
+    if (!resolved.tokenize) {
+      throw new HttpError({
+        status: 404,
+        message: 'This server has no tokenizer to offer: /tokenize is off (createModelServer({ tokenize })).',
+        code: 'not_found',
+      });
+    }
+    let tokens: number[];
+    if ('messages' in body) {
+      if (body.add_generation_prompt === false) {
+        throw new HttpError({
+          status: 400,
+          message:
+            'add_generation_prompt: false is not supported; chat prompts always end with the generation prompt.',
+          param: 'add_generation_prompt',
+          code: 'unsupported_parameter',
+        });
+      }
+      tokens = await resolved.tokenize({ messages: body.messages.map(toChatMessage) });
+    } else {
+      tokens = await resolved.tokenize({
+        prompt: body.prompt,
+        addSpecialTokens: body.add_special_tokens ?? true,
+      });
+    }
+    const decode = resolved.decodeToken;
+    sendJson(res, 200, {
+      count: tokens.length,
+      max_model_len: resolved.maxModelLength ?? null,
+      tokens,
+      token_strs: body.return_token_strs && decode ? tokens.map((token) => decode(token)) : null,
+    });
+  }
+
+  /**
+   * vLLM's `prompt_logprobs: 0`: per prompt position, the logprob of the actual token (`null` at 0),
+   * from the backend's teacher-forced `score`.
+   */
+  async function promptLogprobs(results: PromptResult[]): Promise<(Record<string, unknown> | null)[][]> {
+    const score = resolved.backend.score?.bind(resolved.backend);
+    if (!score)
+      throw new HttpError({ status: 400, message: 'prompt_logprobs needs a backend with score().' });
+    const ids = results.map((result) => {
+      if (!result.promptTokenIds) {
+        throw new HttpError({
+          status: 500,
+          message: 'The backend returned no prompt token ids; prompt_logprobs needs them.',
+        });
+      }
+      return result.promptTokenIds;
+    });
+    const scorable = ids.filter((promptIds) => promptIds.length > 1);
+    const scored = scorable.length
+      ? await score({
+          items: scorable.map((promptIds) => ({
+            prompt: { tokenIds: promptIds.slice(0, 1) },
+            completion: { tokenIds: promptIds.slice(1) },
+          })),
+        })
+      : { results: [] };
+    let next = 0;
+    return ids.map((promptIds) => {
+      if (promptIds.length <= 1) return promptIds.map(() => null);
+      const item = scored.results[next++]!;
+      return [
+        null,
+        ...promptIds.slice(1).map((tokenId, index) => ({
+          [String(tokenId)]: {
+            logprob: item.logprobs[index],
+            rank: null,
+            decoded_token: resolved.decodeToken ? resolved.decodeToken(tokenId) : null,
+          },
+        })),
+      ];
+    });
   }
 
   function responseOptions(
@@ -651,6 +784,14 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
   };
 }
 
+function toChatMessage(message: ChatRequest['messages'][number]): ChatMessage {
+  const content = message.content;
+  return {
+    role: message.role,
+    content: typeof content === 'string' ? content : (content ?? []).map((part) => part.text).join(''),
+  };
+}
+
 function completionsPrompts(prompt: CompletionsRequest['prompt']): Prompt[] {
   if (typeof prompt === 'string') return [prompt];
   if (prompt.length > 0 && typeof prompt[0] === 'number') return [{ tokenIds: prompt as number[] }];
@@ -673,7 +814,7 @@ function requireMethod(method: string, allowed: string[], path: string): void {
 function notFound(method: string, path: string): HttpError {
   return new HttpError({
     status: 404,
-    message: `No route ${method} ${path}. Routes: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions.`,
+    message: `No route ${method} ${path}. Routes: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize.`,
     code: 'not_found',
   });
 }
