@@ -526,8 +526,15 @@ const DEFINITIONS: BenchmarkDefinition[] = [
       const question = requireText(record, ['question'], context, 'question');
       const solution = requireText(record, ['answer'], context, 'answer');
       const marker = solution.lastIndexOf('####');
-      const answer = (marker >= 0 ? solution.slice(marker + 4) : solution).trim().replace(/,/g, '');
-      if (!answer) throw badRecord(context, 'missing-answer', "no '#### N' answer");
+      const answer =
+        marker >= 0
+          ? solution
+              .slice(marker + 4)
+              .trim()
+              .replace(/,/g, '')
+          : '';
+      if (!answer)
+        throw badRecord(context, 'missing-answer', "the answer field has no '#### N' final answer");
       return { id: idOf(record, ['idx', 'id'], context), question, answer, metadata: {} };
     },
   },

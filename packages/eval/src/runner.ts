@@ -350,6 +350,7 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
 
     const worker = async () => {
       while (nextBatch < batches.length && !fatal) {
+        if (signal?.aborted) throw new AbortError({ cause: signal.reason });
         const batch = batches[nextBatch++]!;
         await runBatch(batch);
       }

@@ -13,6 +13,11 @@ export interface ExtractOptions {
   fallback?: AnswerFallback;
   /** Join every boxed answer of the final part (OlympiadBench multi-answer items) instead of only the last. Default false. */
   multipleAnswers?: boolean;
+  /**
+   * Accept several plain words without any math ("all real numbers") as a bare answer. Default true; the
+   * response side of {@link gradeMathResponse} turns it off, so "I give up" counts as unanswered.
+   */
+  plainTextAnswers?: boolean;
 }
 
 /** Longest response scanned; only the tail is read beyond this (answers are at the end). */
@@ -121,7 +126,7 @@ export function looksLikeResponse(text: string): boolean {
   if (words.length >= 4 && /[.!?:](?:\s|$)/.test(text)) return true;
   // Words before the first digit are prose ("So we get 12"); words after it are units ("12 apples").
   const firstDigit = text.search(/[0-9]/);
-  if (firstDigit < 0) return words.length >= 5;
+  if (firstDigit < 0) return words.length >= 4;
   const leadingProse =
     text
       .slice(0, firstDigit)
@@ -161,7 +166,10 @@ function extractFromRegion(text: string, options: ExtractOptions, fallback: Answ
   }
   const marked = afterAnswerMarker(trimmed);
   if (marked !== null) return cleanAnswer(marked);
-  if (!looksLikeResponse(trimmed)) return cleanAnswer(trimmed);
+  if (!looksLikeResponse(trimmed)) {
+    const plainWords = !/[0-9\\$^_=+*/()[\]{}<>|]/.test(trimmed) && /[a-zA-Z]+\s+[a-zA-Z]+/.test(trimmed);
+    if (!(plainWords && options.plainTextAnswers === false)) return cleanAnswer(trimmed);
+  }
   if (fallback === 'last-number') return lastNumber(trimmed);
   return null;
 }

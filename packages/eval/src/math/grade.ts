@@ -19,7 +19,7 @@ export function gradeMathResponse(response: string, gold: string, options: MathG
     fallback: options.fallback ?? 'last-number',
     multipleAnswers: options.multipleAnswers,
   };
-  const extracted = extractMathAnswer(String(response ?? ''), extractOptions);
+  const extracted = extractMathAnswer(String(response ?? ''), { ...extractOptions, plainTextAnswers: false });
   if (extracted === null) return { extracted: null, correct: false };
   const goldAnswer = extractMathAnswer(String(gold ?? ''), { ...extractOptions, multipleAnswers: false });
   if (goldAnswer === null) return { extracted, correct: false };
