@@ -76,3 +76,22 @@ export {
   wordTokenizer,
 } from './tokenizers.js';
 export { referenceForward } from './reference.js';
+// Training graphs and reverse-mode autodiff (learner-onnx).
+export { buildGradients, type GradientOptions } from './autodiff/gradients.js';
+export {
+  type BackwardContext,
+  type BackwardRule,
+  backwardRules,
+  nonDifferentiableOps,
+} from './autodiff/rules.js';
+export {
+  type AdamWGraphOptions,
+  buildAdamWGraph,
+  buildGradientGraph,
+  buildLogprobsGraph,
+  buildTrainStepGraph,
+  decaysByDefault,
+  type TrainingGraph,
+  type TrainingGraphOptions,
+  trainingNames,
+} from './training.js';

@@ -145,6 +145,11 @@ export class GraphBuilder {
     return this.constants.has(name) ? this.initializers.get(name) : undefined;
   }
 
+  /** The nodes added so far, in topological order (a read-only view for passes such as autodiff). */
+  nodeList(): readonly Node[] {
+    return this.nodes;
+  }
+
   /** Adds a node of any op type; outputs are typed by shape inference or `options.outputTypes`. */
   op(
     opType: string,
