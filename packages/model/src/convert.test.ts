@@ -70,7 +70,19 @@ describe('convertCheckpoint', () => {
     const checkpoint = join(root, 'hf-bf16');
     await writeCheckpoint(checkpoint, bf16, { custom_field: 'kept' });
     const out = join(root, 'converted');
-    const folder = await convertCheckpoint({ checkpoint, out });
+    const events: { phase: string; done: number; total?: number }[] = [];
+    const folder = await convertCheckpoint({
+      checkpoint,
+      out,
+      onEvent: (event) => {
+        if (event.type === 'progress')
+          events.push({ phase: event.phase, done: event.done, total: event.total });
+      },
+    });
+    const reads = events.filter((event) => event.phase === 'read-weights');
+    expect(reads).toHaveLength(bf16.size);
+    expect(reads.at(-1)).toEqual({ phase: 'read-weights', done: bf16.size, total: bf16.size });
+    expect(events.at(-1)).toEqual({ phase: 'write-model', done: 1, total: 1 });
     expect(folder.files).toContain('onnx/model.onnx');
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
     expect(config.custom_field).toBe('kept');

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelLoadError } from '@rlpt/spec';
+import { type EventHandler, ModelLoadError } from '@rlpt/spec';
 import { decoderParameterSpecs, type WeightMap } from './decoder.js';
 import { type ModelFolder, readModelConfig, writeModelFolder } from './folder.js';
 import { readCheckpointWeights } from './safetensors.js';
@@ -17,6 +17,8 @@ export interface ConvertCheckpointOptions {
   externalData?: boolean | 'auto';
   /** Also write `model.safetensors` (float32) into the output. Default false. */
   safetensors?: boolean;
+  /** Progress: `read-weights` (tensors), then `write-model` (0/1 → 1/1). */
+  onEvent?: EventHandler;
 }
 
 /**
@@ -70,7 +72,12 @@ export function checkWeights(
 export async function convertCheckpoint(options: ConvertCheckpointOptions): Promise<ModelFolder> {
   const { checkpoint } = options;
   const { config, json } = await readModelConfig(checkpoint);
-  const weights = checkWeights(config, await readCheckpointWeights(checkpoint), checkpoint);
+  const onEvent = options.onEvent;
+  const weights = checkWeights(
+    config,
+    await readCheckpointWeights(checkpoint, onEvent ? { onEvent } : {}),
+    checkpoint,
+  );
   let generationConfig: Record<string, unknown> | undefined;
   const generationPath = join(checkpoint, 'generation_config.json');
   if (
@@ -89,7 +96,8 @@ export async function convertCheckpoint(options: ConvertCheckpointOptions): Prom
       });
     }
   }
-  return writeModelFolder({
+  onEvent?.({ type: 'progress', phase: 'write-model', done: 0, total: 1, unit: 'folders' });
+  const folder = await writeModelFolder({
     dir: options.out,
     config,
     weights,
@@ -100,4 +108,6 @@ export async function convertCheckpoint(options: ConvertCheckpointOptions): Prom
     ...(options.externalData !== undefined ? { externalData: options.externalData } : {}),
     ...(options.safetensors !== undefined ? { safetensors: options.safetensors } : {}),
   });
+  onEvent?.({ type: 'progress', phase: 'write-model', done: 1, total: 1, unit: 'folders' });
+  return folder;
 }

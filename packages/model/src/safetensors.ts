@@ -1,6 +1,6 @@
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ModelLoadError } from '@rlpt/spec';
+import { type EventHandler, ModelLoadError } from '@rlpt/spec';
 import type { WeightMap } from './decoder.js';
 import type { TensorData } from './ir/types.js';
 
@@ -138,6 +138,8 @@ function toFloat32(dtype: string, bytes: Uint8Array): Float32Array {
 export interface ReadSafetensorsOptions {
   /** Only these tensors (default: all). */
   names?: Iterable<string>;
+  /** Called after each tensor is read (for progress). */
+  onTensor?: (name: string) => void;
 }
 
 /**
@@ -166,6 +168,7 @@ export async function readSafetensors(
       const bytes = Buffer.alloc(end - begin);
       await handle.read(bytes, 0, bytes.length, dataStart + begin);
       weights.set(name, { dtype: 'float32', dims: [...entry.shape], data: toFloat32(entry.dtype, bytes) });
+      options.onTensor?.(name);
     }
   } finally {
     await handle.close();
@@ -177,7 +180,10 @@ export async function readSafetensors(
  * Reads every weight of a Hugging Face checkpoint folder: `model.safetensors`, or the shards listed in
  * `model.safetensors.index.json`.
  */
-export async function readCheckpointWeights(dir: string): Promise<WeightMap> {
+export async function readCheckpointWeights(
+  dir: string,
+  options: { onEvent?: EventHandler } = {},
+): Promise<WeightMap> {
   const indexPath = join(dir, 'model.safetensors.index.json');
   const singlePath = join(dir, 'model.safetensors');
   const exists = async (path: string) =>
@@ -200,13 +206,30 @@ export async function readCheckpointWeights(dir: string): Promise<WeightMap> {
     for (const [name, shard] of Object.entries(weightMap))
       byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
     const weights: WeightMap = new Map();
+    const total = Object.keys(weightMap).length;
+    let done = 0;
+    const onTensor = () =>
+      options.onEvent?.({ type: 'progress', phase: 'read-weights', done: ++done, total, unit: 'tensors' });
     for (const [shard, names] of byShard) {
-      for (const [name, tensor] of await readSafetensors(join(dir, shard), { names }))
+      for (const [name, tensor] of await readSafetensors(join(dir, shard), { names, onTensor }))
         weights.set(name, tensor);
     }
     return weights;
   }
-  if (await exists(singlePath)) return readSafetensors(singlePath);
+  if (await exists(singlePath)) {
+    const { entries } = await readSafetensorsHeader(singlePath);
+    let done = 0;
+    return readSafetensors(singlePath, {
+      onTensor: () =>
+        options.onEvent?.({
+          type: 'progress',
+          phase: 'read-weights',
+          done: ++done,
+          total: entries.size,
+          unit: 'tensors',
+        }),
+    });
+  }
   throw new ModelLoadError({
     path: dir,
     message: `No weights in ${dir}: expected model.safetensors or model.safetensors.index.json (PyTorch .bin checkpoints are not supported; convert them to safetensors first).`,

@@ -1,0 +1,112 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../main.js';
+
+let dir: string;
+let stdout: string[];
+let stderr: string[];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-model-'));
+  stdout = [];
+  stderr = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr.push(String(chunk));
+    return true;
+  });
+  process.exitCode = undefined;
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rlpt model', () => {
+  it('init writes a model folder and prints its shape; convert turns its safetensors back into ONNX', async () => {
+    const out = join(dir, 'tiny');
+    expect(
+      await main(['model', 'init', '--out', out, '--hidden-size', '32', '--layers', '1', '--seed', '3']),
+    ).toBe(0);
+    expect((await readdir(out)).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    const printed = stdout.join('');
+    expect(printed).toContain('qwen3');
+    expect(printed).toMatch(/vocab \/ hidden \/ layers\s*\|\s*357 \/ 32 \/ 1/);
+
+    const converted = join(dir, 'converted');
+    expect(await main(['model', 'convert', '--checkpoint', out, '--out', converted])).toBe(0);
+    expect((await readdir(join(converted, 'onnx'))).sort()).toEqual(['model.onnx']);
+    expect(stderr.join('')).toContain('rlpt model convert done');
+    // The same weights give the same ONNX bytes.
+    const { readFile } = await import('node:fs/promises');
+    expect(
+      (await readFile(join(converted, 'onnx', 'model.onnx'))).equals(
+        await readFile(join(out, 'onnx', 'model.onnx')),
+      ),
+    ).toBe(true);
+  });
+
+  it('init builds a word-level tokenizer from a word list', async () => {
+    const words = join(dir, 'words.txt');
+    await writeFile(words, 'the\ncat\nsat\n.\n');
+    const out = join(dir, 'words-model');
+    const code = await main([
+      'model',
+      'init',
+      '--out',
+      out,
+      '--tokenizer',
+      `words:${words}`,
+      '--added-tokens',
+      '<|startofprediction|>,<|endofprediction|>',
+      '--no-safetensors',
+    ]);
+    expect(code).toBe(0);
+    expect(stdout.join('')).toMatch(/\|\s*10 \/ 64 \/ 2/);
+    expect(await readdir(out)).not.toContain('model.safetensors');
+  });
+
+  it('lists every bad flag at once (exit code 2)', async () => {
+    const code = await main([
+      'model',
+      'init',
+      '--hidden-size',
+      'x',
+      '--architecture',
+      'gpt2',
+      '--tokenizer',
+      'bpe',
+    ]);
+    expect(code).toBe(2);
+    const text = stderr.join('');
+    expect(text).toContain('--out: is required');
+    expect(text).toContain('--hidden-size: must be a number');
+    expect(text).toContain("--architecture: must be 'llama', 'qwen2' or 'qwen3'");
+    expect(text).toContain("--tokenizer: must be 'char', 'qwen3'");
+  });
+
+  it('reports model errors with the path (exit code 1) and never overwrites silently', async () => {
+    expect(
+      await main(['model', 'convert', '--checkpoint', join(dir, 'missing'), '--out', join(dir, 'x')]),
+    ).toBe(1);
+    expect(stderr.join('')).toContain(`Cannot read ${join(dir, 'missing', 'config.json')}`);
+    const out = join(dir, 'once');
+    expect(await main(['model', 'init', '--out', out, '--no-safetensors'])).toBe(0);
+    expect(await main(['model', 'init', '--out', out])).toBe(1);
+    expect(stderr.join('')).toContain('already exists; pass overwrite: true (CLI: --overwrite)');
+    expect(await main(['model', 'init', '--out', out, '--overwrite', '--heads', '3'])).toBe(2);
+    expect(stderr.join('')).toContain('head_dim');
+  });
+});
