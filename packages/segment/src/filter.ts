@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from '@rlpt/spec';
-import { isLetterOrDigit, isWhitespace } from './chars.js';
+import * as chars from './chars.js';
 import type { CountTokens, Sentence } from './types.js';
+
+// Bound once (see scanner.ts): no getter call per character under tsx/vitest.
+const { isLetterOrDigit, isWhitespace } = chars;
 
 /**
  * Which sentences are long enough to be prediction targets (METHOD.md §7: drop segments under 20

@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from '@rlpt/spec';
-import { isNewline, isWhitespace } from './chars.js';
+import * as chars from './chars.js';
 import type { Sentence } from './types.js';
+
+// Bound once (see scanner.ts): no getter call per character under tsx/vitest.
+const { isNewline, isWhitespace } = chars;
 
 /** A paragraph: a run of text between blank lines, trimmed. Offsets as in `Sentence`. */
 export type Paragraph = Sentence;

@@ -1,8 +1,11 @@
 import { InvalidArgumentError, InvalidInputError, type SegmentSample } from '@rlpt/spec';
-import { isWhitespace } from './chars.js';
+import * as chars from './chars.js';
 import { checkedTokenCount, filterReason, resolveFilter, type SentenceFilterOptions } from './filter.js';
 import { type SplitOptions, splitSentences } from './split.js';
 import type { CountTokens, Sentence } from './types.js';
+
+// Bound once (see scanner.ts): no getter call per character under tsx/vitest.
+const { isWhitespace } = chars;
 
 /** A document to turn into next-segment samples: its text, or its sentences when already split. */
 export interface SegmentDocument {

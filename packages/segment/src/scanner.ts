@@ -5,7 +5,12 @@
  * linear in the input. No state spans more than a paragraph, and no quote or bracket is ever tracked
  * as "open", so an unclosed `"` or `(` cannot swallow the rest of a text.
  */
-import {
+import * as chars from './chars.js';
+import type { Sentence } from './types.js';
+
+// Bound once: module loaders that compile ESM to getters (tsx, vitest) would otherwise pay a getter
+// call per character in the hot loop.
+const {
   isCloser,
   isDigit,
   isLetter,
@@ -24,8 +29,7 @@ import {
   STOP_PERIOD,
   STOP_QUESTION_EXCLAMATION,
   stopClass,
-} from './chars.js';
-import type { Sentence } from './types.js';
+} = chars;
 
 /** How a known abbreviation behaves before the next word. */
 export const ABBREVIATION_NEVER_FINAL = 1;

@@ -470,4 +470,95 @@ export const hardCases: GoldenCase[] = [
     input: 'The U.S. government agreed . The U.S. Army left . It resembles H. gammarus . It is blue .',
     expected: ['The U.S. government agreed .', 'The U.S. Army left .', 'It resembles H. gammarus .', 'It is blue .'],
   },
+  {
+    name: 'parenthesised letter list',
+    input: '(a) The first item (b) The second item (c) The last one',
+    expected: ['(a) The first item', '(b) The second item', '(c) The last one'],
+  },
+  {
+    name: 'inline list after a colon',
+    input: 'Do this: 1) buy milk 2) sell eggs 3) go home.',
+    expected: ['Do this: 1) buy milk', '2) sell eggs', '3) go home.'],
+  },
+  {
+    name: 'lower-case roman numeral list',
+    input: 'i. The first item ii. The second item iii. The third item',
+    expected: ['i. The first item', 'ii. The second item', 'iii. The third item'],
+  },
+  { name: 'white bullets', input: '◦ One thing ◦ Another thing', expected: ['◦ One thing', '◦ Another thing'] },
+  {
+    name: 'initials are not a list',
+    input: 'A. B. Smith wrote it. A. Smith and B. Jones agreed.',
+    expected: ['A. B. Smith wrote it.', 'A. Smith and B. Jones agreed.'],
+  },
+  {
+    name: 'numbers ending sentences are not a list',
+    input: 'I scored 1. He scored 2. We tied.',
+    expected: ['I scored 1.', 'He scored 2.', 'We tied.'],
+    engineExpected: {
+      'sentence-splitter': {
+        expected: ['I scored 1. He scored 2. We tied.'],
+        why: 'sentence-splitter does not end a sentence at a period right after a number (it reads `1990.` as an ordinal)',
+      },
+    },
+  },
+  {
+    name: 'ellipsis right after an opening quote',
+    input: 'He said “...and then it fell.” Nobody moved.',
+    expected: ['He said “...and then it fell.”', 'Nobody moved.'],
+  },
+  {
+    name: 'abbreviation followed by a question mark',
+    input: 'Is it 10 a.m.? No, it is 11.',
+    expected: ['Is it 10 a.m.?', 'No, it is 11.'],
+  },
+  {
+    name: 'month abbreviation before a day',
+    input: 'He was born on Jan. 5, 1990. He died in 2001.',
+    expected: ['He was born on Jan. 5, 1990.', 'He died in 2001.'],
+    engineExpected: {
+      'sentence-splitter': {
+        expected: ['He was born on Jan. 5, 1990. He died in 2001.'],
+        why: 'sentence-splitter does not end a sentence at a period right after a number (it reads `1990.` as an ordinal)',
+      },
+    },
+  },
+  {
+    name: 'currency and percent at sentence end',
+    input: 'It costs £5. It is cheap. It is 50%. Fine.',
+    expected: ['It costs £5.', 'It is cheap.', 'It is 50%.', 'Fine.'],
+  },
+  {
+    name: 'dotted phone number',
+    input: 'Call 555.123.4567. Thanks.',
+    expected: ['Call 555.123.4567.', 'Thanks.'],
+  },
+  {
+    name: 'single quotes closing a sentence',
+    input: "She said, 'Hi.' Then she left.",
+    expected: ["She said, 'Hi.'", 'Then she left.'],
+  },
+  {
+    name: 'e.g. and i.e. at sentence start',
+    input: 'E.g. apples work. I.e. fruit.',
+    expected: ['E.g. apples work.', 'I.e. fruit.'],
+  },
+  {
+    name: 'several abbreviations in one sentence',
+    input: 'The U.S. Dept. of Agriculture said no. Okay.',
+    expected: ['The U.S. Dept. of Agriculture said no.', 'Okay.'],
+  },
+  {
+    name: 'golden rule 47 without the quotes',
+    input: 'Bohr [...] used the analogy of parallel stairways [...] (Smith 55).',
+    expected: ['Bohr [...] used the analogy of parallel stairways [...] (Smith 55).'],
+  },
+  {
+    name: 'four-dot ellipsis at the end of a text',
+    input:
+      'One further habit which was somewhat weakened . . . was that of combining words into self-constituting units. . . .',
+    expected: [
+      'One further habit which was somewhat weakened . . . was that of combining words into self-constituting units. . . .',
+    ],
+  },
 ];
