@@ -83,10 +83,14 @@ export function isEquivalent(gold: string, predicted: string, options: MathEquiv
     fallback: options.fallback ?? 'last-number',
     multipleAnswers: options.multipleAnswers,
   };
-  const goldAnswer = extractMathAnswer(String(gold ?? ''), extractOptions);
-  const predictedAnswer = extractMathAnswer(String(predicted ?? ''), extractOptions);
+  const goldAnswer = extractMathAnswer(String(gold ?? ''), { ...extractOptions, gold: true });
+  const predictedText = String(predicted ?? '');
+  const predictedAnswer = extractMathAnswer(predictedText, extractOptions);
   if (goldAnswer === null || predictedAnswer === null) return false;
-  return answersEquivalent(goldAnswer, predictedAnswer, options);
+  if (answersEquivalent(goldAnswer, predictedAnswer, options)) return true;
+  // The prediction may be a bare answer with words in it, like a gold; read it the way a gold is read.
+  const asBare = extractMathAnswer(predictedText, { ...extractOptions, gold: true });
+  return asBare !== null && asBare !== predictedAnswer && answersEquivalent(goldAnswer, asBare, options);
 }
 
 /** Equivalence of two already-extracted answers (no extraction step). */

@@ -18,6 +18,11 @@ export interface ExtractOptions {
    * response side of {@link gradeMathResponse} turns it off, so "I give up" counts as unanswered.
    */
   plainTextAnswers?: boolean;
+  /**
+   * The text is a gold answer: without a box or answer marker, a short text (≤ 500 characters, one
+   * paragraph) is the answer as a whole, even with words in it ("f(x) = ax + b, where b is an integer").
+   */
+  gold?: boolean;
 }
 
 /** Longest response scanned; only the tail is read beyond this (answers are at the end). */
@@ -109,7 +114,7 @@ export function lastNumber(text: string): string | null {
 const PROSE_WORD =
   /(?<![\\a-zA-Z{])(?:[a-zA-Z]{4,}|(?:so|is|we|it|be|of|at|as|if|by|on|an|the|get|got|has|are|was|for|its|let|now|can|our|you)(?![a-zA-Z]))(?![a-zA-Z}])/gi;
 const ALLOWED_WORDS =
-  /^(?:and|or|in|to|sin|cos|tan|cot|sec|csc|log|ln|lg|exp|pi|inf|infty|infinity|no|not|none|all|real|numbers?|undefined|true|false|yes|even|odd|dne)$/i;
+  /^(?:and|or|in|to|sin|cos|tan|cot|sec|csc|arcsin|arccos|arctan|sinh|cosh|tanh|log|ln|lg|exp|sqrt|frac|mod|gcd|lcm|max|min|det|floor|ceil|pi|inf|infty|infinity|no|not|none|all|real|numbers?|undefined|true|false|yes|even|odd|dne)$/i;
 
 /**
  * Whether a string is a whole response (reasoning around the answer) rather than a bare answer. Bare
@@ -166,6 +171,7 @@ function extractFromRegion(text: string, options: ExtractOptions, fallback: Answ
   }
   const marked = afterAnswerMarker(trimmed);
   if (marked !== null) return cleanAnswer(marked);
+  if (options.gold && trimmed.length <= 500 && !/\n\s*\n/.test(trimmed)) return cleanAnswer(trimmed);
   if (!looksLikeResponse(trimmed)) {
     const plainWords = !/[0-9\\$^_=+*/()[\]{}<>|]/.test(trimmed) && /[a-zA-Z]+\s+[a-zA-Z]+/.test(trimmed);
     if (!(plainWords && options.plainTextAnswers === false)) return cleanAnswer(trimmed);

@@ -21,7 +21,11 @@ export function gradeMathResponse(response: string, gold: string, options: MathG
   };
   const extracted = extractMathAnswer(String(response ?? ''), { ...extractOptions, plainTextAnswers: false });
   if (extracted === null) return { extracted: null, correct: false };
-  const goldAnswer = extractMathAnswer(String(gold ?? ''), { ...extractOptions, multipleAnswers: false });
+  const goldAnswer = extractMathAnswer(String(gold ?? ''), {
+    ...extractOptions,
+    multipleAnswers: false,
+    gold: true,
+  });
   if (goldAnswer === null) return { extracted, correct: false };
   return { extracted, correct: answersEquivalent(goldAnswer, extracted, options) };
 }
