@@ -57,6 +57,8 @@ const NEXT_LOWER = 2;
 const NEXT_DIGIT = 3;
 const NEXT_OTHER = 4;
 
+/** Longest line (UTF-16 units) of a list of lower-case items without punctuation (`features\ncontact manager`). */
+const MAX_LIST_LINE = 40;
 /** Longest token looked at before a period; longer tokens are never abbreviations. */
 const MAX_WORD = 64;
 /** Words on a line's end after which a line break never ends a sentence (hard-wrapped prose). */
@@ -283,6 +285,8 @@ class Scanner {
   private paragraphHasTerminator = false;
   /** Seen a line break inside a sentence (after `,`, a lower-case next line, …): verse or wrapped prose. */
   private paragraphFlows = false;
+  /** A line ended in `,`, `;`, a hyphen or "the"/"and"/…, or a line was long: not a list of short items. */
+  private paragraphWraps = false;
   /** Start of the current line. */
   private lineStart = 0;
   private listRuns = new Map<string, ListRun>();
@@ -373,7 +377,7 @@ class Scanner {
 
   private finishParagraph(end: number): void {
     let boundaries = this.boundaries;
-    if (!this.paragraphHasTerminator && this.pendingLineBreaks.length > 0) {
+    if (!this.paragraphHasTerminator && !this.paragraphWraps && this.pendingLineBreaks.length > 0) {
       boundaries = mergeSorted(boundaries, this.pendingLineBreaks);
     }
     let start = this.paragraphStart;
@@ -386,6 +390,7 @@ class Scanner {
     this.pendingLineBreaks = [];
     this.paragraphHasTerminator = false;
     this.paragraphFlows = false;
+    this.paragraphWraps = false;
     if (this.listRuns.size > 0) this.listRuns = new Map();
     this.quoteParity = 0;
   }
@@ -459,6 +464,7 @@ class Scanner {
     }
     if (isContinuationChar(code)) {
       this.paragraphFlows = true;
+      this.paragraphWraps = true;
       return;
     }
     // Hard-wrapped prose: a line that ends on "the", "of", "and" … goes on.
@@ -470,6 +476,7 @@ class Scanner {
       LINE_CONTINUATION_WORDS.has(text.slice(wordStart, last + 1))
     ) {
       this.paragraphFlows = true;
+      this.paragraphWraps = true;
       return;
     }
     let first = next;
@@ -477,6 +484,8 @@ class Scanner {
     code = this.code(first);
     if (isLower(code)) {
       this.paragraphFlows = true;
+      // A list of lower-case items has short lines; wrapped prose has long ones.
+      if (last + 1 - lineStart > MAX_LIST_LINE) this.paragraphWraps = true;
       this.pendingLineBreaks.push(index);
       return;
     }

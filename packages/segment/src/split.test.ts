@@ -85,6 +85,14 @@ describe('splitSentences options', () => {
     expect(texts(input)).toEqual([input]);
   });
 
+  it('lineBreaks: auto keeps wrapped prose together even without any final punctuation', () => {
+    const input =
+      'sir, we had but two in the house, which at that very\ndistant time stood, as it were, in a fruit-dish, a\ndish of some three-pence; your honours have seen\nsuch dishes,--';
+    expect(texts(input)).toEqual([input]);
+    // …while short lower-case lines without punctuation are a list (golden rule 42)
+    expect(texts('apples\npears and plums\ncherries')).toEqual(['apples', 'pears and plums', 'cherries']);
+  });
+
   it('lineBreaks: auto splits speaker labels and short title lines', () => {
     expect(texts('First Citizen:\nBefore we proceed any further, hear me speak.')).toEqual([
       'First Citizen:',
