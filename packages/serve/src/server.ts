@@ -776,7 +776,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       const address = httpServer.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${shownHost}:${address.port}`;
-      logger.info(`serving ${resolved.modelName} at ${url}/v1`);
+      logger.debug(`serving ${resolved.modelName} at ${url}/v1`);
       return { url, host: address.address, port: address.port };
     },
     close,

@@ -1,0 +1,142 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTinyModel } from '@rlpt/model';
+import { ConfigError } from '@rlpt/spec';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createProgram } from '../main.js';
+import { parseServeModelFlags } from './serve-model.js';
+
+const cliRoot = fileURLToPath(new URL('../..', import.meta.url));
+const children: ChildProcess[] = [];
+let dir: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-serve-model-'));
+  modelDir = (await createTinyModel({ dir: join(dir, 'tiny-model') })).dir;
+});
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function defaults(): Record<string, unknown> {
+  const serve = createProgram().commands.find((command) => command.name() === 'serve');
+  return serve?.commands.find((command) => command.name() === 'model')?.opts() ?? {};
+}
+
+describe('rlpt serve model flags', () => {
+  it('has working defaults, takes the key from RLPT_SERVE_API_KEY, and lists every bad flag', () => {
+    const settings = parseServeModelFlags({ ...defaults(), model: 'models/tiny' } as never, {
+      RLPT_SERVE_API_KEY: 'k',
+    });
+    expect(settings).toMatchObject({
+      model: 'models/tiny',
+      host: '127.0.0.1',
+      port: 8000,
+      apiKey: 'k',
+      maxBatch: 32,
+      batchWindowMs: 5,
+      maxQueue: 1024,
+      maxTokens: 2048,
+    });
+    let error: unknown;
+    try {
+      parseServeModelFlags(
+        { ...defaults(), port: '70000', maxBatch: '0', batchWindowMs: 'soon' } as never,
+        {},
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
+      '--batch-window-ms',
+      '--max-batch',
+      '--model',
+      '--port',
+    ]);
+  });
+});
+
+function startCli(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@rlpt/source', 'src/bin.ts', 'serve', 'model', ...args],
+    { cwd: cliRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  const output = { stdout: '', stderr: '' };
+  child.stderr?.on('data', (chunk) => {
+    output.stderr += String(chunk);
+  });
+  child.stdout?.on('data', (chunk) => {
+    output.stdout += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
+describe('rlpt serve model (the real binary)', () => {
+  it('serves the model and finishes in-flight requests on SIGTERM before exiting', {
+    timeout: 60_000,
+  }, async () => {
+    const { child, output, exited } = startCli(['--model', modelDir, '--port', '0', '--api-key', 'cli-key']);
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const match = /at (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output.stdout);
+        if (match?.[1]) {
+          clearInterval(timer);
+          resolve(match[1]);
+        }
+      }, 20);
+      exited.then((code) => {
+        clearInterval(timer);
+        reject(new Error(`exited with ${code}: ${output.stderr}`));
+      });
+    });
+    expect(output.stdout).toContain('rlpt serve model: tiny-model at');
+    const headers = { authorization: 'Bearer cli-key', 'content-type': 'application/json' };
+    const models = await fetch(`${url}/v1/models`, { headers });
+    expect(((await models.json()) as { data: { id: string }[] }).data[0]!.id).toBe('tiny-model');
+
+    // Requests long enough (~1 s of decoding) to be running when the signal arrives.
+    const inFlight = Array.from({ length: 4 }, (_, index) =>
+      fetch(`${url}/v1/completions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          model: 'tiny-model',
+          prompt: `prompt ${index}`,
+          max_tokens: 2000,
+          temperature: 1,
+        }),
+      }),
+    );
+    for (let tries = 0; tries < 500; tries++) {
+      const health = (await (await fetch(`${url}/health`)).json()) as { runningBatches: number };
+      if (health.runningBatches > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill('SIGTERM');
+    const responses = await Promise.all(inFlight);
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect(await exited).toBe(0);
+    expect(output.stderr).toMatch(
+      /SIGTERM: stopped accepting connections, finishing [1-4] request\(s\) in flight/,
+    );
+    expect(output.stderr).toContain('rlpt serve model: stopped');
+  });
+
+  it('exits 2 with a clear message for a missing model folder', { timeout: 30_000 }, async () => {
+    const { output, exited } = startCli(['--model', join(dir, 'no-such-model'), '--port', '0']);
+    expect(await exited).toBe(2);
+    expect(output.stderr).toContain('--model');
+    expect(output.stderr).toContain('no-such-model is not a folder');
+  });
+});
