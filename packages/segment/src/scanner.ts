@@ -240,6 +240,13 @@ function isWordStop(code: number): boolean {
   );
 }
 
+/** Punctuation that continues a sentence: `-`, `–`, `—`, `,`, `;`, `:`. */
+function isDashOrComma(code: number): boolean {
+  return (
+    code === 0x2d || code === 0x2013 || code === 0x2014 || code === 0x2c || code === 0x3b || code === 0x3a
+  );
+}
+
 function isBulletChar(code: number): boolean {
   return stopClass[code] === STOP_BULLET;
 }
@@ -722,8 +729,9 @@ class Scanner {
     } else if (glued) {
       boundary = this.gluedBoundary(index, end, after, dots, questionOrExclamation || ellipsis);
     } else if (questionOrExclamation) {
-      // `Yahoo! in …`, `"Stop!" she said.`
-      boundary = nextClass !== NEXT_LOWER;
+      // `Yahoo! in …`, `"Stop!" she said.`, `and -- voila! -- you have cake`
+      boundary =
+        nextClass !== NEXT_LOWER && !(nextClass === NEXT_OTHER && isDashOrComma(this.code(nextWord)));
     } else if (ellipsis || (dots >= 2 && !spaced)) {
       // `[...]` is an omission; `... And` starts a sentence, `... and` does not.
       boundary = !this.openerBefore(index) && (nextClass === NEXT_END || nextClass === NEXT_UPPER);

@@ -561,4 +561,26 @@ export const hardCases: GoldenCase[] = [
       'One further habit which was somewhat weakened . . . was that of combining words into self-constituting units. . . .',
     ],
   },
+  {
+    name: 'exclamation inside dashes',
+    input: 'Mix it, put it in the oven, and -- voila! -- you have cake. Enjoy it.',
+    expected: ['Mix it, put it in the oven, and -- voila! -- you have cake.', 'Enjoy it.'],
+  },
+  {
+    name: 'lower- and upper-case initialisms',
+    input:
+      'The nurse gave him the i.v. in his vein. She gave him the i.v. It was a great I.V. that she gave him. She gave him the I.V. It was night.',
+    expected: [
+      'The nurse gave him the i.v. in his vein.',
+      'She gave him the i.v.',
+      'It was a great I.V. that she gave him.',
+      'She gave him the I.V.',
+      'It was night.',
+    ],
+  },
+  {
+    name: 'ordinal after a month abbreviation',
+    input: 'Today is Oct. 3rd. Tomorrow is the 4th.',
+    expected: ['Today is Oct. 3rd.', 'Tomorrow is the 4th.'],
+  },
 ];
