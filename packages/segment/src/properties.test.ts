@@ -228,6 +228,17 @@ describe.skipIf(!existsSync(corpora))('real corpora (../shared/data/corpora)', (
     }
   });
 
+  it.runIf(process.env.RLPT_LONG_TESTS === '1')(
+    'long: invariants hold on every whole corpus, both engines',
+    () => {
+      for (const file of ['wikitext-2/valid.txt', 'wikitext-2/test.txt', 'tinyshakespeare/input.txt']) {
+        const input = readFileSync(`${corpora}/${file}`, 'utf8');
+        for (const engine of ['scanner', 'sentence-splitter'] as const)
+          checkInvariants(input, splitSentences(input, { engine }));
+      }
+    },
+  );
+
   it('WikiText: headings stand alone and sentences end at spaced periods', () => {
     const input = readFileSync(`${corpora}/wikitext-2/valid.txt`, 'utf8').slice(0, 3000);
     const sentences = splitSentences(input).map((s) => s.text);
