@@ -1,11 +1,286 @@
+import { resolve } from 'node:path';
+import type { EvalReport, RunEvalOptions } from '@rlpt/eval';
+import { ConfigError, type InferenceBackendV1, type RlptEvent } from '@rlpt/spec';
 import type { Command } from 'commander';
-import { notImplemented } from './not-implemented.js';
+import * as z from 'zod';
+import { type ProgressBar, createProgressBar } from '../ui.js';
 
-/** `rlpt eval` — owned by the @rlpt/eval issue. */
+/** Flags of `rlpt eval`, as commander hands them over (strings until validated). */
+export interface RawEvalFlags {
+  backend?: string;
+  model?: string;
+  apiKeyEnv?: string;
+  server?: string;
+  benchmarks?: string;
+  dataDir?: string;
+  out?: string;
+  n: string;
+  temperature: string;
+  topP: string;
+  maxTokens: string;
+  k: string;
+  seed?: string;
+  shuffleSeed: string;
+  limit?: string;
+  concurrency: string;
+  batchSize: string;
+  fallback: string;
+  percentage: string;
+  saveCompletions: boolean;
+  threads?: string;
+}
+
+const integer = (min: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` });
+
+const backendSpec = z
+  .string({ error: 'is required: onnx:<model folder> or openai:<base URL>' })
+  .refine((value) => /^onnx:.+/.test(value) || /^openai:https?:\/\/.+/.test(value), {
+    error: "must be 'onnx:<model folder>' or 'openai:<base URL>', e.g. openai:http://127.0.0.1:8000/v1",
+  });
+
+const benchmarkList = z
+  .string({ error: 'is required: a comma-separated list, e.g. aime24,gsm8k (name=path for one file)' })
+  .min(1)
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean)
+      .map((entry) => {
+        const [name, ...rest] = entry.split('=');
+        return { name: name!.trim(), path: rest.length ? rest.join('=').trim() : undefined };
+      }),
+  );
+
+const kList = z
+  .string()
+  .transform((value) => value.split(',').map((entry) => Number(entry.trim())))
+  .refine((values) => values.length > 0 && values.every((value) => Number.isInteger(value) && value >= 1), {
+    error: 'must be comma-separated positive integers, e.g. 1,8',
+  });
+
+const flagsSchema = z
+  .object({
+    backend: backendSpec,
+    model: z.string().min(1).optional(),
+    apiKeyEnv: z.string().min(1).optional(),
+    server: z.enum(['vllm', 'sglang', 'openai', 'generic'], {
+      error: "must be 'vllm', 'sglang', 'openai' or 'generic'",
+    }),
+    benchmarks: benchmarkList,
+    dataDir: z.string().min(1).optional(),
+    out: z.string({ error: 'is required: the run folder (re-using it resumes)' }).min(1),
+    n: integer(1),
+    temperature: z.coerce.number({ error: 'must be a number' }).min(0, { error: 'must be at least 0' }),
+    topP: z.coerce
+      .number({ error: 'must be a number' })
+      .gt(0, { error: 'must be in (0, 1]' })
+      .max(1, { error: 'must be in (0, 1]' }),
+    maxTokens: integer(1),
+    k: kList,
+    seed: integer(0).optional(),
+    shuffleSeed: integer(0),
+    limit: integer(1).optional(),
+    concurrency: integer(1),
+    batchSize: integer(1),
+    fallback: z.enum(['last-number', 'none'], { error: "must be 'last-number' or 'none'" }),
+    percentage: z.enum(['sign', 'always', 'never'], { error: "must be 'sign', 'always' or 'never'" }),
+    saveCompletions: z.boolean(),
+    threads: integer(1).optional(),
+  })
+  .superRefine((flags, context) => {
+    if (flags.backend.startsWith('openai:') && !flags.model)
+      context.addIssue({
+        code: 'custom',
+        path: ['model'],
+        message: 'is required with an openai: backend (the served model name)',
+      });
+    if (!flags.dataDir && flags.benchmarks.some((benchmark) => !benchmark.path))
+      context.addIssue({
+        code: 'custom',
+        path: ['dataDir'],
+        message: 'is required unless every benchmark is given as name=path',
+      });
+  });
+
+/** The validated settings of `rlpt eval`. */
+export type EvalSettings = z.infer<typeof flagsSchema>;
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+
+/** Validates the flags; a `ConfigError` lists every bad flag. */
+export function parseEvalFlags(flags: RawEvalFlags): EvalSettings {
+  const result = flagsSchema.safeParse(flags);
+  if (!result.success) {
+    throw new ConfigError({
+      source: 'rlpt eval flags',
+      issues: result.error.issues.map((issue) => ({
+        path: flagName(String(issue.path[0] ?? '')),
+        message: issue.message,
+      })),
+    });
+  }
+  return result.data;
+}
+
+async function createBackend(settings: EvalSettings): Promise<InferenceBackendV1> {
+  if (settings.backend.startsWith('onnx:')) {
+    const { createOnnxBackend } = await import('@rlpt/backend-onnx');
+    const backend = createOnnxBackend({
+      modelDir: resolve(settings.backend.slice('onnx:'.length)),
+      ...(settings.threads ? { threads: settings.threads } : {}),
+    });
+    await backend.init();
+    return backend;
+  }
+  const { createOpenAIBackend } = await import('@rlpt/backend-openai');
+  return createOpenAIBackend({
+    baseURL: settings.backend.slice('openai:'.length),
+    model: settings.model!,
+    server: settings.server,
+    ...(settings.apiKeyEnv ? { apiKeyEnv: settings.apiKeyEnv } : {}),
+  });
+}
+
+/** Output streams, replaceable in tests. */
+export interface EvalIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** Loads the benchmarks, runs them against the backend, prints the results table. */
+export async function runEvalCommand(
+  settings: EvalSettings,
+  io: EvalIo = { stdout: process.stdout, stderr: process.stderr },
+  signal?: AbortSignal,
+): Promise<EvalReport> {
+  const { loadBenchmark, runEval } = await import('@rlpt/eval');
+  let skipped = 0;
+  const benchmarks = [];
+  for (const { name, path } of settings.benchmarks) {
+    benchmarks.push(
+      await loadBenchmark(name, {
+        ...(path ? { path: resolve(path) } : { dataDir: resolve(settings.dataDir!) }),
+        ...(settings.limit ? { limit: settings.limit } : {}),
+        seed: settings.shuffleSeed,
+        onEvent: (event) => {
+          if (event.type === 'skipped-input') {
+            skipped++;
+            if (skipped <= 5) io.stderr.write(`rlpt eval: skipped: ${event.message}\n`);
+          }
+        },
+      }),
+    );
+  }
+  if (skipped > 5)
+    io.stderr.write(`rlpt eval: skipped ${skipped} malformed records in all (first 5 shown)\n`);
+  const backend = await createBackend(settings);
+  const bars = new Map<string, ProgressBar>();
+  let backendErrors = 0;
+  const onEvent = (event: RlptEvent) => {
+    if (event.type === 'progress') {
+      let bar = bars.get(event.phase);
+      if (!bar) {
+        bar = createProgressBar(event.phase, { unit: 'items', stream: io.stderr });
+        bars.set(event.phase, bar);
+      }
+      bar.update(event.done, event.total);
+      if (event.total !== undefined && event.done >= event.total) bar.done();
+    } else if (event.type === 'warning') {
+      io.stderr.write(`rlpt eval: warning: ${event.message}\n`);
+    } else if (event.type === 'skipped-input' && event.reason === 'backend-error') {
+      backendErrors++;
+      if (backendErrors <= 5) io.stderr.write(`rlpt eval: backend error: ${event.message}\n`);
+    }
+  };
+  const options: RunEvalOptions = {
+    backend,
+    benchmarks,
+    outDir: resolve(settings.out),
+    n: settings.n,
+    temperature: settings.temperature,
+    topP: settings.topP,
+    maxTokens: settings.maxTokens,
+    ks: settings.k,
+    concurrency: settings.concurrency,
+    batchSize: settings.batchSize,
+    saveCompletions: settings.saveCompletions,
+    grading: { fallback: settings.fallback, percentage: settings.percentage },
+    onEvent,
+    ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
+    ...(signal ? { signal } : {}),
+  };
+  try {
+    const report = await runEval(options);
+    io.stdout.write(`\n${report.markdown}\n`);
+    io.stdout.write(
+      `rlpt eval: ${report.generatedItems} items generated, ${report.resumedItems} resumed; results in ${resolve(settings.out)}/results.md and results.json\n`,
+    );
+    return report;
+  } finally {
+    await backend.close?.();
+  }
+}
+
+/** `rlpt eval` — the paper's benchmarks (pass@k, accuracy) against any backend. */
 export function register(program: Command): void {
   program
     .command('eval')
     .description('Evaluate a model on the paper’s benchmarks (pass@k, accuracy) with any backend.')
-    .allowUnknownOption()
-    .action(() => notImplemented('eval'));
+    .option('--backend <spec>', 'onnx:<model folder> or openai:<base URL> (vLLM, SGLang, rlpt serve model)')
+    .option('--model <name>', 'served model name (required for openai:)')
+    .option(
+      '--api-key-env <var>',
+      'environment variable holding the API key (openai:; default OPENAI_API_KEY)',
+    )
+    .option('--server <kind>', 'openai: server dialect: vllm, sglang, openai, generic', 'generic')
+    .option('--benchmarks <list>', 'comma-separated: aime24,gsm8k,… or name=path for a file (see README)')
+    .option('--data-dir <dir>', 'folder with the benchmark files under their usual names')
+    .option('--out <dir>', 'run folder; re-using it resumes')
+    .option('--n <count>', 'samples per item', '64')
+    .option('--temperature <t>', 'sampling temperature', '0.6')
+    .option('--top-p <p>', 'nucleus sampling', '0.95')
+    .option('--max-tokens <count>', 'max new tokens per sample', '32768')
+    .option('--k <list>', 'pass@k values to report', '1,8')
+    .option('--seed <seed>', 'sampling seed passed to the backend')
+    .option('--shuffle-seed <seed>', 'GPQA-Diamond option shuffle seed (recorded in results)', '0')
+    .option('--limit <count>', 'first N items of each benchmark')
+    .option('--concurrency <count>', 'generate calls in flight', '4')
+    .option('--batch-size <count>', 'prompts per generate call', '1')
+    .option('--fallback <mode>', 'answer without a box or "answer is": last-number or none', 'last-number')
+    .option('--percentage <mode>', 'percent handling: sign, always (Qwen include_percentage), never', 'sign')
+    .option('--no-save-completions', 'do not keep completion texts in results.jsonl')
+    .option('--threads <count>', 'onnx: intra-op threads')
+    .addHelpText(
+      'after',
+      `
+Paper protocol (RLPT §6): n = 64, temperature 0.6, top-p 0.95, 32768 max tokens, Pass@1 and Pass@8:
+  rlpt eval --backend openai:http://127.0.0.1:8000/v1 --model Qwen3-4B \\
+    --benchmarks math-500,amc23,minerva-math,aime24,aime25 --data-dir data/benchmarks --out runs/eval-qwen3
+
+Benchmarks: mmlu, mmlu-stem, mmlu-pro, gpqa-diamond, supergpqa, kor-bench, olympiadbench,
+math-500, amc23, minerva-math, aime24, aime25, gsm8k.`,
+    )
+    .action(async (flags: RawEvalFlags) => {
+      const settings = parseEvalFlags(flags);
+      const controller = new AbortController();
+      const onSignal = () => {
+        process.stderr.write(
+          '\nrlpt eval: stopping; finished items are kept, run the same command to resume\n',
+        );
+        controller.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        await runEvalCommand(settings, undefined, controller.signal);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
 }

@@ -1,0 +1,208 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTinyModel } from '@rlpt/model';
+import { ConfigError } from '@rlpt/spec';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createProgram } from '../main.js';
+import { type RawEvalFlags, parseEvalFlags } from './eval.js';
+
+const cliRoot = fileURLToPath(new URL('../..', import.meta.url));
+const shipped = resolve(cliRoot, '../../../shared/data/benchmarks');
+const hasShipped = existsSync(shipped);
+const children: ChildProcess[] = [];
+let dir: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-eval-'));
+  modelDir = (await createTinyModel({ dir: join(dir, 'tiny-model'), seed: 1 })).dir;
+});
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function defaults(): RawEvalFlags {
+  const command = createProgram().commands.find((candidate) => candidate.name() === 'eval');
+  return command?.opts() as RawEvalFlags;
+}
+
+describe('rlpt eval flags', () => {
+  it('defaults to the paper protocol', () => {
+    const settings = parseEvalFlags({
+      ...defaults(),
+      backend: 'onnx:models/tiny',
+      benchmarks: 'aime24, gsm8k,mmlu-pro=/data/mmlu_pro.parquet',
+      dataDir: 'data',
+      out: 'runs/x',
+    });
+    expect(settings).toMatchObject({
+      n: 64,
+      temperature: 0.6,
+      topP: 0.95,
+      maxTokens: 32768,
+      k: [1, 8],
+      concurrency: 4,
+      batchSize: 1,
+      fallback: 'last-number',
+      percentage: 'sign',
+      saveCompletions: true,
+      shuffleSeed: 0,
+    });
+    expect(settings.benchmarks).toEqual([
+      { name: 'aime24', path: undefined },
+      { name: 'gsm8k', path: undefined },
+      { name: 'mmlu-pro', path: '/data/mmlu_pro.parquet' },
+    ]);
+  });
+
+  it('lists every bad flag in one ConfigError', () => {
+    let error: unknown;
+    try {
+      parseEvalFlags({
+        ...defaults(),
+        backend: 'http://x',
+        benchmarks: 'aime24',
+        topP: '2',
+        k: '1,zero',
+        n: '0',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
+      '--backend',
+      '--k',
+      '--n',
+      '--out',
+      '--top-p',
+    ]);
+  });
+
+  it('an openai backend needs --model, and names without paths need --data-dir', () => {
+    expect(() =>
+      parseEvalFlags({
+        ...defaults(),
+        backend: 'openai:http://127.0.0.1:8000/v1',
+        benchmarks: 'aime24',
+        out: 'o',
+      }),
+    ).toThrow(/--model: is required with an openai: backend[\s\S]*--data-dir: is required unless/);
+  });
+});
+
+function startCli(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@rlpt/source', 'src/bin.ts', ...args],
+    {
+      cwd: cliRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(child);
+  const output = { stdout: '', stderr: '' };
+  child.stderr?.on('data', (chunk) => {
+    output.stderr += String(chunk);
+  });
+  child.stdout?.on('data', (chunk) => {
+    output.stdout += String(chunk);
+  });
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  return { output, exited };
+}
+
+const common = [
+  '--benchmarks',
+  'aime24,gsm8k,mmlu-stem',
+  '--data-dir',
+  shipped,
+  '--n',
+  '2',
+  '--max-tokens',
+  '8',
+  '--limit',
+  '2',
+];
+
+describe.skipIf(!hasShipped)('rlpt eval (the real binary) on a tiny ONNX model', () => {
+  it('runs the shipped benchmarks with onnx:DIR and prints the table', { timeout: 90_000 }, async () => {
+    const out = join(dir, 'run-onnx');
+    const { output, exited } = startCli(['eval', '--backend', `onnx:${modelDir}`, '--out', out, ...common]);
+    expect(await exited).toBe(0);
+    expect(output.stdout).toContain('| Model');
+    expect(output.stdout).toContain('AIME24 P@1');
+    expect(output.stdout).toMatch(/6 items generated, 0 resumed/);
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).settings).toMatchObject({
+      n: 2,
+      temperature: 0.6,
+      topP: 0.95,
+      maxTokens: 8,
+    });
+    expect(
+      readFileSync(join(out, 'gsm8k', 'results.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
+  });
+
+  it('runs against `rlpt serve model` with openai:URL', { timeout: 90_000 }, async () => {
+    const server = startCli(['serve', 'model', '--model', modelDir, '--port', '0']);
+    const url = await new Promise<string>((done, fail) => {
+      const timer = setInterval(() => {
+        const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(server.output.stdout);
+        if (match?.[1]) {
+          clearInterval(timer);
+          done(match[1]);
+        }
+      }, 20);
+      server.exited.then((code) => {
+        clearInterval(timer);
+        fail(new Error(`serve exited with ${code}: ${server.output.stderr}`));
+      });
+    });
+    const out = join(dir, 'run-openai');
+    const { output, exited } = startCli([
+      'eval',
+      '--backend',
+      `openai:${url}`,
+      '--model',
+      'tiny-model',
+      '--out',
+      out,
+      ...common,
+    ]);
+    expect(await exited).toBe(0);
+    expect(output.stdout).toContain('GSM8K P@1');
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).provider).toBe('openai');
+  });
+
+  it('exits 2 listing the bad flags, and 1 with a clear message for a missing benchmark file', {
+    timeout: 60_000,
+  }, async () => {
+    const bad = startCli(['eval', '--backend', 'nope', '--benchmarks', 'aime24', '--out', join(dir, 'x')]);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output.stderr).toContain("--backend: must be 'onnx:<model folder>' or 'openai:<base URL>'");
+    expect(bad.output.stderr).toContain('--data-dir: is required unless');
+    const missing = startCli([
+      'eval',
+      '--backend',
+      `onnx:${modelDir}`,
+      '--benchmarks',
+      'aime25',
+      '--data-dir',
+      shipped,
+      '--out',
+      join(dir, 'y'),
+    ]);
+    expect(await missing.exited).toBe(1);
+    expect(missing.output.stderr).toMatch(/AIME25: no file found in .*benchmarks/);
+  });
+});
