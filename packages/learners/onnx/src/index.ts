@@ -1,2 +1,3 @@
-// Work in progress: see the package README.
-export {};
+export { type AdamWSettings, createOnnxLearner, OnnxLearner } from './learner.js';
+export type { OnnxLearnerOptions } from './options.js';
+export type { ShapeMode } from './sessions.js';
