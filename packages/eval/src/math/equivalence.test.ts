@@ -384,3 +384,12 @@ describe('properties', () => {
     }
   });
 });
+
+table('set algebra', [
+  ['\\{1,3\\} \\cup \\{2,4\\}', '\\{1,2,3,4\\}', true],
+  ['{1,3} \\cup {2,4}', '{1,2,3,4}', true],
+  ['\\{1,3\\} \\cup \\{2,4\\}', '\\{1,2,3\\}', false],
+  ['(-\\infty, 0) \\cup (0, \\infty)', '\\mathbb{R} \\setminus \\{0\\}', true],
+  ['(-\\infty, 1) \\cup (1, 2) \\cup (2, \\infty)', '\\mathbb{R} \\setminus \\{2, 1\\}', true],
+  ['(-\\infty, 0) \\cup (0, \\infty)', '\\mathbb{R} \\setminus \\{1\\}', false],
+]);

@@ -3,7 +3,8 @@
  * interval or union of intervals, a matrix, a relation (`x = 3`, `y = 2x + 1`, `x > 2`) or plain text.
  */
 import { compactKey } from './normalize.js';
-import { type Node, expandPlusMinus, parseExpression } from './parse.js';
+import { evaluate } from './evaluate.js';
+import { type Node, expandPlusMinus, freeSymbols, parseExpression } from './parse.js';
 
 export type Answer =
   | { type: 'expression'; node: Node; key: string }
@@ -135,10 +136,30 @@ export function parseAnswer(text: string, depth = 0): Answer {
   const matrix = parseMatrix(trimmed, depth);
   if (matrix) return matrix;
 
-  // Unions of intervals or sets.
+  // ℝ minus points: \mathbb{R} \setminus \{0\} = (-∞, 0) ∪ (0, ∞).
+  const minus = /^\\mathbb\{R\}\s*(?:\\setminus|\\backslash|-)\s*(.+)$/.exec(trimmed);
+  if (minus) {
+    const removed = parseAnswer(minus[1]!, depth + 1);
+    const points = removed.type === 'list' && removed.form !== 'bracketed' ? removed.items : [removed];
+    const sorted = points
+      .map((point) => ({ point, value: point.type === 'expression' ? numericValue(point.node) : Number.NaN }))
+      .sort((a, b) => a.value - b.value);
+    if (sorted.length > 0 && sorted.every(({ value }) => Number.isFinite(value))) {
+      const edges = ['-\\infty', ...sorted.map(({ point }) => point.key), '\\infty'];
+      const parts = edges.slice(1).map((high, index) => interval('(', ')', edges[index]!, high, ''));
+      return { type: 'union', parts, key };
+    }
+  }
+
+  // Unions of intervals or sets; a union of finite sets is one set ({1,3} ∪ {2,4} = {1,2,3,4}).
   const union = splitTopLevel(trimmed, /^\\cup(?![a-zA-Z])|^ U (?=[([])/);
   if (union.parts.length > 1) {
-    return { type: 'union', parts: union.parts.map((part) => parseAnswer(part, depth + 1)), key };
+    const parts = union.parts.map((part) => parseAnswer(part, depth + 1));
+    if (parts.every((part) => part.type === 'list' && part.form === 'set')) {
+      const items = parts.flatMap((part) => (part.type === 'list' ? part.items : []));
+      return { type: 'list', items, form: 'set', open: '{', close: '}', key };
+    }
+    return { type: 'union', parts, key };
   }
 
   // "1 and 2", "x = 1 or x = 2" are lists.
@@ -212,6 +233,13 @@ export function parseAnswer(text: string, depth = 0): Answer {
     return { type: 'expression', node, key };
   }
   return { type: 'text', key };
+}
+
+/** Value of a constant expression (NaN when it has symbols or is not real). */
+function numericValue(node: Node): number {
+  if (freeSymbols(node).size > 0) return Number.NaN;
+  const value = evaluate(node, new Map());
+  return value.im === 0 ? value.re : Number.NaN;
 }
 
 function interval(open: string, close: string, low: string, high: string, key: string): Answer {
