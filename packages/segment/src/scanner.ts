@@ -602,12 +602,10 @@ class Scanner {
     if (position > this.trimmedStart()) this.addBoundary(position);
   }
 
+  /** True when something other than white space lies in [from, to) (looks at most 16 characters). */
   private hasTextBetween(from: number, to: number): boolean {
     let position = from;
-    while (position < to && to - position > 0 && isWhitespace(this.text.charCodeAt(position))) {
-      if (position - from > 16) return true;
-      position++;
-    }
+    while (position < to && position - from <= 16 && isWhitespace(this.text.charCodeAt(position))) position++;
     return position < to;
   }
 
