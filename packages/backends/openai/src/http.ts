@@ -15,6 +15,30 @@ export interface HttpSettings {
   secrets: string[];
 }
 
+/**
+ * Aborts `target` as soon as any source aborts, with that source's reason; returns a function that
+ * detaches the listeners (call it when done, or long-lived sources collect them).
+ */
+export function forwardAbort(
+  target: AbortController,
+  sources: readonly (AbortSignal | undefined)[],
+): () => void {
+  const linked: [AbortSignal, () => void][] = [];
+  for (const source of sources) {
+    if (!source) continue;
+    if (source.aborted) {
+      target.abort(source.reason);
+      break;
+    }
+    const onAbort = () => target.abort(source.reason);
+    source.addEventListener('abort', onAbort, { once: true });
+    linked.push([source, onAbort]);
+  }
+  return () => {
+    for (const [source, onAbort] of linked) source.removeEventListener('abort', onAbort);
+  };
+}
+
 /** Longest piece of a response body kept in an error message. */
 const SNIPPET_CHARS = 500;
 
@@ -132,15 +156,20 @@ async function attemptOnce(
   payload: string,
   signal: AbortSignal | undefined,
 ): Promise<{ json: unknown } | AttemptFailure> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), http.timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+  // One controller per attempt, fed by the caller's signal and the timer (AbortSignal.any is costlier).
+  const controller = new AbortController();
+  const unlink = forwardAbort(controller, [signal]);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, http.timeoutMs);
   try {
     const response = await http.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', ...http.headers },
       body: payload,
-      signal: combined,
+      signal: controller.signal,
     });
     const text = await response.text();
     if (!response.ok) {
@@ -160,11 +189,12 @@ async function attemptOnce(
       return { kind: 'invalid-json', status: response.status, body: text, cause };
     }
   } catch (cause) {
-    if (timeout.signal.aborted && !signal?.aborted) return { kind: 'timeout' };
+    if (timedOut && !signal?.aborted) return { kind: 'timeout' };
     if (signal?.aborted) return { kind: 'network', cause: signal.reason };
     return { kind: 'network', cause };
   } finally {
     clearTimeout(timer);
+    unlink();
   }
 }
 

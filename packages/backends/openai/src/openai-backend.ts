@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   AbortError,
   type BackendCapabilities,
@@ -16,7 +17,7 @@ import {
   UnsupportedFunctionalityError,
   type Warning,
 } from '@rlpt/spec';
-import { type HttpSettings, postJson, unexpectedShape } from './http.js';
+import { forwardAbort, type HttpSettings, postJson, unexpectedShape } from './http.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { scoreOnVllm } from './score.js';
 import {
@@ -259,6 +260,8 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
   const features = SERVER_FEATURES[resolved.server];
   const limiter = new ConcurrencyLimiter(resolved.concurrency);
   const closing = new AbortController();
+  // Each request in flight listens to it; Node warns past 10 listeners by default.
+  setMaxListeners(0, closing.signal);
   const { http } = resolved;
   const capabilities: BackendCapabilities = {
     logprobs: true,
@@ -332,12 +335,6 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
       });
     }
 
-    // One fail-fast signal for the whole call: the caller's abort, close(), or the first hard failure.
-    const callController = new AbortController();
-    const signals = [callController.signal, closing.signal];
-    if (options.signal) signals.push(options.signal);
-    const signal = AbortSignal.any(signals);
-
     const plans: RequestPlan[] = [];
     request.prompts.forEach((prompt, promptIndex) => {
       const endpoint: RequestPlan['endpoint'] =
@@ -351,6 +348,9 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
         plans.push({ promptIndex, endpoint, n: Math.min(resolved.maxNPerRequest, n - offset), seed });
       }
     });
+
+    // One fail-fast signal for the whole call: the caller's abort, close(), or the first hard failure.
+    const { signal, failFast: callController, unlink } = callSignal(options, plans.length);
 
     const collected: { choices: ParsedChoice[]; promptTokenIds?: number[] }[] = request.prompts.map(() => ({
       choices: [],
@@ -392,7 +392,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
       await Promise.all(
         plans.map((plan) =>
           execute(plan).catch((error: unknown) => {
-            callController.abort(error);
+            callController?.abort(error);
             throw error;
           }),
         ),
@@ -404,6 +404,8 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
           : new AbortError({ message: `generate against ${resolved.baseURL} was aborted.`, cause: error });
       }
       throw error;
+    } finally {
+      unlink();
     }
 
     if (shortReplies > 0) {
@@ -466,11 +468,18 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
   }
 
   /** Links the caller's signal, close() and a fail-fast controller into one signal for a call. */
-  function callSignal(options: CallOptions): { signal: AbortSignal; failFast: AbortController } {
+  function callSignal(
+    options: CallOptions,
+    requests: number,
+  ): { signal: AbortSignal; failFast: AbortController | undefined; unlink: () => void } {
+    // A call of one request with no caller signal needs no controller of its own (the common case).
+    if (requests === 1 && !options.signal)
+      return { signal: closing.signal, failFast: undefined, unlink: () => {} };
     const failFast = new AbortController();
-    const signals = [failFast.signal, closing.signal];
-    if (options.signal) signals.push(options.signal);
-    return { signal: AbortSignal.any(signals), failFast };
+    // Every request of the call listens to this signal; Node warns past 10 listeners by default.
+    setMaxListeners(0, failFast.signal);
+    const unlink = forwardAbort(failFast, [closing.signal, options.signal]);
+    return { signal: failFast.signal, failFast, unlink };
   }
 
   async function score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
@@ -495,7 +504,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     if (closing.signal.aborted) {
       throw new AbortError({ message: `The OpenAI backend for ${resolved.baseURL} is closed.` });
     }
-    const { signal, failFast } = callSignal(options);
+    const { signal, failFast, unlink } = callSignal(options, 2);
     const context = {
       http,
       baseURL: resolved.baseURL,
@@ -504,7 +513,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     };
     try {
       return await scoreOnVllm(context, request, signal).catch((error: unknown) => {
-        failFast.abort(error);
+        failFast?.abort(error);
         throw error;
       });
     } catch (error) {
@@ -512,6 +521,8 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
         throw new AbortError({ message: `score against ${resolved.baseURL} was aborted.`, cause: error });
       }
       throw error;
+    } finally {
+      unlink();
     }
   }
 

@@ -46,6 +46,13 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+function largestGap(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let gap = 0;
+  for (let index = 0; index < expected.length; index++)
+    gap = Math.max(gap, Math.abs(actual[index]! - expected[index]!));
+  return gap;
+}
+
 function expectSameResults(
   through: Awaited<ReturnType<InferenceBackendV1['generate']>>,
   direct: Awaited<ReturnType<InferenceBackendV1['generate']>>,
@@ -60,9 +67,13 @@ function expectSameResults(
     expect(result.completions.map((completion) => completion.tokenIds)).toEqual(
       want.completions.map((completion) => completion.tokenIds),
     );
-    expect(result.completions.map((completion) => completion.logprobs)).toEqual(
-      want.completions.map((completion) => completion.logprobs),
-    );
+    // Logprobs agree to float32 rounding: the server may batch the prompts differently (padding changes
+    // the last bit of a matmul), so compare with a tolerance rather than bit for bit.
+    result.completions.forEach((completion, sample) => {
+      const expected = want.completions[sample]!.logprobs!;
+      expect(completion.logprobs).toHaveLength(expected.length);
+      expect(largestGap(completion.logprobs!, expected)).toBeLessThan(1e-5);
+    });
     expect(result.completions.map((completion) => completion.finishReason)).toEqual(
       want.completions.map((completion) => completion.finishReason),
     );
@@ -132,10 +143,7 @@ describe('createOpenAIBackend against rlpt serve (tiny ONNX model)', () => {
     through.results.forEach((result, index) => {
       const want = direct.results[index]!.logprobs;
       expect(result.logprobs).toHaveLength(want.length);
-      const largestGap = Math.max(
-        ...Array.from(result.logprobs, (value, position) => Math.abs(value - want[position]!)),
-      );
-      expect(largestGap).toBeLessThan(1e-4);
+      expect(largestGap(result.logprobs, want)).toBeLessThan(1e-4);
     });
   });
 
