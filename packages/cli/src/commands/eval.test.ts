@@ -53,6 +53,7 @@ describe('rlpt eval flags', () => {
       fallback: 'last-number',
       percentage: 'sign',
       saveCompletions: true,
+      promptFormat: 'chat',
       shuffleSeed: 0,
     });
     expect(settings.benchmarks).toEqual([
@@ -79,6 +80,7 @@ describe('rlpt eval flags', () => {
     expect(ConfigError.isInstance(error)).toBe(true);
     expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
       '--backend',
+      '--data-dir',
       '--k',
       '--n',
       '--out',
@@ -135,7 +137,16 @@ const common = [
 describe.skipIf(!hasShipped)('rlpt eval (the real binary) on a tiny ONNX model', () => {
   it('runs the shipped benchmarks with onnx:DIR and prints the table', { timeout: 90_000 }, async () => {
     const out = join(dir, 'run-onnx');
-    const { output, exited } = startCli(['eval', '--backend', `onnx:${modelDir}`, '--out', out, ...common]);
+    const { output, exited } = startCli([
+      'eval',
+      '--backend',
+      `onnx:${modelDir}`,
+      '--out',
+      out,
+      '--prompt-format',
+      'raw',
+      ...common,
+    ]);
     expect(await exited).toBe(0);
     expect(output.stdout).toContain('| Model');
     expect(output.stdout).toContain('AIME24 P@1');
@@ -187,10 +198,21 @@ describe.skipIf(!hasShipped)('rlpt eval (the real binary) on a tiny ONNX model',
   it('exits 2 listing the bad flags, and 1 with a clear message for a missing benchmark file', {
     timeout: 60_000,
   }, async () => {
-    const bad = startCli(['eval', '--backend', 'nope', '--benchmarks', 'aime24', '--out', join(dir, 'x')]);
+    const bad = startCli([
+      'eval',
+      '--backend',
+      'nope',
+      '--benchmarks',
+      'aime24',
+      '--out',
+      join(dir, 'x'),
+      '--prompt-format',
+      'xml',
+    ]);
     expect(await bad.exited).toBe(2);
     expect(bad.output.stderr).toContain("--backend: must be 'onnx:<model folder>' or 'openai:<base URL>'");
     expect(bad.output.stderr).toContain('--data-dir: is required unless');
+    expect(bad.output.stderr).toContain("--prompt-format: must be 'chat' or 'raw'");
     const missing = startCli([
       'eval',
       '--backend',

@@ -27,6 +27,7 @@ export interface RawEvalFlags {
   fallback: string;
   percentage: string;
   saveCompletions: boolean;
+  promptFormat: string;
   threads?: string;
 }
 
@@ -63,49 +64,35 @@ const kList = z
     error: 'must be comma-separated positive integers, e.g. 1,8',
   });
 
-const flagsSchema = z
-  .object({
-    backend: backendSpec,
-    model: z.string().min(1).optional(),
-    apiKeyEnv: z.string().min(1).optional(),
-    server: z.enum(['vllm', 'sglang', 'openai', 'generic'], {
-      error: "must be 'vllm', 'sglang', 'openai' or 'generic'",
-    }),
-    benchmarks: benchmarkList,
-    dataDir: z.string().min(1).optional(),
-    out: z.string({ error: 'is required: the run folder (re-using it resumes)' }).min(1),
-    n: integer(1),
-    temperature: z.coerce.number({ error: 'must be a number' }).min(0, { error: 'must be at least 0' }),
-    topP: z.coerce
-      .number({ error: 'must be a number' })
-      .gt(0, { error: 'must be in (0, 1]' })
-      .max(1, { error: 'must be in (0, 1]' }),
-    maxTokens: integer(1),
-    k: kList,
-    seed: integer(0).optional(),
-    shuffleSeed: integer(0),
-    limit: integer(1).optional(),
-    concurrency: integer(1),
-    batchSize: integer(1),
-    fallback: z.enum(['last-number', 'none'], { error: "must be 'last-number' or 'none'" }),
-    percentage: z.enum(['sign', 'always', 'never'], { error: "must be 'sign', 'always' or 'never'" }),
-    saveCompletions: z.boolean(),
-    threads: integer(1).optional(),
-  })
-  .superRefine((flags, context) => {
-    if (flags.backend.startsWith('openai:') && !flags.model)
-      context.addIssue({
-        code: 'custom',
-        path: ['model'],
-        message: 'is required with an openai: backend (the served model name)',
-      });
-    if (!flags.dataDir && flags.benchmarks.some((benchmark) => !benchmark.path))
-      context.addIssue({
-        code: 'custom',
-        path: ['dataDir'],
-        message: 'is required unless every benchmark is given as name=path',
-      });
-  });
+const flagsSchema = z.object({
+  backend: backendSpec,
+  model: z.string().min(1).optional(),
+  apiKeyEnv: z.string().min(1).optional(),
+  server: z.enum(['vllm', 'sglang', 'openai', 'generic'], {
+    error: "must be 'vllm', 'sglang', 'openai' or 'generic'",
+  }),
+  benchmarks: benchmarkList,
+  dataDir: z.string().min(1).optional(),
+  out: z.string({ error: 'is required: the run folder (re-using it resumes)' }).min(1),
+  n: integer(1),
+  temperature: z.coerce.number({ error: 'must be a number' }).min(0, { error: 'must be at least 0' }),
+  topP: z.coerce
+    .number({ error: 'must be a number' })
+    .gt(0, { error: 'must be in (0, 1]' })
+    .max(1, { error: 'must be in (0, 1]' }),
+  maxTokens: integer(1),
+  k: kList,
+  seed: integer(0).optional(),
+  shuffleSeed: integer(0),
+  limit: integer(1).optional(),
+  concurrency: integer(1),
+  batchSize: integer(1),
+  fallback: z.enum(['last-number', 'none'], { error: "must be 'last-number' or 'none'" }),
+  percentage: z.enum(['sign', 'always', 'never'], { error: "must be 'sign', 'always' or 'never'" }),
+  saveCompletions: z.boolean(),
+  promptFormat: z.enum(['chat', 'raw'], { error: "must be 'chat' or 'raw'" }),
+  threads: integer(1).optional(),
+});
 
 /** The validated settings of `rlpt eval`. */
 export type EvalSettings = z.infer<typeof flagsSchema>;
@@ -115,15 +102,21 @@ const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (letter) => `-${let
 /** Validates the flags; a `ConfigError` lists every bad flag. */
 export function parseEvalFlags(flags: RawEvalFlags): EvalSettings {
   const result = flagsSchema.safeParse(flags);
-  if (!result.success) {
-    throw new ConfigError({
-      source: 'rlpt eval flags',
-      issues: result.error.issues.map((issue) => ({
+  const issues = result.success
+    ? []
+    : result.error.issues.map((issue) => ({
         path: flagName(String(issue.path[0] ?? '')),
         message: issue.message,
-      })),
-    });
-  }
+      }));
+  // Checks across flags, made on the raw values so they are listed together with the others.
+  if (flags.backend?.startsWith('openai:') && !flags.model)
+    issues.push({ path: '--model', message: 'is required with an openai: backend (the served model name)' });
+  if (
+    !flags.dataDir &&
+    (flags.benchmarks ?? '').split(',').some((entry) => entry.trim() && !entry.includes('='))
+  )
+    issues.push({ path: '--data-dir', message: 'is required unless every benchmark is given as name=path' });
+  if (!result.success || issues.length > 0) throw new ConfigError({ source: 'rlpt eval flags', issues });
   return result.data;
 }
 
@@ -158,7 +151,10 @@ export async function runEvalCommand(
   io: EvalIo = { stdout: process.stdout, stderr: process.stderr },
   signal?: AbortSignal,
 ): Promise<EvalReport> {
-  const { loadBenchmark, runEval } = await import('@rlpt/eval');
+  const [{ loadBenchmark, runEval }, { rawChatTemplate }] = await Promise.all([
+    import('@rlpt/eval'),
+    import('@rlpt/prompts'),
+  ]);
   let skipped = 0;
   const benchmarks = [];
   for (const { name, path } of settings.benchmarks) {
@@ -209,6 +205,8 @@ export async function runEvalCommand(
     concurrency: settings.concurrency,
     batchSize: settings.batchSize,
     saveCompletions: settings.saveCompletions,
+    // raw: plain prompt text (base models without a chat template); chat: the model's template applies.
+    ...(settings.promptFormat === 'raw' ? { chatTemplate: rawChatTemplate } : {}),
     grading: { fallback: settings.fallback, percentage: settings.percentage },
     onEvent,
     ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
@@ -254,6 +252,11 @@ export function register(program: Command): void {
     .option('--fallback <mode>', 'answer without a box or "answer is": last-number or none', 'last-number')
     .option('--percentage <mode>', 'percent handling: sign, always (Qwen include_percentage), never', 'sign')
     .option('--no-save-completions', 'do not keep completion texts in results.jsonl')
+    .option(
+      '--prompt-format <format>',
+      "chat (the model's chat template) or raw (plain text, base models)",
+      'chat',
+    )
     .option('--threads <count>', 'onnx: intra-op threads')
     .addHelpText(
       'after',

@@ -393,3 +393,14 @@ table('set algebra', [
   ['(-\\infty, 1) \\cup (1, 2) \\cup (2, \\infty)', '\\mathbb{R} \\setminus \\{2, 1\\}', true],
   ['(-\\infty, 0) \\cup (0, \\infty)', '\\mathbb{R} \\setminus \\{1\\}', false],
 ]);
+
+table('mixed numbers, inverse functions, temperatures', [
+  ['2\\frac{1}{2}', '2.5', true],
+  ['2\\frac{1}{2}', '\\frac{5}{2}', true],
+  ['-1\\frac{3}{4}', '-1.75', true],
+  ['2\\frac{1}{2}', '1', false],
+  ['2\\frac{\\pi}{3}', '\\frac{2\\pi}{3}', true],
+  ['\\frac{x-1}{2}', 'f^{-1}(x) = \\frac{x-1}{2}', true],
+  ['100', '100^\\circ C', true],
+  ['212', '212 F', true],
+]);

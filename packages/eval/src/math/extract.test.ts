@@ -132,3 +132,16 @@ describe('gradeMathResponse on chain-of-thought responses', () => {
     expect(gradeMathResponse('The diameter is \\boxed{1.6 \\text{ cm}}', solution).correct).toBe(true);
   });
 });
+
+describe('answer markers with math delimiters', () => {
+  it.each([
+    ['The answer is $\\$100$.', '\\$100'],
+    ['The answer is \\(\\frac{3}{4}\\)', '\\frac{3}{4}'],
+    ['The answer is $$x = 2$$', 'x = 2'],
+    ['The answer is \\[ 7 \\]', '7'],
+    ['**Final Answer:** 10', '10'],
+    ['The answer is: $5$', '5'],
+  ])('%j → %j', (text, expected) => {
+    expect(extractMathAnswer(text)).toBe(expected);
+  });
+});

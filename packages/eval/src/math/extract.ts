@@ -93,8 +93,10 @@ function afterAnswerMarker(text: string): string | null {
   if (!last) return null;
   let rest = text.slice(last.index + last[0].length).replace(/^[\s*:：]+/, '');
   // A display or inline math answer right after the marker.
-  const math = /^(\$\$?|\\\[|\\\()([\s\S]*?)(\$\$?|\\\]|\\\))/.exec(rest);
-  if (math) return math[2]!.trim();
+  const math = /^\$\$((?:\\\$|[^$])*)\$\$|^\$((?:\\\$|[^$])*)\$|^\\\[([\s\S]*?)\\\]|^\\\(([\s\S]*?)\\\)/.exec(
+    rest,
+  );
+  if (math) return (math[1] ?? math[2] ?? math[3] ?? math[4] ?? '').trim();
   rest = rest.split(/\n/)[0] ?? '';
   // Stop at the end of the sentence ("5. I hope it is correct."), not at a decimal point.
   const sentenceEnd = /\.(?:\s|$)|\*\*/.exec(rest);

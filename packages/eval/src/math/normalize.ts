@@ -160,6 +160,8 @@ const UNIT_WORDS = [
   'cal',
   'kcal',
   'percentage points?',
+  'C',
+  'F',
 ];
 
 // Units after something that ends like a number or a closed group: "5 cm", "\frac{1}{2} hours", "(3) m".

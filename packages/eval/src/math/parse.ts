@@ -253,7 +253,8 @@ class Parser {
         const op = token.text === '/' || token.text === 'div' ? '/' : '*';
         left = { kind: 'binary', op, left, right: this.parseSigned() };
       } else if (this.startsPrimary(token)) {
-        left = { kind: 'binary', op: '*', left, right: this.parsePower() };
+        const right = this.parsePower();
+        left = mixedNumber(left, right) ?? { kind: 'binary', op: '*', left, right };
       } else break;
     }
     return left;
@@ -550,6 +551,17 @@ class Parser {
     if (power) node = { kind: 'binary', op: '^', left: node, right: power };
     return node;
   }
+}
+
+/** `2\frac{1}{2}` is the mixed number 2½ (integer literal, then a fraction of integer literals). */
+function mixedNumber(left: Node, right: Node): Node | null {
+  const isInteger = (node: Node) => node.kind === 'number' && node.integer !== undefined;
+  if (right.kind !== 'binary' || right.op !== '/' || !isInteger(right.left) || !isInteger(right.right))
+    return null;
+  if (isInteger(left)) return { kind: 'binary', op: '+', left, right };
+  if (left.kind === 'negate' && isInteger(left.argument))
+    return { kind: 'negate', argument: { kind: 'binary', op: '+', left: left.argument, right } };
+  return null;
 }
 
 function isMinusOne(node: Node): boolean {

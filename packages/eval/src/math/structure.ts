@@ -115,7 +115,7 @@ function wrappedGroup(text: string): { open: string; close: string; inner: strin
 }
 
 const SIMPLE_LEFT_SIDE =
-  /^(?:[a-zA-Z](?:_\{?[a-zA-Z0-9,]+\}?)?'*|\\[a-zA-Z]+(?:_\{?[a-zA-Z0-9]+\}?)?|[a-zA-Z]{2}|[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?\([a-zA-Z, ]*\)|[a-zA-Z]_\{?\\(?:max|min)\s*\}?|\\angle[a-zA-Z0-9_{}]+)$/;
+  /^(?:[a-zA-Z](?:_\{?[a-zA-Z0-9,]+\}?)?'*|\\[a-zA-Z]+(?:_\{?[a-zA-Z0-9]+\}?)?|[a-zA-Z]{2}|[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?(?:\^\{?-1\}?)?\([a-zA-Z, ]*\)|[a-zA-Z]_\{?\\(?:max|min)\s*\}?|\\angle[a-zA-Z0-9_{}]+)$/;
 
 /** Parses a normalised answer into its shape. Never throws; unknown shapes become `text`. */
 export function parseAnswer(text: string, depth = 0): Answer {
