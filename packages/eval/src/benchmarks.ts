@@ -570,6 +570,7 @@ export function benchmarkInfo(name: string): {
   return { name: canonical, title, grading, metric };
 }
 
+/** Options of {@link loadBenchmark}. */
 export interface LoadBenchmarkOptions {
   /** A file (JSONL, JSON, CSV, Parquet) or a folder of them. Takes precedence over `dataDir`. */
   path?: string;

@@ -5,6 +5,7 @@
 import { answersEquivalent } from './math/equivalence.js';
 import { boxedAnswers } from './math/extract.js';
 
+/** Options of {@link extractChoice} and {@link gradeChoiceResponse}. */
 export interface ChoiceOptions {
   /** Valid letters, in order. Default: `A`… for `choices.length` options, else `ABCD`. MMLU-Pro uses A–J. */
   letters?: string;
@@ -12,6 +13,7 @@ export interface ChoiceOptions {
   choices?: string[];
 }
 
+/** A graded multiple-choice (or `[[…]]`) response. */
 export interface ChoiceGrade {
   /** The letter found, or null when the response names no option (unanswered). */
   extracted: string | null;

@@ -2,6 +2,7 @@ import type { CallOptions, JudgeItem, JudgeV1, JudgeVerdict } from '@rlpt/spec';
 import { AbortError } from '@rlpt/spec';
 import { type MathGradeOptions, gradeMathResponse } from './math/grade.js';
 
+/** Options of {@link mathVerifierJudge}: the math grading options plus the judge's name. */
 export interface MathVerifierJudgeOptions extends MathGradeOptions {
   /** Judge name in caches and logs. Default `math-verify`. */
   name?: string;

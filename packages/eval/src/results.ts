@@ -17,6 +17,7 @@ import type { FinishReason } from '@rlpt/spec';
 /** Why a sample scored 0. */
 export type SampleFailure = 'no-answer' | 'truncated' | 'wrong-answer';
 
+/** One graded sample of an item. */
 export interface SampleResult {
   /** The answer found in the completion; null when none (unanswered). */
   extracted: string | null;

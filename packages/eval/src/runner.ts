@@ -44,6 +44,7 @@ export const PAPER_PROTOCOL = Object.freeze({
   ks: [1, 8],
 });
 
+/** Options of {@link runEval}; the defaults are the paper's protocol ({@link PAPER_PROTOCOL}). */
 export interface RunEvalOptions {
   backend: InferenceBackendV1;
   /** Loaded benchmarks ({@link loadBenchmark}). */

@@ -17,6 +17,7 @@ import { type Answer, parseAnswer } from './structure.js';
  */
 export type PercentageMode = 'sign' | 'always' | 'never';
 
+/** Options of {@link isEquivalent}, {@link answersEquivalent} and the graders built on them. */
 export interface MathEquivalenceOptions {
   /** Relative tolerance for numbers (Qwen2.5-Math's `math_equal`: 1e-4). */
   relativeTolerance?: number;

@@ -8,6 +8,7 @@
 /** How to find an answer when no box and no "answer is" marker is present. */
 export type AnswerFallback = 'last-number' | 'none';
 
+/** Options of {@link extractMathAnswer}. */
 export interface ExtractOptions {
   /** When no box or answer marker exists: take the last number (Qwen2.5-Math's default) or give up. Default `last-number`. */
   fallback?: AnswerFallback;

@@ -1,8 +1,10 @@
 import { type MathEquivalenceOptions, answersEquivalent } from './equivalence.js';
 import { extractMathAnswer } from './extract.js';
 
+/** Options of {@link gradeMathResponse} (the same as for {@link answersEquivalent}). */
 export type MathGradeOptions = MathEquivalenceOptions;
 
+/** Result of {@link gradeMathResponse}. */
 export interface MathGrade {
   /** The final answer found in the response, or null when none was found (counted as unanswered). */
   extracted: string | null;

@@ -5,6 +5,7 @@
  * accidents (Qwen deletes every "and" and every standalone "a").
  */
 
+/** Result of {@link normalizeAnswer}. */
 export interface NormalizedAnswer {
   /** Normalised LaTeX, spaces collapsed. */
   text: string;
