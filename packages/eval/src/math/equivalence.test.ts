@@ -404,3 +404,12 @@ table('mixed numbers, inverse functions, temperatures', [
   ['100', '100^\\circ C', true],
   ['212', '212 F', true],
 ]);
+
+table('set-builder notation and "or" between inequalities', [
+  ['(0, \\infty)', '\\{x \\mid x > 0\\}', true],
+  ['[1, 2]', '\\{x | 1 \\le x \\le 2\\}', true],
+  ['(0, \\infty)', '\\{x : x \\ge 0\\}', false],
+  ['(-\\infty, 1) \\cup (2, \\infty)', 'x < 1 \\text{ or } x > 2', true],
+  ['x < 1 \\text{ or } x > 2', '(2, \\infty) \\cup (-\\infty, 1)', true],
+  ['(-\\infty, 1) \\cup (2, \\infty)', 'x < 1 \\text{ or } x > 3', false],
+]);

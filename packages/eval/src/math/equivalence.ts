@@ -239,10 +239,15 @@ function equivalent(gold: Answer, predicted: Answer, settings: Settings): boolea
     case 'matrix':
       return predicted.type === 'matrix' && matricesEquivalent(gold.rows, predicted.rows, settings);
     case 'union':
+      if (predicted.type === 'list' && predicted.form === 'bare')
+        return unorderedEquivalent(gold.parts, predicted.items, settings);
       return predicted.type === 'union' && unorderedEquivalent(gold.parts, predicted.parts, settings);
     case 'relation':
       return predicted.type === 'relation' && relationsEquivalent(gold, predicted, settings);
     case 'list':
+      // "x < 1 or x > 2" (a list of intervals) is the union (-∞,1) ∪ (2,∞).
+      if (predicted.type === 'union' && gold.form === 'bare')
+        return unorderedEquivalent(gold.items, predicted.parts, settings);
       return predicted.type === 'list' && listsEquivalent(gold, predicted, settings);
   }
 }

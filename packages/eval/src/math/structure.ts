@@ -166,6 +166,10 @@ export function parseAnswer(text: string, depth = 0): Answer {
   const connected = trimmed.replace(/\s+(?:and|or)\s+/g, ', ');
 
   const group = wrappedGroup(connected);
+  // Set-builder notation: \{x \mid x > 0\} → the condition's interval.
+  const builder =
+    group && group.open === '{' ? /^\s*([a-zA-Z])\s*(?:\\mid|\||:)\s*(.+)$/s.exec(group.inner) : null;
+  if (builder) return parseAnswer(builder[2]!, depth + 1);
   if (group) {
     const inner = splitTopLevel(group.inner, /^[,;]/).parts.filter((part) => part.trim().length > 0);
     if (inner.length > MAX_ITEMS) return { type: 'text', key };
