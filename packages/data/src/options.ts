@@ -1,0 +1,171 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '@rlpt/spec';
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const fraction = z.number().min(0).max(1);
+
+/** Output formats of `prepare`. */
+export const outputFormats = ['samples', 'verl', 'openrlhf'] as const;
+export type OutputFormat = (typeof outputFormats)[number];
+
+/**
+ * The options of {@link prepare} (and of `rlpt prepare`, whose flags and YAML/JSON config file resolve to
+ * this object). Every field but `inputs` and `out` has a default; see the package README for each.
+ */
+export const prepareOptionsSchema = z
+  .object({
+    /** Files, folders (read recursively) and glob patterns. */
+    inputs: z.array(z.string().min(1)).min(1),
+    /** Output folder. */
+    out: z.string().min(1),
+    /** Folder relative paths and globs are resolved against. Default: the process's. */
+    cwd: z.string().optional(),
+
+    format: z.enum(['auto', 'text', 'jsonl', 'parquet']).default('auto'),
+    documentSplit: z
+      .enum(['auto', 'blank-line', 'line', 'file', 'wikitext', 'script', 'separator'])
+      .default('auto'),
+    documentSeparator: z.string().optional(),
+    turnsPerDocument: positiveInt.default(32),
+    keepHeadings: z.boolean().default(false),
+    joinLines: z.enum(['space', 'newline']).default('space'),
+    textField: z.string().min(1).default('text'),
+    idField: z.string().min(1).optional(),
+    sourceField: z.string().min(1).optional(),
+    maxLineBytes: positiveInt.default(8 * 1024 * 1024),
+    maxDocumentChars: positiveInt.default(1_000_000),
+    invalidUtf8: z.enum(['replace', 'skip']).default('replace'),
+
+    unicode: z.enum(['NFC', 'NFKC', 'none']).default('NFC'),
+    /** `auto`: detokenise documents read with the `wikitext` split; `true`/`false`: all or none. */
+    wikitext: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+    wikitextPunctuation: z.boolean().default(true),
+
+    dedup: z
+      .object({
+        exact: z.boolean().default(true),
+        near: z.boolean().default(true),
+        shingleSize: positiveInt.default(5),
+        permutations: positiveInt.max(1024).default(128),
+        threshold: z.number().gt(0).lt(1).default(0.8),
+        bands: positiveInt.optional(),
+        rows: positiveInt.optional(),
+        seed: z.number().int().default(1),
+      })
+      .strict()
+      .default({
+        exact: true,
+        near: true,
+        shingleSize: 5,
+        permutations: 128,
+        threshold: 0.8,
+        seed: 1,
+      }),
+
+    benchmarks: z.array(z.string().min(1)).default([]),
+    decontamination: z
+      .object({
+        ngram: positiveInt.default(13),
+        fields: z.array(z.string().min(1)).optional(),
+        minMatches: positiveInt.default(1),
+      })
+      .strict()
+      .default({ ngram: 13, minMatches: 1 }),
+
+    /** Sentence filters and sample construction (passed to `@rlpt/segment`). */
+    minChars: z.number().int().min(0).default(20),
+    minWords: z.number().int().min(0).default(4),
+    minTokens: z.number().int().min(0).default(0),
+    contextTokens: positiveInt.default(2048),
+    referenceSegments: positiveInt.default(3),
+    referenceTokens: positiveInt.default(512),
+    segmentEngine: z.enum(['scanner', 'sentence-splitter']).default('scanner'),
+    lineBreaks: z.enum(['auto', 'split', 'join']).default('auto'),
+    shortSentences: z.enum(['context', 'drop']).default('context'),
+
+    lambda: z.number().gt(0).default(0.5),
+    tasks: z.enum(['mix', 'both', 'asr', 'msr']).default('mix'),
+    preset: z.string().min(1).default('paper'),
+    asrTemplate: z.string().min(1).optional(),
+    msrTemplate: z.string().min(1).optional(),
+    chatTemplate: z.string().min(1).optional(),
+    system: z.string().optional(),
+    enableThinking: z.boolean().optional(),
+    tokenizer: z.string().min(1).default('qwen3'),
+
+    validationFraction: fraction.default(0.02),
+    seed: z.number().int().default(0),
+    formats: z.array(z.enum(outputFormats)).min(1).default(['samples']),
+    shardSize: positiveInt.default(100_000),
+    dataSource: z.string().min(1).default('rlpt'),
+    ability: z.string().min(1).default('next-segment-reasoning'),
+    inputKey: z.string().min(1).default('input'),
+    labelKey: z.string().min(1).default('label'),
+
+    workers: z.number().int().min(0).optional(),
+    resume: z.boolean().default(false),
+    overwrite: z.boolean().default(false),
+    checkpointSeconds: z.number().positive().default(30),
+    chunkDocuments: positiveInt.default(64),
+    maxIssuesListed: z.number().int().min(0).default(10_000),
+    maxBucketBytes: positiveInt.default(64 * 1024 * 1024),
+  })
+  .strict()
+  .superRefine((options, context) => {
+    if (options.documentSplit === 'separator' && !options.documentSeparator) {
+      context.addIssue({
+        code: 'custom',
+        path: ['documentSeparator'],
+        message: "documentSplit 'separator' needs documentSeparator (the line that ends a document)",
+      });
+    }
+    const { bands, rows, permutations } = options.dedup;
+    if ((bands === undefined) !== (rows === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['dedup'],
+        message: 'give both dedup.bands and dedup.rows, or neither',
+      });
+    } else if (bands !== undefined && rows !== undefined && bands * rows > permutations) {
+      context.addIssue({
+        code: 'custom',
+        path: ['dedup'],
+        message: `dedup.bands × dedup.rows (${bands} × ${rows}) must not exceed dedup.permutations (${permutations})`,
+      });
+    }
+    if (options.resume && options.overwrite) {
+      context.addIssue({
+        code: 'custom',
+        path: ['resume'],
+        message: 'resume and overwrite exclude each other',
+      });
+    }
+    if (new Set(options.formats).size !== options.formats.length) {
+      context.addIssue({ code: 'custom', path: ['formats'], message: 'a format is listed twice' });
+    }
+  });
+
+/** What a caller passes (defaults optional). */
+export type PrepareOptions = z.input<typeof prepareOptionsSchema>;
+/** Options with every default filled in. */
+export type ResolvedPrepareOptions = z.output<typeof prepareOptionsSchema> & { workers: number };
+
+/**
+ * Validates options and fills in defaults. `workers` defaults to all cores.
+ *
+ * @throws ConfigError listing every problem (with its dotted path), not just the first.
+ */
+export function resolvePrepareOptions(options: unknown, source?: string): ResolvedPrepareOptions {
+  const parsed = prepareOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigError({
+      issues: parsed.error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      })),
+      ...(source ? { source } : {}),
+    });
+  }
+  return { ...parsed.data, workers: parsed.data.workers ?? availableParallelism() };
+}

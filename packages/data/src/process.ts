@@ -1,0 +1,307 @@
+import type { TaskKind } from '@rlpt/spec';
+import {
+  type ContaminationMatch,
+  ContaminationIndex,
+  type SharedContaminationIndex,
+} from './decontaminate.js';
+import { hash64, hash64Hex, hashToUnit } from './hash.js';
+import type { RawDocument } from './io/documents.js';
+import { MinHasher } from './minhash.js';
+import { type NormalizeCounts, normalizeText } from './normalize.js';
+import type { ResolvedPrepareOptions } from './options.js';
+import { createPromptRenderer, type PromptRenderer, type PromptSetup } from './render.js';
+import { segmentDocument } from './segmenting.js';
+import { addToHistogram, emptyHistogram, type TokenHistogram } from './stats.js';
+import { loadTokenCounter, memoizeTokenCounter, type TokenCounter } from './tokenizer.js';
+
+/** One output sample in rlpt's own schema (`samples/*.jsonl`). */
+export interface PreparedSample {
+  /** `${documentId}:${index}` (with `#asr`/`#msr` appended when `tasks: 'both'`). */
+  id: string;
+  task: TaskKind;
+  /** The rendered prompt (template, then the chat template when one is used). */
+  prompt: string;
+  /** s_<i (possibly left-truncated to the token budget; see `flags`). */
+  context: string;
+  /** s_i. */
+  target: string;
+  /** s_{i+1}. */
+  next: string;
+  /** The reference window s_i, s_{i+1}, … for the prefix reward. */
+  reference: string;
+  /** Where the document came from. */
+  source: string;
+  /** `context-truncated` when the context was cut to the budget. */
+  flags: string[];
+  split: 'train' | 'validation';
+  documentId: string;
+  /** 0-based index of the target sentence in its document. */
+  index: number;
+  contextSegments: number;
+  referenceSegments: number;
+  /** Token counts; `prompt` is estimated as template overhead + segment counts (see README). */
+  tokens: { prompt: number; context: number; target: number; reference: number };
+  /** The task prompt before the chat template (present only when a chat template is used). */
+  userPrompt?: string;
+}
+
+/** Everything a worker needs; plain data (structured-clone safe). */
+export interface ProcessorConfig {
+  options: ResolvedPrepareOptions;
+  contamination?: SharedContaminationIndex;
+  prompts: PromptSetup;
+  /** Number of shuffle buckets (a power of two ≤ 256). */
+  buckets: number;
+}
+
+/** The outcome of one document, committed in corpus order by the main thread. */
+export interface DocumentResult {
+  ordinal: number;
+  id: string;
+  file: string;
+  line: number;
+  status: 'ok' | 'empty' | 'error';
+  /** For `error`: what went wrong. */
+  error?: string;
+  contentHash: { hi: number; lo: number };
+  bandKeys?: Uint32Array;
+  contamination?: ContaminationMatch;
+  split: 'train' | 'validation';
+  normalize: NormalizeCounts;
+  sentences: { total: number; kept: number; filtered: Record<string, number> };
+  /** Number of samples built. */
+  samples: number;
+  /**
+   * The samples as UTF-8 bucket lines (`${sortKey}\t${json}\n`), grouped by shuffle bucket; transferred,
+   * not copied, from the worker, and appended to the bucket files as bytes.
+   */
+  records: Uint8Array;
+  /** `[bucket, start, end, …]`: the byte range of `records` that goes to each bucket. */
+  bucketRanges: Int32Array;
+  asr: number;
+  msr: number;
+  contextTruncated: number;
+  promptTokens: TokenHistogram;
+  contextTokens: TokenHistogram;
+}
+
+/** A loaded per-thread document processor. */
+export interface DocumentProcessor {
+  process(document: RawDocument, ordinal: number): DocumentResult;
+}
+
+/** The share of MSR samples for a given λ (METHOD.md §7: ASR:MSR = 1:λ). */
+export function msrShare(lambda: number): number {
+  return lambda / (1 + lambda);
+}
+
+/** Deterministic task of a sample: MSR with probability λ/(1+λ), by hash of seed and sample id. */
+export function assignTask(sampleId: string, lambda: number, seed: number): TaskKind {
+  return hashToUnit(`task:${sampleId}`, seed) < msrShare(lambda) ? 'msr' : 'asr';
+}
+
+/** Deterministic split of a document by hash of seed and document id. */
+export function assignSplit(
+  documentId: string,
+  validationFraction: number,
+  seed: number,
+): 'train' | 'validation' {
+  return hashToUnit(`split:${documentId}`, seed) < validationFraction ? 'validation' : 'train';
+}
+
+/**
+ * The sort key of a sample: a keyed hash (so sorting by it is a seeded shuffle, whatever the worker count)
+ * followed by the document ordinal, index and task as tie-breakers. Fixed width, so string order is key order.
+ */
+export function sampleSortKey(
+  sampleId: string,
+  seed: number,
+  ordinal: number,
+  index: number,
+  task: TaskKind,
+): string {
+  return `${hash64Hex(`order:${sampleId}`, seed)}${ordinal.toString(16).padStart(12, '0')}${index
+    .toString(16)
+    .padStart(6, '0')}${task === 'asr' ? 'a' : 'm'}`;
+}
+
+function bucketOf(sortKey: string, buckets: number): number {
+  return Math.floor((Number.parseInt(sortKey.slice(0, 2), 16) * buckets) / 256);
+}
+
+/** Encodes bucket lines as one UTF-8 array with per-bucket byte ranges, in bucket order. */
+function encodeBuckets(byBucket: Map<number, string[]>): [Uint8Array, Int32Array] {
+  const buckets = [...byBucket.keys()].sort((a, b) => a - b);
+  const texts = buckets.map((bucket) => byBucket.get(bucket)!.join(''));
+  const lengths = texts.map((text) => Buffer.byteLength(text));
+  const records = new Uint8Array(lengths.reduce((sum, length) => sum + length, 0));
+  const ranges = new Int32Array(buckets.length * 3);
+  let offset = 0;
+  for (const [position, bucket] of buckets.entries()) {
+    const written = Buffer.from(records.buffer, records.byteOffset + offset, lengths[position]).write(
+      texts[position]!,
+    );
+    ranges[position * 3] = bucket;
+    ranges[position * 3 + 1] = offset;
+    ranges[position * 3 + 2] = offset + written;
+    offset += written;
+  }
+  return [records, ranges];
+}
+
+/** Loads the tokenizer, templates and indexes once per thread. */
+export async function createDocumentProcessor(config: ProcessorConfig): Promise<DocumentProcessor> {
+  const { options } = config;
+  const counter: TokenCounter = memoizeTokenCounter(await loadTokenCounter(options.tokenizer));
+  const renderer: PromptRenderer = await createPromptRenderer(config.prompts, counter);
+  const hasher = options.dedup.near ? new MinHasher(options.dedup) : undefined;
+  const contamination = config.contamination
+    ? ContaminationIndex.fromShared(config.contamination)
+    : undefined;
+
+  const process = (document: RawDocument, ordinal: number): DocumentResult => {
+    const detokenize = options.wikitext === 'auto' ? document.split === 'wikitext' : options.wikitext;
+    const { text, counts } = normalizeText(document.text, {
+      unicode: options.unicode,
+      wikitext: detokenize,
+      wikitextPunctuation: options.wikitextPunctuation,
+    });
+    const split = assignSplit(document.id, options.validationFraction, options.seed);
+    const result: DocumentResult = {
+      ordinal,
+      id: document.id,
+      file: document.file,
+      line: document.line,
+      status: 'ok',
+      contentHash: hash64(text.replace(/\s+/g, ' ')),
+      split,
+      normalize: counts,
+      sentences: { total: 0, kept: 0, filtered: {} },
+      samples: 0,
+      records: new Uint8Array(0),
+      bucketRanges: new Int32Array(0),
+      asr: 0,
+      msr: 0,
+      contextTruncated: 0,
+      promptTokens: emptyHistogram(),
+      contextTokens: emptyHistogram(),
+    };
+    if (text === '') {
+      result.status = 'empty';
+      return result;
+    }
+    if (hasher) {
+      const signature = hasher.signature(text);
+      if (signature) result.bandKeys = hasher.bandKeys(signature);
+    }
+    const match = contamination?.match(text);
+    if (match) result.contamination = match;
+
+    const segmented = segmentDocument(
+      { id: document.id, text, source: document.source },
+      {
+        minChars: options.minChars,
+        minWords: options.minWords,
+        minTokens: options.minTokens,
+        contextTokens: options.contextTokens,
+        referenceSegments: options.referenceSegments,
+        referenceTokens: options.referenceTokens,
+        segmentEngine: options.segmentEngine,
+        lineBreaks: options.lineBreaks,
+        shortSentences: options.shortSentences,
+        countTokens: counter.count,
+      },
+    );
+    result.sentences = segmented.sentences;
+    const byBucket = new Map<number, string[]>();
+    for (const sample of segmented.samples) {
+      const tasks: TaskKind[] =
+        options.tasks === 'both'
+          ? ['asr', 'msr']
+          : options.tasks === 'mix'
+            ? [assignTask(sample.id, options.lambda, options.seed)]
+            : [options.tasks];
+      for (const task of tasks) {
+        const id = options.tasks === 'both' ? `${sample.id}#${task}` : sample.id;
+        const rendered = renderer.render(task, sample.context, sample.next);
+        const contextTokens = segmented.contextTokens.get(sample.index) ?? counter.count(sample.context);
+        const promptTokens =
+          renderer.overhead(task) + contextTokens + (task === 'msr' ? counter.count(sample.next) : 0);
+        const record: PreparedSample = {
+          id,
+          task,
+          prompt: rendered.prompt,
+          context: sample.context,
+          target: sample.target,
+          next: sample.next,
+          reference: sample.reference,
+          source: document.source,
+          flags: sample.contextTruncated ? ['context-truncated'] : [],
+          split,
+          documentId: document.id,
+          index: sample.index,
+          contextSegments: sample.contextSegments,
+          referenceSegments: sample.referenceSegments,
+          tokens: {
+            prompt: promptTokens,
+            context: contextTokens,
+            target: counter.count(sample.target),
+            reference: segmented.referenceTokens.get(sample.index) ?? counter.count(sample.reference),
+          },
+        };
+        if (rendered.userPrompt !== undefined) record.userPrompt = rendered.userPrompt;
+        const key = sampleSortKey(id, options.seed, ordinal, sample.index, task);
+        const bucket = bucketOf(key, config.buckets);
+        let lines = byBucket.get(bucket);
+        if (!lines) {
+          lines = [];
+          byBucket.set(bucket, lines);
+        }
+        lines.push(`${key}\t${JSON.stringify(record)}\n`);
+        result.samples++;
+        if (task === 'asr') result.asr++;
+        else result.msr++;
+        if (sample.contextTruncated) result.contextTruncated++;
+        addToHistogram(result.promptTokens, promptTokens);
+        addToHistogram(result.contextTokens, contextTokens);
+      }
+    }
+    if (result.samples > 0) [result.records, result.bucketRanges] = encodeBuckets(byBucket);
+    return result;
+  };
+
+  return {
+    process(document, ordinal) {
+      try {
+        return process(document, ordinal);
+      } catch (error) {
+        return {
+          ordinal,
+          id: document.id,
+          file: document.file,
+          line: document.line,
+          status: 'error',
+          error: error instanceof Error ? error.message : String(error),
+          contentHash: { hi: 0, lo: 0 },
+          split: 'train',
+          normalize: {
+            nulBytes: 0,
+            controlChars: 0,
+            loneSurrogates: 0,
+            unicodeChanged: 0,
+            wikitextMarkers: 0,
+          },
+          sentences: { total: 0, kept: 0, filtered: {} },
+          samples: 0,
+          records: new Uint8Array(0),
+          bucketRanges: new Int32Array(0),
+          asr: 0,
+          msr: 0,
+          contextTruncated: 0,
+          promptTokens: emptyHistogram(),
+          contextTokens: emptyHistogram(),
+        };
+      }
+    },
+  };
+}
