@@ -70,6 +70,10 @@ export function decaysByDefault(_name: string, shape: readonly number[]): boolea
 
 interface ForwardObjective {
   builder: GraphBuilder;
+  logits: ValueInfo;
+  logSoftmax: ValueInfo;
+  targets: ValueInfo;
+  coefficients: ValueInfo;
   logprobs: ValueInfo;
   objective: ValueInfo;
   parameters: Map<string, ValueInfo>;
@@ -92,7 +96,7 @@ function emitObjective(name: string, config: DecoderConfig, options: TrainingGra
   });
   const targets = b.input(trainingNames.targetIds, 'int64', [batch, sequence]);
   const coefficients = b.input(trainingNames.coefficients, 'float32', [batch, sequence]);
-  const { logprobs, objective } = b.scoped('objective', () => {
+  const { logSoftmax, logprobs, objective } = b.scoped('objective', () => {
     const logSoftmax = b.op('LogSoftmax', [forward.logits], { axis: attr.int(-1) })[0] as ValueInfo;
     const picked = b.op('GatherElements', [logSoftmax, b.unsqueeze(targets, [-1])], {
       axis: attr.int(-1),
@@ -107,9 +111,18 @@ function emitObjective(name: string, config: DecoderConfig, options: TrainingGra
     )[0] as ValueInfo;
     const weighted = b.mul(tokenLogprobs, coefficients);
     const total = b.op('ReduceSum', [weighted], { keepdims: attr.int(0) })[0] as ValueInfo;
-    return { logprobs: tokenLogprobs, objective: total };
+    return { logSoftmax, logprobs: tokenLogprobs, objective: total };
   });
-  return { builder: b, logprobs, objective, parameters: forward.parameters };
+  return {
+    builder: b,
+    logits: forward.logits,
+    logSoftmax,
+    targets,
+    coefficients,
+    logprobs,
+    objective,
+    parameters: forward.parameters,
+  };
 }
 
 /**
@@ -123,24 +136,56 @@ export function buildLogprobsGraph(config: DecoderConfig, options: TrainingGraph
   return { graph: builder.build(), parameters: decoderParameterSpecs(config) };
 }
 
+/**
+ * Gradients of the loss L = −O w.r.t. every parameter. The loss head is differentiated by hand —
+ * ∂L/∂logits = c·(softmax − onehot(target)): c·exp(logSoftmax), then −c scattered onto the target —
+ * three passes over the `[batch, sequence, vocab]` logits instead of the seven that the generic
+ * LogSoftmax and GatherElements rules emit. Reverse-mode autodiff takes it from the logits down.
+ */
 function emitLossGradients(forward: ForwardObjective): Map<string, ValueInfo> {
   const b = forward.builder;
-  // The loss is −O: seed the backward pass with −1 instead of adding a Neg node.
-  const seed = b.scalar(-1);
-  const grads = buildGradients(b, forward.objective, [...forward.parameters.values()], { seed });
+  const logitsGrad = b.scoped('grad/objective', () => {
+    const column = b.unsqueeze(forward.coefficients, [-1]);
+    const weightedSoftmax = b.mul(b.op('Exp', [forward.logSoftmax])[0] as ValueInfo, column);
+    const logitsType = {
+      dtype: 'float32' as const,
+      shape: forward.logits.shape ? [...forward.logits.shape] : undefined,
+    };
+    return b.op(
+      'ScatterElements',
+      [weightedSoftmax, b.unsqueeze(forward.targets, [-1]), b.neg(column)],
+      { axis: attr.int(-1), reduction: attr.string('add') },
+      { outputTypes: [logitsType] },
+    )[0] as ValueInfo;
+  });
+  const grads = buildGradients(b, forward.logits, [...forward.parameters.values()], { seed: logitsGrad });
   return new Map([...grads].map(([name, grad]) => [name, grad as ValueInfo]));
+}
+
+/** √(Σ ‖g‖²) over all gradients: the global norm that clipping uses. */
+function emitGlobalNorm(b: GraphBuilder, grads: readonly ValueInfo[]): ValueInfo {
+  const scalarType = { outputTypes: [{ dtype: 'float32' as const, shape: [] }] };
+  const squares = grads.map(
+    (grad) => b.op('ReduceSumSquare', [grad], { keepdims: attr.int(0) }, scalarType)[0] as ValueInfo,
+  );
+  const sumSquares =
+    squares.length === 1 ? (squares[0] as ValueInfo) : (b.op('Sum', squares, {}, scalarType)[0] as ValueInfo);
+  return b.sqrt(sumSquares);
 }
 
 /**
  * The gradient graph: forward → O = Σ c_t·logπ_t → reverse-mode gradients of the loss −O. Outputs
- * `objective`, `logprobs` and `grad.<name>` for every parameter.
+ * `objective`, `logprobs`, `grad_norm` (global L2 norm of the gradients) and `grad.<name>` for every
+ * parameter.
  */
 export function buildGradientGraph(config: DecoderConfig, options: TrainingGraphOptions = {}): TrainingGraph {
   const forward = emitObjective(`${config.modelType}-gradients`, config, options);
   const grads = emitLossGradients(forward);
   const b = forward.builder;
+  const norm = b.scoped('grad_norm', () => emitGlobalNorm(b, [...grads.values()]));
   b.output(forward.objective, trainingNames.objective);
   b.output(forward.logprobs, trainingNames.logprobs);
+  b.output(norm, trainingNames.gradNorm);
   for (const [name, grad] of grads) b.output(grad, trainingNames.grad(name));
   return { graph: b.build(), parameters: decoderParameterSpecs(config) };
 }
@@ -178,17 +223,11 @@ function emitAdamW(
   const maxGradNorm = scalar(trainingNames.maxGradNorm);
   const step = scalar(trainingNames.step);
   const one = b.scalar(1);
-  const scalarType = { outputTypes: [{ dtype: 'float32' as const, shape: [] }] };
-  const reduceAll = (op: string, x: ValueInfo) =>
-    b.op(op, [x], { keepdims: attr.int(0) }, scalarType)[0] as ValueInfo;
-
   const scalars = b.scoped('adamw', (): AdamWScalars => {
-    const squares = parameters.map((spec) => reduceAll('ReduceSumSquare', gradOf(spec.name)));
-    const sumSquares =
-      squares.length === 1
-        ? (squares[0] as ValueInfo)
-        : (b.op('Sum', squares, {}, scalarType)[0] as ValueInfo);
-    const norm = b.sqrt(sumSquares);
+    const norm = emitGlobalNorm(
+      b,
+      parameters.map((spec) => gradOf(spec.name)),
+    );
     // clip = min(1, max_norm / (norm + 1e-6)) (PyTorch clip_grad_norm_); max_norm = ∞ disables it.
     const clip = b.op('Min', [one, b.div(maxGradNorm, b.add(norm, b.scalar(1e-6)))])[0] as ValueInfo;
     const correction1 = b.sub(one, b.op('Pow', [beta1, step])[0] as ValueInfo);

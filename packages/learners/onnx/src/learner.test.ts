@@ -334,7 +334,8 @@ describe('OnnxLearner: AdamW', () => {
       const grads = (await learner.gradients()) as Map<string, Float32Array>;
       const expectedNorm = torchAdamW(reference, state, grads, { ...adam, lr: 0.02, step, maxNorm });
       const { gradNorm } = await learner.optimStep({ learningRate: 0.02 });
-      expect(Math.abs((gradNorm as number) - expectedNorm) / expectedNorm).toBeLessThan(1e-9);
+      // The norm comes from the graph (float32 sum of squares): 1e-6 relative.
+      expect(Math.abs((gradNorm as number) - expectedNorm) / expectedNorm).toBeLessThan(1e-6);
       if (expectedNorm > maxNorm) clipped++;
       expect(learner.step).toBe(step);
       for (const [name, tensor] of await learner.weights()) {

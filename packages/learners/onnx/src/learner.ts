@@ -59,6 +59,8 @@ export class OnnxLearner implements LearnerV1 {
   private readonly sessions: SessionCache;
   private readonly microBatchTokens: number;
   private pending: Float32Array[] | undefined;
+  /** The graph's global norm of `pending`, while it holds a single run's gradients. */
+  private pendingNorm: number | undefined;
   private optimizerSteps = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -184,6 +186,7 @@ export class OnnxLearner implements LearnerV1 {
       let objective = 0;
       const outputs = [
         trainingNames.objective,
+        trainingNames.gradNorm,
         ...this.parameters.map((p) => trainingNames.grad(p.spec.name)),
       ];
       for (const part of micro) {
@@ -193,10 +196,13 @@ export class OnnxLearner implements LearnerV1 {
         const grads = this.parameters.map(
           (parameter) => (out[trainingNames.grad(parameter.spec.name)] as Ort.Tensor).data as Float32Array,
         );
-        this.accumulate(grads);
+        const norm = ((out[trainingNames.gradNorm] as Ort.Tensor).data as Float32Array)[0] as number;
+        this.accumulate(grads, norm);
       }
-      if (!this.pending)
+      if (!this.pending) {
         this.pending = this.parameters.map((parameter) => new Float32Array(parameter.value.length));
+        this.pendingNorm = 0;
+      }
       this.logger.debug('learner-onnx: forwardBackward', {
         sequences: batch.sequences.length,
         skipped: batch.sequences.length - active.length,
@@ -206,12 +212,14 @@ export class OnnxLearner implements LearnerV1 {
     });
   }
 
-  private accumulate(grads: Float32Array[]): void {
+  private accumulate(grads: Float32Array[], norm: number): void {
     if (!this.pending) {
       // onnxruntime returns fresh buffers: the first micro-batch's gradients become the accumulator.
       this.pending = grads;
+      this.pendingNorm = norm;
       return;
     }
+    this.pendingNorm = undefined;
     for (const [index, grad] of grads.entries()) {
       const total = this.pending[index] as Float32Array;
       for (let i = 0; i < total.length; i++) total[i] = (total[i] as number) + (grad[i] as number);
@@ -239,8 +247,9 @@ export class OnnxLearner implements LearnerV1 {
           message: 'optimStep was called with no accumulated gradients; call forwardBackward first.',
         });
       }
+      const gradNorm = this.pendingNorm ?? globalNorm(grads);
       this.pending = undefined;
-      const gradNorm = globalNorm(grads);
+      this.pendingNorm = undefined;
       if (!Number.isFinite(gradNorm)) {
         throw new NumericError({
           argument: 'gradients',
@@ -354,6 +363,7 @@ export class OnnxLearner implements LearnerV1 {
       }
       this.optimizerSteps = checkpoint.state.step;
       this.pending = undefined;
+      this.pendingNorm = undefined;
     });
   }
 

@@ -136,6 +136,13 @@ describe('backward rules match float64 finite differences', () => {
     expectClose(check);
   });
 
+  it('Mul of a value with itself (the RMSNorm square)', async () => {
+    const check = await checkGradients([{ name: 'x', shape: [2, 3] }], (b, [x]) =>
+      b.mul(x as ValueInfo, x as ValueInfo),
+    );
+    expectClose(check);
+  });
+
   it('Div with broadcasting', async () => {
     const check = await checkGradients(
       [

@@ -155,6 +155,19 @@ const binary = (
   },
 });
 
+const productRule = binary(
+  (ctx, g, _a, bb) => mul(ctx.b, g, bb),
+  (ctx, g, a) => mul(ctx.b, g, a),
+);
+
+function mulRule(ctx: BackwardContext): (ValueInfo | undefined)[] {
+  const [first, second] = ctx.node.inputs;
+  if (first !== second) return productRule.backward(ctx);
+  // Mul(x, x) (RMSNorm's square): one 2·g·x instead of two contributions and a Sum.
+  const x = input(ctx, 0);
+  return [ctx.b.mul(grad0(ctx), ctx.b.mul(x, scalarOf(ctx.b, 2, x.dtype))), undefined];
+}
+
 function matMulRule(ctx: BackwardContext): (ValueInfo | undefined)[] {
   const { b } = ctx;
   const g = grad0(ctx);
@@ -496,13 +509,7 @@ export const backwardRules: ReadonlyMap<string, BackwardRule> = new Map<string, 
       (ctx, g) => ctx.b.neg(g),
     ),
   ],
-  [
-    'Mul',
-    binary(
-      (ctx, g, _a, bb) => mul(ctx.b, g, bb),
-      (ctx, g, a) => mul(ctx.b, g, a),
-    ),
-  ],
+  ['Mul', { differentiable: [0, 1], backward: mulRule }],
   [
     'Div',
     binary(
