@@ -1,2 +1,29 @@
 export { judgeConformanceCases, runJudgeConformance } from './judge.js';
 export type { JudgeConformanceOptions } from './judge.js';
+export {
+  backendConformanceCases,
+  ConformanceFailure,
+  ConformanceSkip,
+  defaultConformanceOptions,
+  firstDivergence,
+  prepareBackendConformance,
+  runBackendConformance,
+  runBackendConformanceCase,
+} from './backend.js';
+export type {
+  BackendConformanceCase,
+  BackendConformanceOptions,
+  BackendConformanceSetup,
+  ConformanceCaseContext,
+  Failer,
+  PreparedConformance,
+  ResolvedConformanceOptions,
+} from './backend.js';
+export {
+  argmax,
+  defaultOnnxFiles,
+  logitsRow,
+  logSoftmaxAt,
+  openUncachedForward,
+} from './uncached.js';
+export type { SequenceLogits, UncachedForward } from './uncached.js';
