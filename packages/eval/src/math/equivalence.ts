@@ -7,7 +7,7 @@ import { type Complex, isFiniteComplex, modulus, sub } from './complex.js';
 import { evaluate } from './evaluate.js';
 import { type AnswerFallback, extractMathAnswer } from './extract.js';
 import { compactKey, normalizeAnswer } from './normalize.js';
-import { type Node, freeSymbols } from './parse.js';
+import { type Node, freeSymbols, parseExpression } from './parse.js';
 import { type Answer, parseAnswer } from './structure.js';
 
 /**
@@ -50,19 +50,33 @@ const SAMPLE_VALUES = [
 ];
 const SYMBOLIC_TOLERANCE = 1e-7;
 const CACHE_LIMIT = 20_000;
+const PLAIN_NUMBER = /^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$/;
 const cache = new Map<string, Prepared>();
 
-function prepare(text: string): Prepared {
-  const cached = cache.get(text);
+/** Normalises and parses an answer; golds are cached (one gold is graded against n samples), predictions not. */
+function prepare(text: string, useCache: boolean): Prepared {
+  const cached = useCache ? cache.get(text) : undefined;
   if (cached) return cached;
+  const plain = PLAIN_NUMBER.exec(text);
+  if (plain) {
+    // Fast path for the commonest answer, a plain number: nothing to normalise.
+    const key = plain[1]!
+      .replace(/^(-?)0+(?=[0-9])/, '$1')
+      .replace(/(\.[0-9]*?)0+$/, '$1')
+      .replace(/\.$/, '');
+    const node = parseExpression(key);
+    if (node) return { answer: { type: 'expression', node, key }, key, percent: false };
+  }
   const normalized = normalizeAnswer(text);
   const prepared: Prepared = {
     answer: parseAnswer(normalized.text),
     key: compactKey(normalized.text),
     percent: normalized.percent,
   };
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(text, prepared);
+  if (useCache) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(text, prepared);
+  }
   return prepared;
 }
 
@@ -101,8 +115,8 @@ export function answersEquivalent(
   options: MathEquivalenceOptions = {},
 ): boolean {
   const settings = settingsOf(options);
-  const g = prepare(gold);
-  const p = prepare(predicted);
+  const g = prepare(gold, true);
+  const p = prepare(predicted, false);
   if (g.key === p.key && g.key.length > 0) return true;
   if (g.key.length === 0 || p.key.length === 0) return false;
   if (textKey(g.key) === textKey(p.key) && /[a-zA-Z]{2}/.test(g.key) && !/\\/.test(g.key)) return true;
