@@ -4,6 +4,7 @@ import { backoffDelayMs, parseRetryAfterMs, sleep } from './retry.js';
 /** How one backend talks HTTP: shared by every request it makes. */
 export interface HttpSettings {
   fetch: typeof fetch;
+  /** Every request's headers, content type and accept included (built once). */
   headers: Record<string, string>;
   timeoutMs: number;
   maxRetries: number;
@@ -167,7 +168,7 @@ async function attemptOnce(
   try {
     const response = await http.fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...http.headers },
+      headers: http.headers,
       body: payload,
       signal: controller.signal,
     });

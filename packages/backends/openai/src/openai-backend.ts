@@ -169,7 +169,7 @@ function resolveSettings(settings: OpenAIBackendSettings): ResolvedSettings {
   }
   const apiKeyEnv = settings.apiKeyEnv ?? 'OPENAI_API_KEY';
   const apiKey = settings.apiKey ?? process.env[apiKeyEnv];
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   const secrets: string[] = apiKey ? [apiKey] : [];
   for (const [name, value] of Object.entries(settings.headers ?? {})) {
     const lower = name.toLowerCase();
