@@ -5,6 +5,7 @@ import type { RlptEvent } from '@rlpt/spec';
 import { describe, expect, it } from 'vitest';
 import { BENCHMARK_NAMES, buildPrompt, loadBenchmark, shufflePermutation } from './benchmarks.js';
 import { isEquivalent } from './math/equivalence.js';
+import { gradeMathResponse } from './math/grade.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
@@ -67,6 +68,31 @@ describe.skipIf(!hasShipped)(`shipped benchmarks (${shipped})`, () => {
     expect(benchmark.items).toHaveLength(1319);
     expect(benchmark.items[0]).toMatchObject({ id: '0', answer: '18' });
     expect(benchmark.items.every((item) => /^-?[0-9.]+$/.test(item.answer))).toBe(true);
+  });
+
+  it('every shipped math gold is graded correct in three response styles, and its neighbour is not', async () => {
+    let graded = 0;
+    for (const name of ['aime24', 'amc23', 'minerva-math', 'olympiadbench', 'gsm8k']) {
+      const benchmark = await loadBenchmark(name, { dataDir: shipped });
+      for (const item of benchmark.items) {
+        const answer = item.answer.replace(/^\$|\$$/g, '');
+        const responses = [
+          `Thus the final answer is $\\boxed{${answer}}$.`,
+          `The answer is $${answer}$.`,
+          `<think>hmm</think>\n\\[\\boxed{${answer}}\\]`,
+        ];
+        for (const response of responses) {
+          const grade = gradeMathResponse(response, item.answer, {
+            multipleAnswers: item.multipleAnswers ?? false,
+          });
+          expect({ name, id: item.id, response, correct: grade.correct }).toMatchObject({ correct: true });
+          graded++;
+        }
+        if (/^-?[0-9]+$/.test(answer))
+          expect(gradeMathResponse(`\\boxed{${Number(answer) + 1}}`, item.answer).correct).toBe(false);
+      }
+    }
+    expect(graded).toBe(3 * (30 + 40 + 272 + 675 + 1319));
   });
 
   it('limit keeps the first N items', async () => {

@@ -145,3 +145,11 @@ describe('answer markers with math delimiters', () => {
     expect(extractMathAnswer(text)).toBe(expected);
   });
 });
+
+describe('several answers after a marker', () => {
+  it('keeps every math segment of the sentence', () => {
+    expect(extractMathAnswer('The answer is $69$, $84$.')).toBe('$69$, $84$');
+    expect(gradeMathResponse('So the answer is $69$ and $84$. Done.', '84, 69').correct).toBe(true);
+    expect(extractMathAnswer('The answer is $3.5$ kg. Next we check.')).toBe('$3.5$ kg');
+  });
+});

@@ -92,18 +92,35 @@ function afterAnswerMarker(text: string): string | null {
   ANSWER_MARKER.lastIndex = 0;
   for (let match = ANSWER_MARKER.exec(text); match; match = ANSWER_MARKER.exec(text)) last = match;
   if (!last) return null;
-  let rest = text.slice(last.index + last[0].length).replace(/^[\s*:：]+/, '');
-  // A display or inline math answer right after the marker.
-  const math = /^\$\$((?:\\\$|[^$])*)\$\$|^\$((?:\\\$|[^$])*)\$|^\\\[([\s\S]*?)\\\]|^\\\(([\s\S]*?)\\\)/.exec(
-    rest,
-  );
-  if (math) return (math[1] ?? math[2] ?? math[3] ?? math[4] ?? '').trim();
-  rest = rest.split(/\n/)[0] ?? '';
-  // Stop at the end of the sentence ("5. I hope it is correct."), not at a decimal point.
-  const sentenceEnd = /\.(?:\s|$)|\*\*/.exec(rest);
-  if (sentenceEnd) rest = rest.slice(0, sentenceEnd.index);
-  rest = rest.replace(/\*+/g, '').trim();
-  return rest.length > 0 ? rest : null;
+  const rest = text.slice(last.index + last[0].length).replace(/^[\s*:：]+/, '');
+  // A display answer right after the marker.
+  const display = /^\$\$((?:\\\$|[^$])*)\$\$|^\\\[([\s\S]*?)\\\]/.exec(rest);
+  if (display) return (display[1] ?? display[2] ?? '').trim();
+  // Otherwise the rest of the sentence: up to a period that ends it (not a decimal point, not inside
+  // $…$ or \(…\)), a line break, or closing bold; "$69$, $84$." keeps both answers.
+  let end = 0;
+  let inMath = false;
+  for (; end < rest.length; end++) {
+    const char = rest[end]!;
+    if (char === '\\' && (rest[end + 1] === '(' || rest[end + 1] === ')')) {
+      inMath = rest[end + 1] === '(';
+      end++;
+      continue;
+    }
+    if (char === '\\') {
+      end++;
+      continue;
+    }
+    if (char === '$') inMath = !inMath;
+    else if (char === '\n') break;
+    else if (!inMath && char === '.' && !/[0-9]/.test(rest[end + 1] ?? '')) break;
+    else if (!inMath && char === '*' && rest[end + 1] === '*') break;
+  }
+  let answer = rest.slice(0, end).replace(/\*+/g, '').trim();
+  // One math segment is unwrapped: "$\frac{1}{2}$" → "\frac{1}{2}".
+  const single = /^\$((?:\\\$|[^$])*)\$$|^\\\(([\s\S]*?)\\\)$/.exec(answer);
+  if (single) answer = (single[1] ?? single[2] ?? '').trim();
+  return answer.length > 0 ? answer : null;
 }
 
 /** Last number in the text, commas removed first (Qwen2.5-Math's `-?\d*\.?\d+` fallback). */
