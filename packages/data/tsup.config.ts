@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // worker.ts is its own entry: the pool starts dist/worker.js next to the module that imports it.
+  entry: ['src/index.ts', 'src/worker.ts'],
   format: ['esm'],
-  dts: { compilerOptions: { customConditions: [] } },
+  dts: { entry: 'src/index.ts', compilerOptions: { customConditions: [] } },
   sourcemap: true,
   clean: true,
   target: 'node20',

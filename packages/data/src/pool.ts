@@ -24,6 +24,14 @@ function withoutTsxHooks(argv: readonly string[]): string[] {
   return out;
 }
 
+// Flags about the main script itself, which a worker thread rejects or must not repeat.
+const scriptFlags = /^(--input-type|--eval|-e|--print|-p|--interactive|-i|--test|--watch|--check|-c)(=|$)/;
+
+/** `execArgv` a worker accepts: the process's, without flags that only make sense for the main script. */
+function forWorkers(argv: readonly string[]): string[] {
+  return argv.filter((argument) => !scriptFlags.test(argument));
+}
+
 /**
  * How to start a worker. Built code (`dist/`) runs `worker.js` next to the current module as it is. From
  * TypeScript sources (vitest, tsx, the benches) a small bootstrap registers tsx's ESM hooks inside the
@@ -32,11 +40,13 @@ function withoutTsxHooks(argv: readonly string[]): string[] {
  */
 export function workerEntry(): { script: URL | string; eval: boolean; execArgv?: string[] } {
   const built = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return { script: built, eval: false };
+  if (existsSync(fileURLToPath(built))) {
+    return { script: built, eval: false, execArgv: forWorkers(process.execArgv) };
+  }
   const source = new URL('./worker.ts', import.meta.url).href;
   const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
   const api = pathToFileURL(join(tsxRoot, 'dist/esm/api/index.mjs')).href;
-  const execArgv = withoutTsxHooks(process.execArgv);
+  const execArgv = forWorkers(withoutTsxHooks(process.execArgv));
   if (!execArgv.some((argument) => argument.includes('@rlpt/source')))
     execArgv.push('--conditions=@rlpt/source');
   const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;

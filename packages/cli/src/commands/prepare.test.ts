@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@rlpt/spec';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../main.js';
+import { flagsToOptions, readConfigFile } from './prepare.js';
+
+const sharedData = resolve(fileURLToPath(new URL('../../../..', import.meta.url)), '../shared/data');
+const hasSharedData = existsSync(join(sharedData, 'corpora'));
+
+let dir: string;
+let stdout: string[];
+let stderr: string[];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-prepare-'));
+  stdout = [];
+  stderr = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr.push(String(chunk));
+    return true;
+  });
+  process.exitCode = undefined;
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rlpt prepare flags', () => {
+  it('maps flags onto prepare options, over a config file', async () => {
+    const config = join(dir, 'prepare.yaml');
+    await writeFile(
+      config,
+      'out: from-file\nlambda: 0.25\nformats: [verl]\ndedup:\n  threshold: 0.7\n  shingleSize: 7\n',
+    );
+    const file = await readConfigFile(config);
+    const options = flagsToOptions(
+      ['corpus/', 'more/*.jsonl'],
+      {
+        out: 'from-flags',
+        format: ['samples,openrlhf', 'verl'],
+        workers: '2',
+        minhashThreshold: '0.9',
+        nearDedup: true,
+        dedup: true,
+        wikitext: 'on',
+        benchmarks: ['a.jsonl', 'b.jsonl'],
+        maxIssues: '5',
+      },
+      file,
+    );
+    expect(options).toMatchObject({
+      inputs: ['corpus/', 'more/*.jsonl'],
+      out: 'from-flags',
+      lambda: 0.25,
+      formats: ['samples', 'openrlhf', 'verl'],
+      workers: 2,
+      wikitext: true,
+      benchmarks: ['a.jsonl', 'b.jsonl'],
+      maxIssuesListed: 5,
+      dedup: { threshold: 0.9, shingleSize: 7 },
+    });
+    expect(flagsToOptions([], { out: 'x', dedup: false }).dedup).toEqual({ exact: false, near: false });
+  });
+
+  it('reports every bad flag by its name', async () => {
+    const code = await main([
+      'prepare',
+      join(dir, 'in.txt'),
+      '--out',
+      join(dir, 'out'),
+      '--workers',
+      'two',
+      '--lambda',
+      '-1',
+      '--format',
+      'csv',
+      '--ngram',
+      '0',
+    ]);
+    expect(code).toBe(2);
+    const text = stderr.join('');
+    for (const flag of ['--workers', '--lambda', '--format', '--ngram']) expect(text).toContain(flag);
+  });
+
+  it('requires --out', async () => {
+    expect(await main(['prepare', 'corpus.txt'])).toBe(2);
+    expect(stderr.join('')).toContain('--out: is required');
+  });
+
+  it('reports an unreadable config file', async () => {
+    let error: unknown;
+    try {
+      await readConfigFile(join(dir, 'missing.yaml'));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('missing.yaml');
+  });
+});
+
+describe('rlpt prepare runs', () => {
+  it('builds the demo corpus with --demo', async () => {
+    const out = join(dir, 'demo');
+    const code = await main([
+      'prepare',
+      '--demo',
+      '--out',
+      out,
+      '--format',
+      'samples,verl',
+      '--train-documents',
+      '200',
+      '--held-out-documents',
+      '50',
+    ]);
+    expect(code).toBe(0);
+    expect(stdout.join('')).toContain('inferable targets');
+    expect(existsSync(join(out, 'verl/train-00000.parquet'))).toBe(true);
+    const vocabulary = JSON.parse(await readFile(join(out, 'vocab.json'), 'utf8')) as string[];
+    expect(vocabulary).toContain('apples');
+    const first = JSON.parse(
+      (await readFile(join(out, 'samples/train-00000.jsonl'), 'utf8')).split('\n')[0]!,
+    );
+    expect(first.prompt).toContain('<|startofprediction|>');
+    expect(first.flags).toEqual(['inferable']);
+  });
+
+  it.skipIf(!hasSharedData)(
+    'prepares real text into verl and OpenRLHF files and prints a summary',
+    async () => {
+      const input = join(dir, 'input');
+      await mkdir(input);
+      const wiki = (await readFile(join(sharedData, 'corpora/wikitext-2/valid.txt'), 'utf8')).slice(
+        0,
+        40_000,
+      );
+      await writeFile(join(input, 'wiki.txt'), wiki);
+      await writeFile(join(input, 'broken.jsonl'), '{"text": "fine but short."}\nnot json\n');
+      const out = join(dir, 'out');
+      const code = await main([
+        'prepare',
+        input,
+        '--out',
+        out,
+        '--format',
+        'verl,openrlhf',
+        '--workers',
+        '1',
+        '--tokenizer',
+        'whitespace',
+        '--benchmarks',
+        join(sharedData, 'benchmarks/gsm8k.jsonl'),
+      ]);
+      expect(code).toBe(0);
+      const summary = stdout.join('');
+      expect(summary).toContain('| read');
+      expect(summary).toContain('malformed-json');
+      expect(summary).toContain('gsm8k');
+      expect(summary).toContain(join(out, 'verl/train-00000.parquet'));
+      expect(stderr.join('')).toContain('broken.jsonl:2: malformed JSON');
+      const stats = JSON.parse(await readFile(join(out, 'stats.json'), 'utf8'));
+      expect(stats.samples.total).toBeGreaterThan(20);
+      expect(existsSync(join(out, 'openrlhf/train-00000.jsonl'))).toBe(true);
+      expect(existsSync(join(out, 'samples'))).toBe(false);
+      // Running again into the same folder asks for --overwrite or --resume.
+      expect(await main(['prepare', input, '--out', out, '--tokenizer', 'whitespace'])).toBe(1);
+      expect(stderr.join('')).toContain('--overwrite');
+    },
+  );
+});
