@@ -239,7 +239,7 @@ describe('OnnxLearner: accumulation, micro-batches, zero coefficients', () => {
     const wholeResult = await whole.forwardBackward(batch, coefficients);
     const expected = (await whole.gradients()) as Map<string, Float32Array>;
 
-    const tiny = await learnerFor({ microBatchTokens: 16 });
+    const tiny = await learnerFor({ microBatchTokens: 16, threadSpinning: false });
     const tinyResult = await tiny.forwardBackward(batch, coefficients);
     const split = await learnerFor();
     const first = { sequences: batch.sequences.slice(0, 2) };

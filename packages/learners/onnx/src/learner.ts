@@ -98,6 +98,7 @@ export class OnnxLearner implements LearnerV1 {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      ...(options.threadSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     };
     this.sessions = new SessionCache(
       ort,

@@ -22,6 +22,12 @@ export interface OnnxLearnerOptions {
   tokenizer?: TokenizerFiles | { copyFrom: string };
   /** onnxruntime intra-op threads. Default: `os.availableParallelism()`. Fix it for reproducible runs. */
   threads?: number;
+  /**
+   * Let onnxruntime's idle intra-op threads spin (default true: fastest on a dedicated machine). On a
+   * machine shared with other busy processes, `false` avoids the large slowdowns spinning threads suffer
+   * there; with `threads: 1` it makes no difference.
+   */
+  threadSpinning?: boolean;
   /** onnxruntime execution providers, in order of preference. Default `['cpu']`. */
   executionProviders?: ('cpu' | 'cuda')[];
   /** AdamW hyper-parameters (PyTorch defaults: β1 0.9, β2 0.999, ε 1e-8, weight decay 0.01). */
@@ -66,6 +72,7 @@ export interface ResolvedOptions {
   maxSessions: number;
   shapes: ShapeMode;
   executionProviders: ('cpu' | 'cuda')[];
+  threadSpinning: boolean;
 }
 
 /** Validates the numeric options; throws an `InvalidArgumentError` naming the first bad option. */
@@ -133,7 +140,18 @@ export function resolveOptions(options: OnnxLearnerOptions, defaultThreads: numb
       });
     }
   }
-  return { threads, adam, maxGradNorm, seed, lengthMultiple, maxSessions, shapes, executionProviders };
+  const threadSpinning = options.threadSpinning ?? true;
+  return {
+    threads,
+    adam,
+    maxGradNorm,
+    seed,
+    lengthMultiple,
+    maxSessions,
+    shapes,
+    executionProviders,
+    threadSpinning,
+  };
 }
 
 /** Default micro-batch size in padded tokens for a vocabulary. */
