@@ -1,2 +1,7 @@
-// Work in progress: see the package README.
-export {};
+export {
+  createTransformersBackend,
+  type TransformersBackend,
+  type TransformersBackendSettings,
+  type TransformersDevice,
+} from './backend.js';
+export type { TransformersDtype } from './folder.js';
