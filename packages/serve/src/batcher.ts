@@ -8,6 +8,7 @@ interface Job {
   id: number;
   prompts: Prompt[];
   settings: SamplingSettings;
+  /** Jobs with equal keys may share a call; `solo:<id>` runs alone. */
   key: string;
   /** Sequences the decode loop holds for this job: prompts × n. */
   sequences: number;
@@ -222,7 +223,18 @@ export class MicroBatcher {
         offset += job.prompts.length;
       }
     } catch (error) {
-      for (const job of group) job.reject(error);
+      if (group.length > 1 && !controller.signal.aborted) {
+        // One bad request (say, a prompt over the context) must not fail the others it was batched
+        // with: run each alone, so only the culprit gets the error.
+        this.#options.logger.warn(
+          `a batch of ${group.length} requests failed (${error instanceof Error ? error.message : String(error)}); retrying them one by one`,
+        );
+        for (const job of group) job.key = `solo:${job.id}`;
+        this.#queue.unshift(...group.filter((job) => !job.signal?.aborted));
+        for (const job of group) if (job.signal?.aborted) job.reject(job.signal.reason);
+      } else {
+        for (const job of group) job.reject(error);
+      }
     } finally {
       this.#running--;
       this.#pump();

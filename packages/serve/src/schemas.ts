@@ -39,6 +39,8 @@ export const completionsRequestSchema = z.strictObject({
   }),
   logprobs: z.number().int().min(0).max(20).nullish(),
   prompt_logprobs: z.number().int().min(0).max(20).nullish(),
+  /** rlpt extension: the temperature `prompt_logprobs` are computed under (default 1, vLLM's). */
+  prompt_logprobs_temperature: z.number().gt(0).nullish(),
   echo: z.boolean().nullish(),
   best_of: z.number().int().min(1).nullish(),
   suffix: z.string().nullish(),

@@ -357,6 +357,26 @@ describe('micro-batching', () => {
     expect(backend.calls.filter((call) => call.seed !== undefined)).toHaveLength(2);
   });
 
+  it('a request the backend rejects does not fail the requests batched with it', async () => {
+    // A long window, so the three requests surely share the first call even on a busy machine.
+    const { client, backend } = await start({ delayMs: 20, batchWindowMs: 200 });
+    const outcomes = await Promise.allSettled(
+      ['good one', 'poison pill', 'good two'].map((prompt) =>
+        client.completions.create({ model: MODEL, prompt, max_tokens: 16 }),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const rejected = (outcomes[1] as PromiseRejectedResult).reason as InstanceType<typeof OpenAI.APIError>;
+    expect(rejected.status).toBe(400);
+    expect(rejected.message).toContain('poisoned');
+    expect((outcomes[0] as PromiseFulfilledResult<OpenAI.Completion>).value.choices[0]!.text).toBe(
+      expectedText('good one', 0, 16),
+    );
+    // First the shared call, then each request alone.
+    expect(backend.calls[0]!.prompts.length).toBe(3);
+    expect(backend.calls.slice(1).map((call) => call.prompts.length)).toEqual([1, 1, 1]);
+  });
+
   it('drops a queued request whose client went away', async () => {
     const { client, backend } = await start({ delayMs: 200, maxBatch: 1 });
     const first = client.completions.create({ model: MODEL, prompt: 'kept', max_tokens: 4 });

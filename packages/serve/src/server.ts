@@ -504,6 +504,13 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         code: 'unsupported_parameter',
       });
     }
+    if (body.prompt_logprobs_temperature != null && body.prompt_logprobs == null) {
+      throw new HttpError({
+        status: 400,
+        message: 'prompt_logprobs_temperature needs prompt_logprobs: 0.',
+        param: 'prompt_logprobs_temperature',
+      });
+    }
     const prompts = completionsPrompts(body.prompt);
     const logprobs = body.logprobs != null;
     const settings = samplingSettings(
@@ -525,10 +532,14 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       } else {
         const reply = completionsBody(outcome.results, usage, options);
         if (body.prompt_logprobs != null) {
-          const perPrompt = await promptLogprobs(outcome.results);
+          const temperature = body.prompt_logprobs_temperature ?? undefined;
+          const perPrompt = await promptLogprobs(outcome.results, temperature);
           const n = settings.n ?? 1;
           for (const choice of reply.choices) {
-            (choice as Record<string, unknown>).prompt_logprobs = perPrompt[Math.floor(choice.index / n)];
+            const extra = choice as Record<string, unknown>;
+            extra.prompt_logprobs = perPrompt[Math.floor(choice.index / n)];
+            // Echoed so a client can tell this server from one that ignores the extension (vLLM).
+            if (temperature !== undefined) extra.prompt_logprobs_temperature = temperature;
           }
         }
         sendJson(res, 200, reply);
@@ -638,7 +649,10 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
    * vLLM's `prompt_logprobs: 0`: per prompt position, the logprob of the actual token (`null` at 0),
    * from the backend's teacher-forced `score`.
    */
-  async function promptLogprobs(results: PromptResult[]): Promise<(Record<string, unknown> | null)[][]> {
+  async function promptLogprobs(
+    results: PromptResult[],
+    temperature: number | undefined,
+  ): Promise<(Record<string, unknown> | null)[][]> {
     const score = resolved.backend.score?.bind(resolved.backend);
     if (!score)
       throw new HttpError({ status: 400, message: 'prompt_logprobs needs a backend with score().' });
@@ -654,6 +668,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     const scorable = ids.filter((promptIds) => promptIds.length > 1);
     const scored = scorable.length
       ? await score({
+          ...(temperature === undefined ? {} : { temperature }),
           items: scorable.map((promptIds) => ({
             prompt: { tokenIds: promptIds.slice(0, 1) },
             completion: { tokenIds: promptIds.slice(1) },

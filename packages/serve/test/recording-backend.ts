@@ -51,6 +51,13 @@ export function createRecordingBackend(
     calls,
     async generate(request, callOptions = {}): Promise<GenerateResult> {
       calls.push(request);
+      const poisoned = request.prompts.findIndex((prompt) => promptText(prompt).includes('poison'));
+      if (poisoned >= 0) {
+        throw new InvalidArgumentError({
+          argument: `prompts[${poisoned}]`,
+          message: `generate: prompts[${poisoned}] is poisoned (test backend).`,
+        });
+      }
       if (request.maxTokens === 13) {
         throw new InvalidArgumentError({
           argument: 'maxTokens',

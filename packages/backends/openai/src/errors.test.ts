@@ -218,6 +218,7 @@ describe('connection failures, timeouts and aborts', () => {
       backendFor().generate({ prompts: ['slow-1', 'bad', 'slow-2'], maxTokens: 1 }),
     )) as ApiCallError;
     expect(error.statusCode).toBe(400);
+    expect(error.message).toMatch(/^prompts\[1\]: POST /);
     const slow = server.requests.filter((seen) => (seen.body as { prompt: string }).prompt !== 'bad');
     await Promise.all(slow.map((seen) => seen.closedEarly));
   });
@@ -353,6 +354,8 @@ describe('argument checks', () => {
       [{ prompts: ['x'], maxTokens: 1, n: 0 }, 'n'],
       [{ prompts: ['x'], maxTokens: 1, topP: 0 }, 'topP'],
       [{ prompts: ['x', 42], maxTokens: 1 }, 'prompts[1]'],
+      [{ prompts: ['x', ''], maxTokens: 1 }, 'prompts[1]'],
+      [{ prompts: [{ tokenIds: [] }], maxTokens: 1 }, 'prompts[0]'],
     ] as const) {
       const error = await failure(backend.generate(bad as never));
       expect((error as InvalidArgumentError).argument).toBe(argument);

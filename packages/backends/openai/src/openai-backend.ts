@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import {
   AbortError,
+  ApiCallError,
   type BackendCapabilities,
   type CallOptions,
   type Completion,
@@ -228,6 +229,12 @@ function validateRequest(request: GenerateRequest): void {
     fail('topP', `topP must be in (0, 1], got ${JSON.stringify(request.topP)}.`);
   }
   request.prompts.forEach((prompt, index) => {
+    if (
+      prompt === '' ||
+      (typeof prompt === 'object' && prompt !== null && 'tokenIds' in prompt && prompt.tokenIds?.length === 0)
+    ) {
+      fail(`prompts[${index}]`, `prompts[${index}] is empty; every prompt needs at least one token.`);
+    }
     if (typeof prompt === 'string') return;
     if (typeof prompt === 'object' && prompt !== null) {
       if ('messages' in prompt && Array.isArray(prompt.messages)) return;
@@ -393,7 +400,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
         plans.map((plan) =>
           execute(plan).catch((error: unknown) => {
             callController?.abort(error);
-            throw error;
+            throw forPrompt(error, plan.promptIndex);
           }),
         ),
       );
@@ -495,10 +502,10 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
         message: 'score: request.items must be an array.',
       });
     }
-    if (request.temperature !== undefined && request.temperature !== 1) {
-      throw new UnsupportedFunctionalityError({
-        functionality: 'score.temperature',
-        message: `score: vLLM's prompt_logprobs are the model's raw logprobs (temperature 1); temperature ${request.temperature} cannot be applied.`,
+    if (request.temperature !== undefined && !(request.temperature > 0)) {
+      throw new InvalidArgumentError({
+        argument: 'temperature',
+        message: `score: temperature must be > 0, got ${JSON.stringify(request.temperature)}.`,
       });
     }
     if (closing.signal.aborted) {
@@ -540,6 +547,21 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
       closing.abort(new AbortError({ message: `The OpenAI backend for ${resolved.baseURL} was closed.` }));
     },
   };
+}
+
+/** Says which prompt a failed request was for: `prompts[3]: POST … failed: …`. */
+function forPrompt(error: unknown, promptIndex: number): unknown {
+  if (!ApiCallError.isInstance(error)) return error;
+  const options: ConstructorParameters<typeof ApiCallError>[0] = {
+    url: error.url,
+    message: `prompts[${promptIndex}]: ${error.message}`,
+    isRetryable: error.isRetryable,
+    cause: error.cause ?? error,
+  };
+  if (error.statusCode !== undefined) options.statusCode = error.statusCode;
+  if (error.responseBody !== undefined) options.responseBody = error.responseBody;
+  if (error.retryAfterSeconds !== undefined) options.retryAfterSeconds = error.retryAfterSeconds;
+  return new ApiCallError(options);
 }
 
 function dedupe(warnings: Warning[]): Warning[] {

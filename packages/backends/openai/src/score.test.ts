@@ -91,12 +91,20 @@ describe('score on vLLM (prompt_logprobs)', () => {
     const notVllm = await sglang.score!({ items }).catch((caught: unknown) => caught);
     expect(UnsupportedFunctionalityError.isInstance(notVllm)).toBe(true);
     const vllm = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'vllm' });
-    const hot = await vllm.score!({ items, temperature: 0.6 }).catch((caught: unknown) => caught);
-    expect(UnsupportedFunctionalityError.isInstance(hot)).toBe(true);
     const empty = await vllm.score!({
       items: [{ prompt: { tokenIds: [] }, completion: { tokenIds: [1] } }],
     }).catch((caught: unknown) => caught);
     expect((empty as InvalidArgumentError).argument).toBe('items[0].prompt');
     expect(server.requests).toHaveLength(0);
+  });
+
+  it('asks for another temperature with the rlpt extension, and refuses a reply that ignored it (vLLM)', async () => {
+    server = await startScriptedServer(scored);
+    const vllm = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'vllm' });
+    const items = [{ prompt: { tokenIds: promptIds }, completion: { tokenIds: completionIds } }];
+    const hot = await vllm.score!({ items, temperature: 0.6 }).catch((caught: unknown) => caught);
+    expect(server.requests[0]!.body).toMatchObject({ prompt_logprobs: 0, prompt_logprobs_temperature: 0.6 });
+    expect(UnsupportedFunctionalityError.isInstance(hot)).toBe(true);
+    expect((hot as Error).message).toContain('ignored prompt_logprobs_temperature');
   });
 });

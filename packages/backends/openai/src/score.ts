@@ -5,7 +5,13 @@
  * decoded_token } }`, `null` at position 0). Text is tokenised with vLLM's `POST /tokenize` (at the
  * server root, beside `/v1`).
  */
-import { InvalidArgumentError, type Prompt, type ScoreRequest, type ScoreResult } from '@rlpt/spec';
+import {
+  InvalidArgumentError,
+  type Prompt,
+  type ScoreRequest,
+  type ScoreResult,
+  UnsupportedFunctionalityError,
+} from '@rlpt/spec';
 import { type HttpSettings, postJson, unexpectedShape } from './http.js';
 
 export interface ScoreContext {
@@ -92,12 +98,26 @@ export function completionLogprobs(
   return logprobs;
 }
 
+/**
+ * vLLM's prompt_logprobs are the model's raw logprobs (temperature 1). `rlpt serve` accepts the extension
+ * `prompt_logprobs_temperature` and echoes it on each choice; a server that does not echo it ignored it.
+ */
+function checkTemperatureEcho(json: unknown, url: string, temperature: number): void {
+  const choice = isObject(json) && Array.isArray(json.choices) ? json.choices[0] : undefined;
+  if (isObject(choice) && choice.prompt_logprobs_temperature === temperature) return;
+  throw new UnsupportedFunctionalityError({
+    functionality: 'score.temperature',
+    message: `score: ${url} ignored prompt_logprobs_temperature (vLLM's prompt_logprobs are raw logprobs at temperature 1); score at temperature ${temperature} needs rlpt serve, or use temperature 1.`,
+  });
+}
+
 export async function scoreOnVllm(
   context: ScoreContext,
   request: ScoreRequest,
   signal: AbortSignal,
 ): Promise<ScoreResult> {
   const url = `${context.baseURL}/completions`;
+  const temperature = request.temperature ?? 1;
   const results = await Promise.all(
     request.items.map(async (item, index) => {
       const [prompt, completion] = await Promise.all([
@@ -113,14 +133,16 @@ export async function scoreOnVllm(
         });
       }
       if (completion.length === 0) return { tokenIds: [], logprobs: new Float32Array(0) };
-      const body = {
+      const body: Json = {
         model: context.model,
         prompt: [...prompt, ...completion],
         max_tokens: 1,
         temperature: 1,
         prompt_logprobs: 0,
       };
+      if (temperature !== 1) body.prompt_logprobs_temperature = temperature;
       const json = await context.limit(() => postJson(context.http, url, body, signal), signal);
+      if (temperature !== 1) checkTemperatureEcho(json, url, temperature);
       return {
         tokenIds: completion,
         logprobs: completionLogprobs(json, url, prompt.length, completion, context.http.secrets),
