@@ -2,7 +2,7 @@ import type * as Ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attr, GraphBuilder } from '../ir/builder.js';
 import { serializeModel } from '../ir/serialize.js';
-import type { DType, TensorData, ValueInfo } from '../ir/types.js';
+import type { Dim, DType, TensorData, ValueInfo } from '../ir/types.js';
 import { SeededRandom } from '../random.js';
 import { loadOrt, type OrtModule } from '../testing/ort.js';
 import { buildGradients } from './gradients.js';
@@ -30,6 +30,10 @@ interface CheckOptions {
   tolerance?: number;
   step?: number;
   seed?: number;
+  /** Declare the inputs with these (symbolic) shapes instead of their static ones. */
+  declaredShapes?: Dim[][];
+  /** The output's run-time shape, when it is symbolic in the graph. */
+  outputShape?: number[];
 }
 
 function randomValues(spec: InputSpec, random: SeededRandom, dtype: DType): Float64Array | Float32Array {
@@ -63,9 +67,11 @@ async function checkGradients(
   const dtype = options.dtype ?? 'float64';
   const random = new SeededRandom(options.seed ?? 7);
   const b = new GraphBuilder({ name: 'check' });
-  const inputs = specs.map((spec) => b.input(spec.name, dtype, spec.shape));
+  const inputs = specs.map((spec, index) =>
+    b.input(spec.name, dtype, options.declaredShapes?.[index] ?? spec.shape),
+  );
   const y = build(b, inputs);
-  const yShape = y.shape as number[];
+  const yShape = options.outputShape ?? (y.shape as number[]);
   const weights = randomValues({ name: 'r', shape: yShape }, random, dtype);
   const r = b.constant({ dtype, dims: yShape, data: weights } as TensorData, 'r');
   const loss = b.op('ReduceSum', [b.mul(y, r)], { keepdims: attr.int(0) })[0] as ValueInfo;
@@ -281,6 +287,20 @@ describe('backward rules match float64 finite differences', () => {
         b.op(op, axes ? [x as ValueInfo, b.int64s(axes)] : [x as ValueInfo], {
           keepdims: attr.int(keepdims),
         })[0] as ValueInfo,
+    );
+    expectClose(check);
+  });
+
+  it('ReduceMean and Reshape over symbolic dims (run-time sizes and shapes)', async () => {
+    const check = await checkGradients(
+      [{ name: 'x', shape: [3, 2, 4] }],
+      (b, [x]) => {
+        // Mean over the symbolic axis 1 ([n, 1, 4], a static 1 that broadcasts back), then a reshape with
+        // a run-time target shape.
+        const mean = b.reduceMean(x as ValueInfo, [1], true);
+        return b.reshape(b.mul(x as ValueInfo, mean), [0, -1]);
+      },
+      { declaredShapes: [['n', 'm', 4]], outputShape: [3, 8] },
     );
     expectClose(check);
   });

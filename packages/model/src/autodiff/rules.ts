@@ -288,20 +288,21 @@ function reduceRule(mean: boolean): BackwardRule {
       const axes = reduceAxes(ctx, rank);
       if (axes.length === 0) return [g];
       const keepdims = intAttr(ctx.node, 'keepdims', 1) === 1;
-      const kept = keepdims ? g : b.unsqueeze(g, axes);
-      let expanded = emitLike(b, x, 'Expand', [kept, shapeTensor(b, x)]);
+      let kept = keepdims ? g : b.unsqueeze(g, axes);
       if (mean) {
+        // Scale the reduced (small) gradient before expanding it: one full-size pass instead of two.
         const dims = axes.map((axis) => (x.shape as Dim[])[axis]);
         if (dims.every((dim) => typeof dim === 'number')) {
           const count = (dims as number[]).reduce((p, q) => p * q, 1);
-          expanded = emitLike(b, x, 'Mul', [expanded, scalarOf(b, 1 / count, x.dtype)]);
+          kept = b.mul(kept, scalarOf(b, 1 / count, x.dtype));
         } else {
           // Symbolic reduced dims: divide by size(x) / size(y) computed at run time.
           const sizeX = b.cast(b.op('Size', [x])[0] as ValueInfo, x.dtype);
           const sizeY = b.cast(b.op('Size', [ctx.outputs[0] as ValueInfo])[0] as ValueInfo, x.dtype);
-          expanded = emitLike(b, x, 'Div', [expanded, b.div(sizeX, sizeY)]);
+          kept = b.div(kept, b.div(sizeX, sizeY));
         }
       }
+      const expanded = emitLike(b, x, 'Expand', [kept, shapeTensor(b, x)]);
       return [expanded];
     },
   };
