@@ -1,6 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLines } from './io/lines.js';
+import { type ExportSettings, openrlhfLine } from './writers.js';
 
 /** The two output splits. */
 export const splits = ['train', 'validation'] as const;
@@ -75,53 +76,105 @@ export class BucketStore {
   }
 }
 
-/**
- * Yields the records of one split in global sort-key order, one sorted bucket at a time, as the bytes of
- * each line after its key (the sample's JSON, without the newline). Lines are sorted by their fixed-width
- * ASCII key without decoding the JSON. A bucket larger than `maxBucketBytes` is first partitioned by the
- * next hex digit of the key (streaming), so memory stays bounded by `maxBucketBytes` whatever the corpus.
- */
-export async function* sortedRecords(
-  directory: string,
-  split: Split,
-  buckets: number,
-  maxBucketBytes: number,
-): AsyncGenerator<Buffer[], void, undefined> {
-  for (let bucket = 0; bucket < buckets; bucket++) {
-    yield* sortFile(bucketFile(directory, split, bucket), 2, maxBucketBytes);
-  }
+/** One bucket's samples in key order, encoded as the JSONL outputs write them. */
+export interface SortedBucket {
+  /** `samples`-format lines (the sample JSON and a newline), in key order. */
+  samples: Uint8Array;
+  /** End offset (after the newline) of each line of `samples`. */
+  ends: Int32Array;
+  /** The OpenRLHF lines of the same samples, in the same order, when asked for. */
+  openrlhf?: Uint8Array;
+  openrlhfEnds?: Int32Array;
 }
 
-/** Sorts the lines of a buffer by the key before their first tab; returns the parts after the tab. */
-export function sortBucketBytes(data: Buffer): Buffer[] {
+/**
+ * Sorts one bucket file by the fixed-width ASCII keys before each tab, without decoding the JSON after it,
+ * and returns the JSON lines in that order (and their OpenRLHF lines, which needs parsing, when
+ * `openrlhf` settings are given). Runs on worker threads during the finalize phase.
+ */
+export function sortBucketFile(file: string, openrlhf?: ExportSettings): SortedBucket {
+  const data = readFileSync(file);
   const lines: { key: string; start: number; end: number }[] = [];
   let start = 0;
+  let bytes = 0;
   while (start < data.length) {
     let end = data.indexOf(0x0a, start);
     if (end === -1) end = data.length;
     const tab = data.indexOf(0x09, start);
-    if (tab !== -1 && tab < end)
+    if (tab !== -1 && tab < end) {
       lines.push({ key: data.toString('latin1', start, tab), start: tab + 1, end });
+      bytes += end - tab;
+    }
     start = end + 1;
   }
   lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return lines.map((line) => data.subarray(line.start, line.end));
+  const samples = new Uint8Array(bytes);
+  const ends = new Int32Array(lines.length);
+  let offset = 0;
+  for (const [index, line] of lines.entries()) {
+    samples.set(data.subarray(line.start, line.end), offset);
+    offset += line.end - line.start;
+    samples[offset++] = 0x0a;
+    ends[index] = offset;
+  }
+  const sorted: SortedBucket = { samples, ends };
+  if (openrlhf) {
+    const decoder = new TextDecoder();
+    const encoded = lines.map((line) =>
+      Buffer.from(
+        `${openrlhfLine(JSON.parse(decoder.decode(data.subarray(line.start, line.end))), openrlhf)}\n`,
+      ),
+    );
+    const openrlhfEnds = new Int32Array(lines.length);
+    let total = 0;
+    for (const [index, line] of encoded.entries()) {
+      total += line.length;
+      openrlhfEnds[index] = total;
+    }
+    sorted.openrlhf = Buffer.concat(encoded, total);
+    sorted.openrlhfEnds = openrlhfEnds;
+  }
+  return sorted;
 }
 
-async function* sortFile(
+/**
+ * The bucket files of one split in key order, each small enough to sort in memory: a bucket larger than
+ * `maxBucketBytes` is first partitioned (streaming) by the first hex digit of its keys that varies inside
+ * it, into temporary files, recursively (each part is a contiguous key range, so order is kept). So memory stays bounded by `maxBucketBytes` whatever the corpus size. The caller removes
+ * `temporary` files once it has used them.
+ */
+export async function* leafBucketFiles(
+  directory: string,
+  split: Split,
+  buckets: number,
+  maxBucketBytes: number,
+): AsyncGenerator<{ file: string; temporary: boolean }, void, undefined> {
+  // Bucket b holds the keys whose first byte is in [b·256/B, (b+1)·256/B): with B = 2^k buckets the
+  // first ⌊k/4⌋ hex digits are the same for the whole bucket, so partitioning starts at the next one.
+  const fixedDigits = Math.floor(Math.log2(buckets) / 4);
+  for (let bucket = 0; bucket < buckets; bucket++) {
+    yield* leaves(bucketFile(directory, split, bucket), fixedDigits, maxBucketBytes, false);
+  }
+}
+
+async function* leaves(
   file: string,
   depth: number,
   maxBytes: number,
-): AsyncGenerator<Buffer[], void, undefined> {
+  temporary: boolean,
+): AsyncGenerator<{ file: string; temporary: boolean }, void, undefined> {
   let size: number;
   try {
     size = statSync(file).size;
   } catch {
     return;
   }
-  if (size === 0) return;
+  if (size === 0) {
+    if (temporary) rmSync(file, { force: true });
+    return;
+  }
   if (size <= maxBytes || depth >= 16) {
-    yield sortBucketBytes(readFileSync(file));
+    yield { file, temporary };
     return;
   }
   const parts = Array.from({ length: 16 }, (_, digit) => `${file}.${digit.toString(16)}`);
@@ -140,8 +193,6 @@ async function* sortFile(
   } finally {
     for (const fd of fds) closeSync(fd);
   }
-  for (const part of parts) {
-    yield* sortFile(part, depth + 1, maxBytes);
-    rmSync(part, { force: true });
-  }
+  if (temporary) rmSync(file, { force: true });
+  for (const part of parts) yield* leaves(part, depth + 1, maxBytes, true);
 }

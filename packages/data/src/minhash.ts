@@ -157,7 +157,7 @@ export class DuplicateIndex {
   readonly exact: HashTable64;
   readonly bands: HashTable64;
 
-  constructor(exact = new HashTable64(1 << 12), bands = new HashTable64(1 << 14)) {
+  constructor(exact = new HashTable64(1 << 10), bands = new HashTable64(1 << 12)) {
     this.exact = exact;
     this.bands = bands;
   }

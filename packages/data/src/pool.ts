@@ -5,7 +5,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RlptError } from '@rlpt/spec';
 import { createDocumentProcessor, type DocumentResult, type ProcessorConfig } from './process.js';
-import type { ChunkReply, ChunkRequest } from './worker.js';
+import { type SortedBucket, sortBucketFile } from './buckets.js';
+import type { ChunkRequest, SortRequest, WorkerReply, WorkerRequest } from './worker.js';
 
 const hookFlags = new Set(['--require', '-r', '--import', '--loader', '--experimental-loader']);
 
@@ -53,10 +54,14 @@ export function workerEntry(): { script: URL | string; eval: boolean; execArgv?:
   return { script: bootstrap, eval: true, execArgv };
 }
 
-/** Processes chunks of documents on worker threads (or inline with 0 workers); results keep no order. */
+/**
+ * Work spread over worker threads: document chunks in the scan phase, bucket sorts in the finalize phase.
+ * Each call resolves with its own result; callers restore order.
+ */
 export interface DocumentPool {
   readonly workers: number;
   run(request: ChunkRequest): Promise<DocumentResult[]>;
+  sort(request: Omit<SortRequest, 'job'>): Promise<SortedBucket>;
   close(): Promise<void>;
 }
 
@@ -68,8 +73,8 @@ class WorkerFailure extends RlptError {
 }
 
 /**
- * Starts `workers` threads, each loading the tokenizer and indexes once. With 0 workers the documents are
- * processed on the calling thread (same results, handy for debugging).
+ * Starts `workers` threads, each loading the tokenizer and indexes once. With 0 workers everything runs on
+ * the calling thread (same results, handy for debugging).
  */
 export async function createDocumentPool(config: ProcessorConfig, workers: number): Promise<DocumentPool> {
   if (workers === 0) {
@@ -81,30 +86,40 @@ export async function createDocumentPool(config: ProcessorConfig, workers: numbe
           processor.process(document, request.firstOrdinal + offset),
         );
       },
+      async sort(request) {
+        return sortBucketFile(request.file, request.openrlhf);
+      },
       async close() {},
     };
   }
   const entry = workerEntry();
-  type Pending = { resolve: (results: DocumentResult[]) => void; reject: (error: unknown) => void };
+  type Pending = { resolve: (value: never) => void; reject: (error: unknown) => void };
+  let nextJob = 0;
   const slots = Array.from({ length: workers }, () => {
     const worker = new Worker(entry.script, {
       eval: entry.eval,
       workerData: { rlptPrepareWorker: true, config },
       ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),
     });
-    const pending = new Map<number, Pending>();
+    const pending = new Map<string, Pending>();
     let failure: unknown;
     const ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (reply: ChunkReply) => {
-        if (reply.type === 'ready') resolve();
-        else if (reply.type === 'fatal') {
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready') {
+          resolve();
+          return;
+        }
+        if (reply.type === 'fatal') {
           failure = new WorkerFailure(`prepare worker could not start: ${reply.message}`);
           reject(failure);
-        } else {
-          const waiter = pending.get(reply.chunk);
-          pending.delete(reply.chunk);
-          waiter?.resolve(reply.results);
+          return;
         }
+        const key = reply.type === 'result' ? `chunk:${reply.chunk}` : `sort:${reply.job}`;
+        const waiter = pending.get(key);
+        pending.delete(key);
+        if (reply.type === 'result') waiter?.resolve(reply.results as never);
+        else if (reply.type === 'sorted') waiter?.resolve(reply.bucket as never);
+        else waiter?.reject(new WorkerFailure(`sorting a shuffle bucket failed: ${reply.message}`));
       });
       const fail = (error: unknown) => {
         failure ??= new WorkerFailure(
@@ -128,17 +143,24 @@ export async function createDocumentPool(config: ProcessorConfig, workers: numbe
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
     throw error;
   }
+  const dispatch = <T>(key: string, message: WorkerRequest): Promise<T> => {
+    let slot = slots[0]!;
+    for (const candidate of slots) if (candidate.pending.size < slot.pending.size) slot = candidate;
+    const failure = slot.failed();
+    if (failure) return Promise.reject(failure);
+    return new Promise<T>((resolve, reject) => {
+      slot.pending.set(key, { resolve: resolve as (value: never) => void, reject });
+      slot.worker.postMessage(message);
+    });
+  };
   return {
     workers,
     run(request) {
-      let slot = slots[0]!;
-      for (const candidate of slots) if (candidate.pending.size < slot.pending.size) slot = candidate;
-      const failure = slot.failed();
-      if (failure) return Promise.reject(failure);
-      return new Promise<DocumentResult[]>((resolve, reject) => {
-        slot.pending.set(request.chunk, { resolve, reject });
-        slot.worker.postMessage(request);
-      });
+      return dispatch<DocumentResult[]>(`chunk:${request.chunk}`, { type: 'chunk', ...request });
+    },
+    sort(request) {
+      const job = nextJob++;
+      return dispatch<SortedBucket>(`sort:${job}`, { type: 'sort', ...request, job });
     },
     async close() {
       for (const slot of slots) slot.pending.clear();

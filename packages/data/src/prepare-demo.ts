@@ -15,7 +15,7 @@ import { writeFileAtomic } from './prepare.js';
 import type { PrepareHooks } from './prepare.js';
 import { assignTask, type PreparedSample, sampleSortKey } from './process.js';
 import { createPromptRenderer, loadPromptSetup } from './render.js';
-import { type ShardInfo, ShardWriter } from './writers.js';
+import { encodeLine, type ShardInfo, ShardWriter } from './writers.js';
 import { whitespaceTokenCounter } from './tokenizer.js';
 import { ConfigError } from '@rlpt/spec';
 
@@ -195,8 +195,11 @@ export async function prepareDemo(
         ),
     );
     for (const { sample } of samples) {
-      const json = Buffer.from(JSON.stringify(sample));
-      for (const writer of writers) writer.add(sample, json);
+      for (const [position, format] of config.formats.entries()) {
+        writers[position]!.add(
+          format === 'verl' ? { sample } : { line: encodeLine(format, sample, settings) },
+        );
+      }
     }
     for (const writer of writers) writer.finish();
     emit({

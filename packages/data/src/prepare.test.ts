@@ -61,11 +61,13 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     reference = outputs(join(dir, 'w1'));
   });
 
-  it('writes byte-identical outputs with 0, 1 and 2 workers', async () => {
+  it('writes byte-identical outputs with 0, 1 and 2 workers, and with buckets sorted in parts', async () => {
     for (const workers of [0, 2]) {
       await prepare({ ...base, out: join(dir, `w${workers}`), workers });
       expectSameOutputs(outputs(join(dir, `w${workers}`)), reference);
     }
+    await prepare({ ...base, out: join(dir, 'small-buckets'), workers: 2, maxBucketBytes: 16_384 });
+    expectSameOutputs(outputs(join(dir, 'small-buckets')), reference);
     expect(referenceStats.samples.total).toBeGreaterThan(300);
     expect(reference.has('verl/train-00001.parquet')).toBe(true);
   });

@@ -21,7 +21,7 @@ import {
   type RlptEvent,
   silentLogger,
 } from '@rlpt/spec';
-import { BucketStore, type Split, sortedRecords, splits } from './buckets.js';
+import { BucketStore, leafBucketFiles, type SortedBucket, type Split, splits } from './buckets.js';
 import { type BenchmarkSummary, type ContaminationIndex, loadBenchmarks } from './decontaminate.js';
 import { hash64, hash64Hex } from './hash.js';
 import { HashTable64 } from './hash-table.js';
@@ -451,247 +451,300 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
     writeFileAtomic(statePath, JSON.stringify(next));
   };
 
-  if (!state || state.phase === 'scan') {
-    const store = new BucketStore(bucketDir, shuffleBuckets, state?.bucketSizes ?? {});
-    const writeCheckpoint = (bytesRead: number): void => {
-      store.flush();
-      fsyncSync(issuesFd);
-      checkpoint++;
-      const name = `dedup-${checkpoint}.bin`;
-      writeFileAtomic(join(workDir, name), new Uint8Array(duplicates.serialize().buffer));
-      if (config.idField)
-        writeFileAtomic(join(workDir, `ids-${checkpoint}.bin`), new Uint8Array(ids.serialize().buffer));
-      const previous = dedupFile;
-      dedupFile = name;
-      saveState('scan', store.sizes(), bytesRead);
-      if (previous && previous !== name) {
-        rmSync(join(workDir, previous), { force: true });
-        rmSync(join(workDir, previous.replace('dedup-', 'ids-')), { force: true });
-      }
-    };
+  const pool: DocumentPool = await createDocumentPool(
+    {
+      options: config,
+      ...(contamination ? { contamination: contamination.toShared() } : {}),
+      prompts,
+      buckets: shuffleBuckets,
+    },
+    config.workers,
+  );
+  try {
+    return await scanAndFinalize(pool);
+  } finally {
+    await pool.close();
+  }
 
-    const commit = (chunk: Chunk, results: DocumentResult[]): void => {
-      for (const event of chunk.events) {
-        if (event.kind === 'issue') {
-          recordIssue(event.issue);
-          continue;
+  async function scanAndFinalize(pool: DocumentPool): Promise<PrepareResult> {
+    if (!state || state.phase === 'scan') {
+      const store = new BucketStore(bucketDir, shuffleBuckets, state?.bucketSizes ?? {});
+      const writeCheckpoint = (bytesRead: number): void => {
+        store.flush();
+        fsyncSync(issuesFd);
+        checkpoint++;
+        const name = `dedup-${checkpoint}.bin`;
+        writeFileAtomic(join(workDir, name), new Uint8Array(duplicates.serialize().buffer));
+        if (config.idField)
+          writeFileAtomic(join(workDir, `ids-${checkpoint}.bin`), new Uint8Array(ids.serialize().buffer));
+        const previous = dedupFile;
+        dedupFile = name;
+        saveState('scan', store.sizes(), bytesRead);
+        if (previous && previous !== name) {
+          rmSync(join(workDir, previous), { force: true });
+          rmSync(join(workDir, previous.replace('dedup-', 'ids-')), { force: true });
         }
-        const result = results[event.position]!;
-        stats.documents.read++;
-        if (result.status === 'error') {
-          stats.documents.skipped.error++;
-          recordIssue({
-            reason: 'processing-error',
-            action: 'skipped',
-            file: result.file,
-            line: result.line,
-            id: result.id,
-            message: `${result.file}:${result.line}: document ${result.id} could not be processed (${result.error}); it was skipped.`,
+      };
+
+      const commit = (chunk: Chunk, results: DocumentResult[]): void => {
+        for (const event of chunk.events) {
+          if (event.kind === 'issue') {
+            recordIssue(event.issue);
+            continue;
+          }
+          const result = results[event.position]!;
+          stats.documents.read++;
+          if (result.status === 'error') {
+            stats.documents.skipped.error++;
+            recordIssue({
+              reason: 'processing-error',
+              action: 'skipped',
+              file: result.file,
+              line: result.line,
+              id: result.id,
+              message: `${result.file}:${result.line}: document ${result.id} could not be processed (${result.error}); it was skipped.`,
+            });
+            continue;
+          }
+          addNormalizeCounts(stats.normalization, result.normalize);
+          if (result.status === 'empty') {
+            stats.documents.skipped.empty++;
+            recordIssue({
+              reason: 'empty-document',
+              action: 'skipped',
+              file: result.file,
+              line: result.line,
+              id: result.id,
+              message: `${result.file}:${result.line}: document ${result.id} is empty after normalisation; it was skipped.`,
+            });
+            continue;
+          }
+          const duplicate =
+            config.dedup.exact || config.dedup.near
+              ? duplicates.check(config.dedup.exact ? result.contentHash : undefined, result.bandKeys)
+              : 'unique';
+          if (duplicate === 'exact') {
+            stats.documents.skipped.exactDuplicate++;
+            continue;
+          }
+          if (duplicate === 'near') {
+            stats.documents.skipped.nearDuplicate++;
+            continue;
+          }
+          if (result.contamination) {
+            stats.documents.skipped.contaminated++;
+            for (const [position, report] of stats.contamination.benchmarks.entries()) {
+              if ((result.contamination.mask & (1 << position)) === 0) continue;
+              report.documents++;
+              if (report.examples.length < examplesPerBenchmark) {
+                report.examples.push({ id: result.id, ngram: result.contamination.examples[position] ?? '' });
+              }
+            }
+            continue;
+          }
+          stats.documents.kept++;
+          stats.documents[result.split]++;
+          stats.sentences.total += result.sentences.total;
+          stats.sentences.kept += result.sentences.kept;
+          addCounts(stats.sentences.filtered, result.sentences.filtered);
+          if (result.samples === 0) stats.documents.withoutSamples++;
+          const ranges = result.bucketRanges;
+          for (let position = 0; position < ranges.length; position += 3) {
+            store.append(
+              result.split,
+              ranges[position]!,
+              result.records.subarray(ranges[position + 1], ranges[position + 2]),
+            );
+          }
+          stats.samples.total += result.samples;
+          stats.samples[result.split] += result.samples;
+          stats.samples.asr += result.asr;
+          stats.samples.msr += result.msr;
+          stats.samples.contextTruncated += result.contextTruncated;
+          mergeHistogram(stats.tokens.prompt, result.promptTokens);
+          mergeHistogram(stats.tokens.context, result.contextTokens);
+        }
+        chunksCommitted = chunk.index + 1;
+      };
+
+      const progress = { bytesDone: 0 };
+      let lastCheckpoint = performance.now();
+      let aborted = false;
+      {
+        const maxInFlight = Math.max(2, pool.workers * 2);
+        const inFlight: { chunk: Chunk; results: Promise<DocumentResult[]> }[] = [];
+        const commitHead = async (): Promise<void> => {
+          const head = inFlight.shift()!;
+          commit(head.chunk, await head.results);
+          emit({
+            type: 'progress',
+            phase: 'read',
+            done: head.chunk.bytesRead,
+            total: stats.inputs.bytes,
+            unit: 'bytes',
           });
-          continue;
-        }
-        addNormalizeCounts(stats.normalization, result.normalize);
-        if (result.status === 'empty') {
-          stats.documents.skipped.empty++;
-          recordIssue({
-            reason: 'empty-document',
-            action: 'skipped',
-            file: result.file,
-            line: result.line,
-            id: result.id,
-            message: `${result.file}:${result.line}: document ${result.id} is empty after normalisation; it was skipped.`,
-          });
-          continue;
-        }
-        const duplicate =
-          config.dedup.exact || config.dedup.near
-            ? duplicates.check(config.dedup.exact ? result.contentHash : undefined, result.bandKeys)
-            : 'unique';
-        if (duplicate === 'exact') {
-          stats.documents.skipped.exactDuplicate++;
-          continue;
-        }
-        if (duplicate === 'near') {
-          stats.documents.skipped.nearDuplicate++;
-          continue;
-        }
-        if (result.contamination) {
-          stats.documents.skipped.contaminated++;
-          for (const [position, report] of stats.contamination.benchmarks.entries()) {
-            if ((result.contamination.mask & (1 << position)) === 0) continue;
-            report.documents++;
-            if (report.examples.length < examplesPerBenchmark) {
-              report.examples.push({ id: result.id, ngram: result.contamination.examples[position] ?? '' });
+          emit({ type: 'progress', phase: 'documents', done: stats.documents.read, unit: 'documents' });
+        };
+        for await (const chunk of chunksOf(files, config, hooks.signal, progress)) {
+          if (chunk.index < chunksCommitted) continue;
+          if (hooks.signal?.aborted) {
+            aborted = true;
+            break;
+          }
+          if (config.idField) {
+            for (const [position, document] of chunk.documents.entries()) {
+              const key = hash64(document.id);
+              if (ids.set(key.hi, key.lo)) continue;
+              const renamed = `${document.id}~${chunk.firstOrdinal + position}`;
+              chunk.events.splice(
+                chunk.events.findIndex((event) => event.kind === 'document' && event.position === position),
+                0,
+                {
+                  kind: 'issue',
+                  issue: {
+                    reason: 'duplicate-id',
+                    action: 'repaired',
+                    file: document.file,
+                    line: document.line,
+                    id: renamed,
+                    message: `${document.file}:${document.line}: id '${document.id}' was already used; this document was kept as '${renamed}'.`,
+                  },
+                },
+              );
+              document.id = renamed;
             }
           }
-          continue;
+          inFlight.push({
+            chunk,
+            results: pool.run({
+              chunk: chunk.index,
+              firstOrdinal: chunk.firstOrdinal,
+              documents: chunk.documents,
+            }),
+          });
+          while (inFlight.length >= maxInFlight) await commitHead();
+          if (performance.now() - lastCheckpoint >= config.checkpointSeconds * 1000) {
+            while (inFlight.length > 0) await commitHead();
+            writeCheckpoint(chunk.bytesRead);
+            lastCheckpoint = performance.now();
+          }
         }
-        stats.documents.kept++;
-        stats.documents[result.split]++;
-        stats.sentences.total += result.sentences.total;
-        stats.sentences.kept += result.sentences.kept;
-        addCounts(stats.sentences.filtered, result.sentences.filtered);
-        if (result.samples === 0) stats.documents.withoutSamples++;
-        const ranges = result.bucketRanges;
-        for (let position = 0; position < ranges.length; position += 3) {
-          store.append(
-            result.split,
-            ranges[position]!,
-            result.records.subarray(ranges[position + 1], ranges[position + 2]),
-          );
-        }
-        stats.samples.total += result.samples;
-        stats.samples[result.split] += result.samples;
-        stats.samples.asr += result.asr;
-        stats.samples.msr += result.msr;
-        stats.samples.contextTruncated += result.contextTruncated;
-        mergeHistogram(stats.tokens.prompt, result.promptTokens);
-        mergeHistogram(stats.tokens.context, result.contextTokens);
+        while (inFlight.length > 0) await commitHead();
+        if (hooks.signal?.aborted) aborted = true;
       }
-      chunksCommitted = chunk.index + 1;
-    };
+      if (aborted) {
+        writeCheckpoint(progress.bytesDone);
+        store.close();
+        closeSync(issuesFd);
+        throw new AbortError({
+          message: `prepare was interrupted after ${stats.documents.read} documents; the work so far is saved in ${workDir}. Re-run with resume (--resume) to continue.`,
+        });
+      }
+      store.close();
+      writeCheckpoint(stats.inputs.bytes);
+      saveState('finalize', store.sizes(), stats.inputs.bytes);
+    }
+    fsyncSync(issuesFd);
+    closeSync(issuesFd);
 
-    let pool: DocumentPool | undefined;
-    const progress = { bytesDone: 0 };
-    let lastCheckpoint = performance.now();
-    let aborted = false;
-    try {
-      pool = await createDocumentPool(
-        {
-          options: config,
-          ...(contamination ? { contamination: contamination.toShared() } : {}),
-          prompts,
-          buckets: shuffleBuckets,
-        },
-        config.workers,
+    const scanEnded = performance.now();
+    // --- finalize: sort buckets, write shards ---------------------------------------------------------------
+    const settings: ExportSettings = {
+      dataSource: config.dataSource,
+      ability: config.ability,
+      inputKey: config.inputKey,
+      labelKey: config.labelKey,
+      ...(config.system !== undefined ? { system: config.system } : {}),
+    };
+    const doneShards = new Set(shards.map((shard) => shard.file));
+    const bucketSizes = state?.bucketSizes ?? {};
+    let written = 0;
+    for (const split of splits) {
+      const writers = config.formats.map(
+        (format) =>
+          new ShardWriter(outDir, format, split as Split, config.shardSize, settings, doneShards, (shard) => {
+            if (!doneShards.has(shard.file)) {
+              shards = [...shards, shard];
+              saveState('finalize', bucketSizes, stats.inputs.bytes);
+            }
+          }),
       );
-      const maxInFlight = Math.max(2, pool.workers * 2);
-      const inFlight: { chunk: Chunk; results: Promise<DocumentResult[]> }[] = [];
-      const commitHead = async (): Promise<void> => {
-        const head = inFlight.shift()!;
-        commit(head.chunk, await head.results);
+      const byFormat = new Map(config.formats.map((format, index) => [format, writers[index]!]));
+      const openrlhf = byFormat.has('openrlhf') ? settings : undefined;
+      const verl = byFormat.get('verl');
+      const decoder = new TextDecoder();
+      // Buckets are sorted (and encoded) on the workers, a few ahead; shards are written here, in key order.
+      const leaves = leafBucketFiles(bucketDir, split, shuffleBuckets, config.maxBucketBytes);
+      const queue: { leaf: { file: string; temporary: boolean }; sorted: Promise<SortedBucket> }[] = [];
+      const depth = Math.max(2, pool.workers * 2);
+      let exhausted = false;
+      const refill = async (): Promise<void> => {
+        while (!exhausted && queue.length < depth) {
+          const next = await leaves.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          const sorted = pool.sort({ file: next.value.file, ...(openrlhf ? { openrlhf } : {}) });
+          sorted.catch(() => {});
+          queue.push({ leaf: next.value, sorted });
+        }
+      };
+      await refill();
+      while (queue.length > 0) {
+        const head = queue.shift()!;
+        const bucket = await head.sorted;
+        if (head.leaf.temporary) rmSync(head.leaf.file, { force: true });
+        await refill();
+        let start = 0;
+        let openrlhfStart = 0;
+        for (let index = 0; index < bucket.ends.length; index++) {
+          const end = bucket.ends[index]!;
+          const line = bucket.samples.subarray(start, end);
+          byFormat.get('samples')?.add({ line });
+          if (openrlhf) {
+            const openrlhfEnd = bucket.openrlhfEnds![index]!;
+            byFormat.get('openrlhf')!.add({ line: bucket.openrlhf!.subarray(openrlhfStart, openrlhfEnd) });
+            openrlhfStart = openrlhfEnd;
+          }
+          if (verl)
+            verl.add({
+              sample: JSON.parse(decoder.decode(line.subarray(0, line.length - 1))) as PreparedSample,
+            });
+          start = end;
+          written++;
+        }
         emit({
           type: 'progress',
-          phase: 'read',
-          done: head.chunk.bytesRead,
-          total: stats.inputs.bytes,
-          unit: 'bytes',
+          phase: 'write',
+          done: written,
+          total: stats.samples.total,
+          unit: 'samples',
         });
-        emit({ type: 'progress', phase: 'documents', done: stats.documents.read, unit: 'documents' });
-      };
-      for await (const chunk of chunksOf(files, config, hooks.signal, progress)) {
-        if (chunk.index < chunksCommitted) continue;
-        if (hooks.signal?.aborted) {
-          aborted = true;
-          break;
-        }
-        if (config.idField) {
-          for (const [position, document] of chunk.documents.entries()) {
-            const key = hash64(document.id);
-            if (ids.set(key.hi, key.lo)) continue;
-            const renamed = `${document.id}~${chunk.firstOrdinal + position}`;
-            chunk.events.splice(
-              chunk.events.findIndex((event) => event.kind === 'document' && event.position === position),
-              0,
-              {
-                kind: 'issue',
-                issue: {
-                  reason: 'duplicate-id',
-                  action: 'repaired',
-                  file: document.file,
-                  line: document.line,
-                  id: renamed,
-                  message: `${document.file}:${document.line}: id '${document.id}' was already used; this document was kept as '${renamed}'.`,
-                },
-              },
-            );
-            document.id = renamed;
-          }
-        }
-        inFlight.push({
-          chunk,
-          results: pool.run({
-            chunk: chunk.index,
-            firstOrdinal: chunk.firstOrdinal,
-            documents: chunk.documents,
-          }),
-        });
-        while (inFlight.length >= maxInFlight) await commitHead();
-        if (performance.now() - lastCheckpoint >= config.checkpointSeconds * 1000) {
-          while (inFlight.length > 0) await commitHead();
-          writeCheckpoint(chunk.bytesRead);
-          lastCheckpoint = performance.now();
-        }
       }
-      while (inFlight.length > 0) await commitHead();
-      if (hooks.signal?.aborted) aborted = true;
-    } finally {
-      await pool?.close();
+      for (const writer of writers) writer.finish();
     }
-    if (aborted) {
-      writeCheckpoint(progress.bytesDone);
-      store.close();
-      closeSync(issuesFd);
-      throw new AbortError({
-        message: `prepare was interrupted after ${stats.documents.read} documents; the work so far is saved in ${workDir}. Re-run with resume (--resume) to continue.`,
-      });
-    }
-    store.close();
-    writeCheckpoint(stats.inputs.bytes);
-    saveState('finalize', store.sizes(), stats.inputs.bytes);
+    const order = (shard: ShardInfo) =>
+      `${shard.format}/${shard.split === 'train' ? 0 : 1}/${String(shard.index).padStart(8, '0')}`;
+    stats.outputs = [...shards].sort((a, b) => (order(a) < order(b) ? -1 : 1));
+    const ended = performance.now();
+    const round = (seconds: number) => Math.round(seconds * 1000) / 1000;
+    const seconds = (ended - started) / 1000;
+    stats.run.seconds = round(seconds);
+    stats.run.scanSeconds = round((scanEnded - started) / 1000);
+    stats.run.finalizeSeconds = round((ended - scanEnded) / 1000);
+    stats.run.documentsPerSecond =
+      seconds > 0 ? Math.round(((stats.documents.read - documentsBefore) / seconds) * 10) / 10 : 0;
+    writeFileAtomic(join(outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+    saveState('done', {}, stats.inputs.bytes);
+    rmSync(bucketDir, { recursive: true, force: true });
+    for (const name of readdirSync(workDir))
+      if (name !== 'state.json') rmSync(join(workDir, name), { force: true, recursive: true });
+    logger.info('prepare finished', {
+      out: outDir,
+      samples: stats.samples.total,
+      seconds: stats.run.seconds,
+    });
+    return { outDir, stats };
   }
-  fsyncSync(issuesFd);
-  closeSync(issuesFd);
-
-  const scanEnded = performance.now();
-  // --- finalize: sort buckets, write shards ---------------------------------------------------------------
-  const settings: ExportSettings = {
-    dataSource: config.dataSource,
-    ability: config.ability,
-    inputKey: config.inputKey,
-    labelKey: config.labelKey,
-    ...(config.system !== undefined ? { system: config.system } : {}),
-  };
-  const doneShards = new Set(shards.map((shard) => shard.file));
-  const bucketSizes = state?.bucketSizes ?? {};
-  let written = 0;
-  for (const split of splits) {
-    const writers = config.formats.map(
-      (format) =>
-        new ShardWriter(outDir, format, split as Split, config.shardSize, settings, doneShards, (shard) => {
-          if (!doneShards.has(shard.file)) {
-            shards = [...shards, shard];
-            saveState('finalize', bucketSizes, stats.inputs.bytes);
-          }
-        }),
-    );
-    const parse = writers.some((writer) => writer.needsSample);
-    for await (const records of sortedRecords(bucketDir, split, shuffleBuckets, config.maxBucketBytes)) {
-      for (const json of records) {
-        const sample = parse ? (JSON.parse(json.toString('utf8')) as PreparedSample) : undefined;
-        for (const writer of writers) writer.add(sample, json);
-        written++;
-      }
-      emit({ type: 'progress', phase: 'write', done: written, total: stats.samples.total, unit: 'samples' });
-    }
-    for (const writer of writers) writer.finish();
-  }
-  const order = (shard: ShardInfo) =>
-    `${shard.format}/${shard.split === 'train' ? 0 : 1}/${String(shard.index).padStart(8, '0')}`;
-  stats.outputs = [...shards].sort((a, b) => (order(a) < order(b) ? -1 : 1));
-  const ended = performance.now();
-  const round = (seconds: number) => Math.round(seconds * 1000) / 1000;
-  const seconds = (ended - started) / 1000;
-  stats.run.seconds = round(seconds);
-  stats.run.scanSeconds = round((scanEnded - started) / 1000);
-  stats.run.finalizeSeconds = round((ended - scanEnded) / 1000);
-  stats.run.documentsPerSecond =
-    seconds > 0 ? Math.round(((stats.documents.read - documentsBefore) / seconds) * 10) / 10 : 0;
-  writeFileAtomic(join(outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
-  saveState('done', {}, stats.inputs.bytes);
-  rmSync(bucketDir, { recursive: true, force: true });
-  for (const name of readdirSync(workDir))
-    if (name !== 'state.json') rmSync(join(workDir, name), { force: true, recursive: true });
-  logger.info('prepare finished', { out: outDir, samples: stats.samples.total, seconds: stats.run.seconds });
-  return { outDir, stats };
 }

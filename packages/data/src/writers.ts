@@ -145,14 +145,22 @@ interface OpenShard {
   rows: number;
   skip: boolean;
   fd?: number;
-  pending: Buffer[];
+  pending: Uint8Array[];
   pendingBytes: number;
   parquet?: ParquetWriter;
   columns?: Record<string, unknown[]>;
 }
 
 const rowGroupRows = 1000;
-const newline = Buffer.from('\n');
+
+/** The line a JSONL format writes for a sample, newline included. */
+export function encodeLine(
+  format: 'samples' | 'openrlhf',
+  sample: PreparedSample,
+  settings: ExportSettings,
+): Buffer {
+  return Buffer.from(`${format === 'samples' ? JSON.stringify(sample) : openrlhfLine(sample, settings)}\n`);
+}
 
 /**
  * Writes one format of one split as numbered shards of `shardSize` rows. Each shard is written to a temp
@@ -217,29 +225,25 @@ export class ShardWriter {
     shard.pendingBytes = 0;
   }
 
-  /** Whether {@link add} needs the parsed sample (the `samples` format only needs its JSON). */
-  get needsSample(): boolean {
-    return this.format !== 'samples';
-  }
-
   /**
-   * Adds one sample; `json` is its rlpt-schema JSON line (written as is for the `samples` format, which
-   * does not need `sample`).
+   * Adds one row: for `verl` the parsed `sample`; for the JSONL formats (`samples`, `openrlhf`) its encoded
+   * `line`, newline included (see {@link encodeLine}).
    */
-  add(sample: PreparedSample | undefined, json: Buffer): void {
+  add(row: { sample?: PreparedSample; line?: Uint8Array }): void {
     this.current ??= this.open();
     const shard = this.current;
     const rowIndex = this.rowInSplit++;
     shard.rows++;
     if (!shard.skip) {
       if (this.format === 'verl') {
-        const row = verlRow(sample!, rowIndex, this.settings);
-        for (const [name, value] of Object.entries(row)) shard.columns![name]!.push(value);
+        if (!row.sample) throw new Error('ShardWriter(verl).add needs the sample');
+        const values = verlRow(row.sample, rowIndex, this.settings);
+        for (const [name, value] of Object.entries(values)) shard.columns![name]!.push(value);
         if (shard.columns!.data_source!.length >= rowGroupRows) this.flushRowGroup(shard);
       } else {
-        const line = this.format === 'samples' ? json : Buffer.from(openrlhfLine(sample!, this.settings));
-        shard.pending.push(line, newline);
-        shard.pendingBytes += line.length + 1;
+        if (!row.line) throw new Error(`ShardWriter(${this.format}).add needs the encoded line`);
+        shard.pending.push(row.line);
+        shard.pendingBytes += row.line.length;
         if (shard.pendingBytes >= 1 << 20) this.flushLines(shard);
       }
     }
