@@ -27,7 +27,7 @@ beforeAll(async () => {
     backend,
     modelName: MODEL,
     maxBatch: 16,
-    batchWindowMs: 5,
+    batchWindowMs: 20,
     maxModelLength: 2048,
     tokenize: (input) =>
       'messages' in input

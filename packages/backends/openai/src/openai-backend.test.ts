@@ -233,7 +233,7 @@ describe('request planning', () => {
   });
 
   it('never holds more than `concurrency` requests open, and does reach it', async () => {
-    const { started, stats } = echoServer({ delayMs: () => 30 });
+    const { started, stats } = echoServer({ delayMs: () => 100 });
     server = await started;
     const backend = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', concurrency: 3 });
     await Promise.all([
