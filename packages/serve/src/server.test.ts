@@ -405,6 +405,29 @@ describe('micro-batching', () => {
   });
 });
 
+describe('clients that leave', () => {
+  it('a streaming client that disconnects mid-wait does not disturb the server or the batch', async () => {
+    const { client, url } = await start({ delayMs: 150, keepAliveMs: 20 });
+    const controller = new AbortController();
+    const stream = await client.completions.create(
+      { model: MODEL, prompt: 'leaving', max_tokens: 8, stream: true },
+      { signal: controller.signal },
+    );
+    const kept = client.completions.create({ model: MODEL, prompt: 'staying', max_tokens: 8 });
+    await until(() => server!.stats().runningBatches === 1);
+    controller.abort();
+    // The SDK ends an aborted stream quietly or with an abort error; either is fine here.
+    await (async () => {
+      for await (const _chunk of stream) {
+        // drain until the abort ends it
+      }
+    })().catch(() => {});
+    expect((await kept).choices[0]!.text).toBe(expectedText('staying', 0, 8));
+    await until(() => server!.stats().inFlightRequests === 0);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, refuses new connections, then resolves', async () => {
     const { client, url } = await start({ delayMs: 300 });
