@@ -128,7 +128,7 @@ function digest(value: string): Buffer {
  * micro-batching of concurrent requests into one `generate` call.
  *
  * @example
- * const server = createModelServer({ backend: await createOnnxBackend({ model: 'models/tiny' }) });
+ * const server = createModelServer({ backend: createOnnxBackend({ modelDir: 'models/tiny' }) });
  * const { url } = await server.listen({ port: 8000 });
  * process.once('SIGTERM', () => server.close());
  */
