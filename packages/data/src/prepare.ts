@@ -286,7 +286,7 @@ async function* chunksOf(
         chunk.documents.push(event.document);
         ordinal++;
         chars += event.document.text.length;
-        if (chunk.documents.length >= options.chunkDocuments || chars >= 256 * 1024) yield close();
+        if (chunk.documents.length >= options.chunkDocuments || chars >= 64 * 1024) yield close();
       }
       if (signal?.aborted) return;
     }
