@@ -228,13 +228,17 @@ export function buildDecoderForward(
       b.unsqueeze(keyPositions, [0]),
       b.unsqueeze(queryPositions, [1]),
     ])[0] as ValueInfo;
-    // Scores are [batch, kv_heads, groups, sequence, total] (GQA) or [batch, heads, sequence, total].
-    const scoreRank = groups > 1 ? 5 : 4;
     if (!attentionMask) return causal;
-    const padding = b.unsqueeze(b.cast(attentionMask, 'bool'), scoreRank === 5 ? [1, 2, 3] : [1, 2]);
+    const padding = b.unsqueeze(b.cast(attentionMask, 'bool'), [1, 2]);
     return b.op('And', [causal, padding])[0] as ValueInfo;
   });
-  const masked = b.scalar(maskedScore);
+  // One additive bias per forward, shared by every layer: 0 where visible, the lowest float32 elsewhere.
+  // Scores are [batch, kv_heads, groups × sequence, total] (row g·S + s), so the bias is tiled per group.
+  const bias = b.scoped('mask', () => {
+    const additive = b.where(allowed, b.scalar(0), b.scalar(maskedScore));
+    const batched = attentionMask ? additive : b.unsqueeze(additive, [0, 1]);
+    return groups > 1 ? (b.op('Tile', [batched, b.int64s([1, 1, groups, 1])])[0] as ValueInfo) : batched;
+  });
   const scale = b.scalar(1 / Math.sqrt(headDim));
 
   let x = b.scoped('embed', () => b.gather(param('model.embed_tokens.weight'), inputIds));
@@ -268,19 +272,12 @@ export function buildDecoderForward(
         value = b.concat([pastEntry.value, value], 2);
         presentKeyValues.push({ key, value });
       }
-      let context: ValueInfo;
-      if (groups > 1) {
-        // Grouped-query attention without repeating K/V: queries [B, kv, groups, S, D] against keys [B, kv, 1, T, D].
-        const groupedQuery = b.reshape(query, [0, kvHeads, groups, -1, headDim]);
-        const keyT = b.transpose(b.unsqueeze(key, [2]), [0, 1, 2, 4, 3]);
-        const scores = b.where(allowed, b.mul(b.matMul(groupedQuery, keyT), scale), masked);
-        const probabilities = b.softmax(scores, -1);
-        context = b.reshape(b.matMul(probabilities, b.unsqueeze(value, [2])), [0, heads, -1, headDim]);
-      } else {
-        const keyT = b.transpose(key, [0, 1, 3, 2]);
-        const scores = b.where(allowed, b.mul(b.matMul(query, keyT), scale), masked);
-        context = b.matMul(b.softmax(scores, -1), value);
-      }
+      // Grouped-query attention without repeating K/V: the queries of each K/V head's group are stacked
+      // along the sequence axis, [B, kv, groups·S, D] × [B, kv, D, T] (plain batched MatMuls).
+      const stackedQuery = groups > 1 ? b.reshape(query, [0, kvHeads, -1, headDim]) : query;
+      const scores = b.add(b.mul(b.matMul(stackedQuery, b.transpose(key, [0, 1, 3, 2])), scale), bias);
+      const stackedContext = b.matMul(b.softmax(scores, -1), value);
+      const context = groups > 1 ? b.reshape(stackedContext, [0, heads, -1, headDim]) : stackedContext;
       const merged = b.reshape(b.transpose(context, [0, 2, 1, 3]), [0, 0, heads * headDim]);
       const attentionOutput = linear(merged, `${prefix}.self_attn.o_proj`, config.outputBias);
       const residual = b.add(x, attentionOutput);

@@ -420,6 +420,36 @@ describe('generate: prompts and errors', () => {
   });
 });
 
+describe('softmax head', () => {
+  it('gives the same tokens and logprobs as the JS sampler (forced on a small vocabulary)', async () => {
+    const withHead = createOnnxBackend({ modelDir: tiny.dir, softmaxHead: true, threads: 1 });
+    const withoutHead = createOnnxBackend({ modelDir: tiny.dir, softmaxHead: false, threads: 1 });
+    for (const temperature of [1, 0.6, 0]) {
+      const request = {
+        prompts: ['abc', 'hij ha'],
+        n: 3,
+        maxTokens: 12,
+        temperature,
+        seed: 8,
+        logprobs: true,
+      };
+      const a = await withHead.generate(request);
+      const b = await withoutHead.generate(request);
+      for (const [p, entry] of a.results.entries()) {
+        for (const [j, completion] of entry.completions.entries()) {
+          const other = b.results[p]?.completions[j];
+          expect(completion.tokenIds).toEqual(other?.tokenIds);
+          for (const [t, value] of (completion.logprobs ?? []).entries()) {
+            expect(Math.abs(value - (other?.logprobs?.[t] as number))).toBeLessThan(1e-5);
+          }
+        }
+      }
+    }
+    await withHead.close();
+    await withoutHead.close();
+  });
+});
+
 describe('other model folders', () => {
   it('runs a graph without num_logits_to_keep (any Optimum-layout decoder) identically', async () => {
     const dir = join(root, 'no-keep');
@@ -471,6 +501,24 @@ describe('other model folders', () => {
         expect(
           Array.from(completion.logprobs ?? []).every((value) => Number.isFinite(value) && value <= 0),
         ).toBe(true);
+      }
+    }
+    // Large vocabularies use the onnxruntime softmax head: logprobs still match an uncached forward.
+    const check = await uncachedModel(qwen.dir, 1, 1, 16);
+    for (const entry of result.results) {
+      const promptIds = entry.promptTokenIds as number[];
+      for (const completion of entry.completions) {
+        const tokens = completion.tokenIds as number[];
+        const { logits, vocab } = await check.allLogits([...promptIds, ...tokens]);
+        for (const [step, token] of tokens.entries()) {
+          const row = logits.subarray(
+            (promptIds.length - 1 + step) * vocab,
+            (promptIds.length + step) * vocab,
+          );
+          expect(Math.abs((completion.logprobs?.[step] as number) - logSoftmaxAt(row, token))).toBeLessThan(
+            1e-4,
+          );
+        }
       }
     }
     // The Qwen3 chat template opens with <|im_start|> (151644).

@@ -22,7 +22,8 @@ import { findStop, IncrementalDetokenizer } from './detokenize.js';
 import { readModelFolder, tokenIdList } from './model-folder.js';
 import { completionStream, type Xoshiro128 } from './prng.js';
 import { Sampler, type SamplingSettings } from './sampler.js';
-import { DecoderSession, type ExecutionProvider, type KvCache } from './session.js';
+import { cpuSessionOptions, DecoderSession, type ExecutionProvider, type KvCache } from './session.js';
+import { SoftmaxHead, type SoftmaxStats } from './softmax-head.js';
 
 /** Settings for {@link createOnnxBackend}. */
 export interface OnnxBackendSettings {
@@ -36,10 +37,22 @@ export interface OnnxBackendSettings {
   /** Intra-op threads for onnxruntime (default: onnxruntime's choice, one per physical core). */
   threads?: number;
   /**
+   * Let onnxruntime's idle threads spin-wait (default false). Spinning lowers latency on an idle machine
+   * but burns cores that judges, tokenizers and other processes need; on a shared 2-core machine it made
+   * decoding 2–3× slower.
+   */
+  spinning?: boolean;
+  /**
    * Execution providers in order of preference (default `['cpu']`). `['cuda', 'cpu']` uses CUDA when
    * onnxruntime-node's CUDA provider is installed and warns (then runs on CPU) when it is not.
    */
   executionProviders?: ExecutionProvider[];
+  /**
+   * Compute softmax statistics (max, log-sum-exp, block sums) in onnxruntime instead of JS, so drawing a
+   * token costs O(vocab / 512 + 512) instead of `vocab` exps. `'auto'` (default) turns it on for
+   * vocabularies of 16,384 or more; used for unfiltered sampling and for greedy logprobs.
+   */
+  softmaxHead?: 'auto' | boolean;
   /** Most sequences (prompts × n) decoded together in one batch (default 64). */
   maxBatchSize?: number;
   /** Budget for the logits of one `score` forward, in bytes (default 256 MiB); longer inputs are chunked. */
@@ -67,6 +80,7 @@ export interface OnnxBackend extends InferenceBackendV1 {
 
 interface LoadedModel {
   session: DecoderSession;
+  head: SoftmaxHead | undefined;
   tokenizer: Tokenizer;
   tokenizerConfig: Record<string, unknown>;
   chat: ChatTemplate | undefined;
@@ -215,6 +229,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     const loadWarnings: Warning[] = [];
     const session = await DecoderSession.open(ort, info, {
       ...(settings.threads ? { threads: settings.threads } : {}),
+      spinning: settings.spinning === true,
       executionProviders: settings.executionProviders ?? ['cpu'],
       warn: (message) => warn(message, loadWarnings),
     });
@@ -264,6 +279,16 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     let tokenizerVocabSize = 0;
     for (const id of tokenizer.get_vocab(true).values())
       tokenizerVocabSize = Math.max(tokenizerVocabSize, id + 1);
+    const vocabSize = session.vocabSize;
+    const useHead =
+      settings.softmaxHead === true ||
+      ((settings.softmaxHead ?? 'auto') === 'auto' && vocabSize !== undefined && vocabSize >= 16384);
+    const headOptions = cpuSessionOptions({
+      ...(settings.threads ? { threads: settings.threads } : {}),
+      spinning: settings.spinning === true,
+    });
+    const head =
+      useHead && vocabSize !== undefined ? await SoftmaxHead.create(ort, vocabSize, headOptions) : undefined;
     logger.debug('onnx backend loaded', {
       model: info.onnxPath,
       executionProvider: session.executionProvider,
@@ -273,6 +298,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     });
     return {
       session,
+      head,
       tokenizer,
       tokenizerConfig: info.tokenizerConfig,
       chat,
@@ -408,21 +434,13 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     });
     const sampler = samplerFor(prefill.vocabSize);
     const V = prefill.vocabSize;
+    const prefillStats = await statsFor(state, prefill.logits, prompts.length, prefill.positions, request);
     for (const [index, row] of rows.entries()) {
       row.padding = length - row.promptIds.length;
       const prompt = prefillIndex[index] as number;
       const offset = (prompt * prefill.positions + prefill.positions - 1) * V;
-      accept(
-        state,
-        row,
-        sampler.sample(
-          prefill.logits.subarray(offset, offset + V),
-          request.sampling,
-          row.random,
-          request.logprobs,
-        ),
-        request,
-      );
+      const logits = prefill.logits.subarray(offset, offset + V);
+      accept(state, row, pick(sampler, logits, prompt, prefillStats, row, request), request);
     }
     const identity = prefillIndex.every((value, index) => value === index);
     let cache: KvCache = identity ? prefill.cache : session.selectRows(prefill.cache, prefillIndex);
@@ -452,21 +470,56 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
         keepLast: 1,
       });
       cache = out.cache;
+      const stats = await statsFor(state, out.logits, batch, out.positions, request);
       for (const [index, row] of active.entries()) {
         const offset = (index * out.positions + out.positions - 1) * V;
-        accept(
-          state,
-          row,
-          sampler.sample(
-            out.logits.subarray(offset, offset + V),
-            request.sampling,
-            row.random,
-            request.logprobs,
-          ),
-          request,
-        );
+        const logits = out.logits.subarray(offset, offset + V);
+        accept(state, row, pick(sampler, logits, index, stats, row, request), request);
       }
     }
+  }
+
+  /** Softmax statistics for `rows` contiguous logit rows, when the head applies to this request. */
+  async function statsFor(
+    state: LoadedModel,
+    logits: Float32Array,
+    rows: number,
+    positions: number,
+    request: ResolvedRequest,
+  ): Promise<SoftmaxStats | undefined> {
+    const { sampling } = request;
+    const unfiltered = sampling.topK === 0 && sampling.topP === 1 && sampling.minP === 0;
+    const wanted = sampling.temperature === 0 ? request.logprobs : unfiltered;
+    if (!state.head || positions !== 1 || !wanted || logits.length !== rows * state.head.vocabSize)
+      return undefined;
+    return state.head.run(logits, rows, sampling.temperature === 0 ? 1 : sampling.temperature);
+  }
+
+  function pick(
+    sampler: Sampler,
+    logits: Float32Array,
+    statsRow: number,
+    stats: SoftmaxStats | undefined,
+    row: Row,
+    request: ResolvedRequest,
+  ): { token: number; logprob: number } {
+    if (!stats) return sampler.sample(logits, request.sampling, row.random, request.logprobs);
+    const logZ = stats.logZ[statsRow] as number;
+    if (request.sampling.temperature === 0 || !row.random) {
+      const token = sampler.argmax(logits);
+      return { token, logprob: (logits[token] as number) - logZ };
+    }
+    return sampler.sampleFromStats(
+      logits,
+      request.sampling.temperature,
+      {
+        max: stats.max[statsRow] as number,
+        logZ,
+        blockSums: stats.blockSums.subarray(statsRow * stats.blocks, (statsRow + 1) * stats.blocks),
+        blockSize: stats.blockSize,
+      },
+      row.random,
+    );
   }
 
   function accept(
@@ -723,6 +776,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
       loaded = undefined;
       loading = undefined;
       await current?.session.release();
+      await current?.head?.release();
     },
   };
 }

@@ -122,6 +122,32 @@ describe('Sampler', () => {
     },
   );
 
+  it('sampleFromStats (block sums) draws from the full softmax and matches sample() token for token', () => {
+    const temperature = 0.9;
+    const scaled = logits.map((value) => value / temperature);
+    const max = Math.max(...scaled);
+    const weights = scaled.map((value) => Math.exp(value - max));
+    const blockSize = 3;
+    const blockSums = new Float32Array(Math.ceil(logits.length / blockSize));
+    weights.forEach((weight, i) => {
+      const block = Math.floor(i / blockSize);
+      blockSums[block] = (blockSums[block] as number) + weight;
+    });
+    const logZ = max + Math.log(weights.reduce((a, b) => a + b, 0));
+    const stats = { max, logZ, blockSums, blockSize };
+    const sampler = new Sampler(row.length);
+    const settings = { temperature, topK: 0, topP: 1, minP: 0 };
+    const a = new Xoshiro128([5, 6, 7, 8]);
+    const b = new Xoshiro128([5, 6, 7, 8]);
+    const full = logSoftmax(logits, temperature);
+    for (let i = 0; i < 2000; i++) {
+      const viaStats = sampler.sampleFromStats(row, temperature, stats, a);
+      const direct = sampler.sample(row, settings, b, true);
+      expect(viaStats.token).toBe(direct.token);
+      expect(viaStats.logprob).toBeCloseTo(full[viaStats.token] as number, 5);
+    }
+  });
+
   it('throws NumericError on NaN logits', () => {
     const sampler = new Sampler(3);
     const bad = Float32Array.of(0.1, Number.NaN, 0.3);

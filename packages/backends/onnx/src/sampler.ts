@@ -114,6 +114,47 @@ export class Sampler {
     return { token, logprob: (logits[token] as number) * inverse - logZ };
   }
 
+  /**
+   * Draws from the full temperature-scaled distribution using precomputed softmax statistics (see
+   * `SoftmaxHead`): pick a block by its mass, then a token inside it — O(vocab / blockSize + blockSize).
+   */
+  sampleFromStats(
+    logits: Float32Array,
+    temperature: number,
+    stats: { max: number; logZ: number; blockSums: Float32Array; blockSize: number },
+    random: Xoshiro128,
+  ): SampledToken {
+    const { blockSums, blockSize, max } = stats;
+    if (!Number.isFinite(stats.logZ)) throw nanError();
+    const inverse = 1 / temperature;
+    let total = 0;
+    for (let block = 0; block < blockSums.length; block++) total += blockSums[block] as number;
+    const target = random.nextFloat() * total;
+    let cumulative = 0;
+    let chosen = -1;
+    for (let block = 0; block < blockSums.length; block++) {
+      const mass = blockSums[block] as number;
+      if (mass <= 0) continue;
+      chosen = block;
+      if (cumulative + mass > target) break;
+      cumulative += mass;
+    }
+    const start = chosen * blockSize;
+    const end = Math.min(logits.length, start + blockSize);
+    const remaining = target - cumulative;
+    let inside = 0;
+    let token = -1;
+    for (let i = start; i < end; i++) {
+      const weight = Math.exp((logits[i] as number) * inverse - max);
+      if (weight <= 0) continue;
+      token = i;
+      inside += weight;
+      if (inside > remaining) break;
+    }
+    if (token < 0) token = this.argmax(logits);
+    return { token, logprob: (logits[token] as number) * inverse - stats.logZ };
+  }
+
   /** The combined top-k / top-p / min-p threshold on the weights (0 = keep everything). */
   private threshold(n: number, total: number, settings: SamplingSettings): number {
     const weights = this.weights;

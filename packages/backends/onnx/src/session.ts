@@ -44,6 +44,8 @@ export interface ForwardOutputs {
 /** Session options the backend settings map to. */
 export interface DecoderSessionOptions {
   threads?: number;
+  /** Let idle intra-op threads spin (lower latency on an idle machine, wasted cores on a busy one). */
+  spinning?: boolean;
   executionProviders: ExecutionProvider[];
   /** Called for things the caller should know (CUDA fallback). */
   warn: (message: string) => void;
@@ -89,6 +91,20 @@ export async function cudaProviderInstalled(): Promise<{ installed: boolean; whe
     () => false,
   );
   return { installed, where };
+}
+
+/** Session options shared by the decoder and helper graphs: CPU threads, no spinning unless asked. */
+export function cpuSessionOptions(options: {
+  threads?: number;
+  spinning?: boolean;
+}): Ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+  };
 }
 
 function numberOr(value: unknown, fallback: number | undefined): number | undefined {
@@ -199,12 +215,7 @@ export class DecoderSession {
     info: ModelFolderInfo,
     options: DecoderSessionOptions,
   ): Promise<DecoderSession> {
-    const base: Ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    };
+    const base = cpuSessionOptions(options);
     let providers =
       options.executionProviders.length > 0 ? [...new Set(options.executionProviders)] : ['cpu' as const];
     if (providers.includes('cuda')) {

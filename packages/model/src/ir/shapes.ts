@@ -386,6 +386,22 @@ export function inferNode(
       if (!target) return [{ dtype: first.dtype, shape: undefined }];
       return [{ dtype: first.dtype, shape: broadcastShapes([first.shape, target], context) }];
     }
+    case 'Tile': {
+      if (!first) return undefined;
+      const repeats = constantInts(context, inputNames[1]);
+      const shape = first.shape;
+      if (!repeats || !shape) return [{ dtype: first.dtype, shape: undefined }];
+      return [
+        {
+          dtype: first.dtype,
+          shape: shape.map((dim, axis) => {
+            const times = repeats[axis] ?? 1;
+            if (times === 1) return dim;
+            return typeof dim === 'number' ? dim * times : `${times}*${dim}`;
+          }),
+        },
+      ];
+    }
     case 'ConstantOfShape': {
       const target = constantInts(context, inputNames[0]);
       const value = attributes.value;
