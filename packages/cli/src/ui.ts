@@ -31,9 +31,15 @@ export function createProgressBar(
   const started = performance.now();
   let lastDraw = 0;
   let lastLine = '';
+  // Rate and ETA are measured from the first update, so work done before the bar existed (a resumed run,
+  // a first batch) does not inflate them.
+  let baseline: { time: number; done: number } | undefined;
   const render = (done: number, total: number | undefined, note: string | undefined): string => {
-    const elapsed = (performance.now() - started) / 1000;
-    const rate = elapsed > 0 ? done / elapsed : 0;
+    const now = performance.now();
+    baseline ??= { time: now, done };
+    const elapsed = (now - started) / 1000;
+    const rateSeconds = (now - baseline.time) / 1000;
+    const rate = rateSeconds > 0 ? (done - baseline.done) / rateSeconds : 0;
     const rateText = `${rate >= 100 ? Math.round(rate) : rate.toFixed(1)} ${unit}/s`;
     if (total !== undefined && total > 0) {
       const fraction = Math.min(1, done / total);

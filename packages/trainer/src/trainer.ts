@@ -453,7 +453,15 @@ export class Trainer {
     const policy = options.modelDir ? await this.loadPolicy(options.modelDir) : await this.currentPolicy();
     try {
       const seed = options.seed ?? deriveSeed(this.seed, name, 0);
-      const sampled = await this.scoreItems(policy, items, options, options.n, options.temperature, seed);
+      const sampled = await this.scoreItems(
+        policy,
+        items,
+        options,
+        options.n,
+        options.temperature,
+        seed,
+        name,
+      );
       const passAtKs: Record<string, number> = {};
       for (let k = 1; k <= options.n; k *= 2) {
         passAtKs[String(k)] =
@@ -477,9 +485,10 @@ export class Trainer {
         passAtK: passAtKs,
         byTask,
         extractionFailureRate: sampled.extractionFailures / (items.length * options.n),
+        tokensSeen: this.state.tokensSeen,
       };
       if (options.greedy) {
-        const greedy = await this.scoreItems(policy, items, options, 1, 0, seed);
+        const greedy = await this.scoreItems(policy, items, options, 1, 0, seed, `${name}:greedy`);
         result.greedy = greedy.correct.reduce((total, correct) => total + correct, 0) / items.length;
       }
       this.state.completedStages[name] = result;
@@ -507,6 +516,7 @@ export class Trainer {
     n: number,
     temperature: number,
     seed: number,
+    phase: string,
   ): Promise<{ correct: number[]; extractionFailures: number }> {
     const correct = new Array<number>(items.length).fill(0);
     let extractionFailures = 0;
@@ -547,7 +557,7 @@ export class Trainer {
       });
       this.onEvent({
         type: 'progress',
-        phase: `eval:${options.name ?? 'eval'}`,
+        phase,
         done: start + slice.length,
         total: items.length,
         unit: 'items',

@@ -144,4 +144,6 @@ export interface EvaluateResult {
   byTask: Record<string, number>;
   /** Share of samples whose prediction could not be extracted. */
   extractionFailureRate: number;
+  /** Tokens the learner had been trained on when this evaluation ran. */
+  tokensSeen: number;
 }

@@ -1,11 +1,70 @@
-import type { Command } from 'commander';
-import { notImplemented } from './not-implemented.js';
+import { type Command, Option } from 'commander';
+import { createProgressBar, formatDuration, type ProgressBar } from '../ui.js';
 
-/** `rlpt demo` — owned by the trainer issue. */
+interface DemoFlags {
+  out: string;
+  quick?: boolean;
+  seeds?: string;
+  parallel?: string;
+  resume?: boolean;
+  worker?: string;
+}
+
+/** `rlpt demo`: the embedded default — RLPT end to end on a tiny model, on the CPU, with a report. */
 export function register(program: Command): void {
   program
     .command('demo')
     .description('The embedded demo: build a tiny model, pretrain, cold start, RLPT, evaluate, report.')
-    .allowUnknownOption()
-    .action(() => notImplemented('demo'));
+    .option('--out <dir>', 'demo folder (runs, report.md, plots)', 'runs/demo')
+    .option('--quick', 'a ≤ 2-minute smoke version (2 seeds, short phases, no control runs)')
+    .option('--seeds <n>', 'prefix-reward seeds (default 3; quick 2)')
+    .option('--parallel <n>', 'jobs at once, one core each (default: min(2, cores))')
+    .option('--resume', 'continue an interrupted demo in --out from its checkpoints')
+    // Internal: one job in a child process.
+    .addOption(new Option('--worker <json>').hideHelp())
+    .action(async (flags: DemoFlags) => {
+      const { runDemo, runDemoWorker } = await import('../demo/run.js');
+      if (flags.worker) {
+        await runDemoWorker(flags.worker);
+        return;
+      }
+      const bars = new Map<string, ProgressBar>();
+      const started = performance.now();
+      process.stderr.write(
+        `rlpt demo${flags.quick ? ' --quick' : ''}: tiny model → pretrain → cold start → RLPT → held-out evaluation (output: ${flags.out})\n`,
+      );
+      const outcome = await runDemo({
+        out: flags.out,
+        quick: Boolean(flags.quick),
+        ...(flags.seeds ? { seeds: Number(flags.seeds) } : {}),
+        ...(flags.parallel ? { parallel: Number(flags.parallel) } : {}),
+        resume: Boolean(flags.resume),
+        onProgress: (job, phase, done, total) => {
+          const key = `${job.name}:${phase}`;
+          let bar = bars.get(key);
+          if (!bar) {
+            bar = createProgressBar(`[${job.name}] ${phase}`, {
+              unit: phase.startsWith('eval') ? 'prompts' : 'steps',
+            });
+            bars.set(key, bar);
+          }
+          bar.update(done, total);
+          if (total !== undefined && done >= total) {
+            bar.done();
+            bars.delete(key);
+          }
+        },
+        onLog: (line) => process.stderr.write(`${line}\n`),
+      });
+      const headline = outcome.headline;
+      process.stdout.write(
+        [
+          '',
+          `held-out pass@1: ${headline.cold.mean.toFixed(3)} ± ${headline.cold.sd.toFixed(3)} (cold start) → ${headline.rl.mean.toFixed(3)} ± ${headline.rl.sd.toFixed(3)} (after RLPT)`,
+          `gain ${headline.gain.mean.toFixed(3)} = ${Number.isFinite(headline.gainOverSeedSd) ? headline.gainOverSeedSd.toFixed(1) : '∞'}× seed noise (per seed: ${headline.gains.map((gain) => gain.toFixed(3)).join(', ')})`,
+          `report: ${outcome.reportPath} (${formatDuration((performance.now() - started) / 1000)})`,
+          '',
+        ].join('\n'),
+      );
+    });
 }

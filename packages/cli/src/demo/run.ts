@@ -1,0 +1,190 @@
+import { spawn } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { RlptError } from '@rlpt/spec';
+import { writeJsonAtomic } from '@rlpt/trainer';
+import { type MetricComparison, writeDemoReport } from './report.js';
+import { type DemoBudget, type DemoSeedResult, fullBudget, quickBudget, runDemoSeed } from './seed.js';
+
+/** One unit of demo work, run in its own process. */
+export interface DemoJob {
+  seed: number;
+  reward: 'prefix' | 'strict';
+  control: boolean;
+  /** Folder of this job under the demo folder. */
+  name: string;
+}
+
+export interface DemoOptions {
+  out: string;
+  quick: boolean;
+  /** Seeds of the prefix-reward runs. Default 3 (quick: 2). */
+  seeds?: number;
+  /** Jobs run at once (each with one onnxruntime thread). Default: cores, at most 2… */
+  parallel?: number;
+  resume?: boolean;
+  /** Progress of a job: `done/total` of its current phase. */
+  onProgress?: (job: DemoJob, phase: string, done: number, total: number | undefined) => void;
+  onLog?: (line: string) => void;
+}
+
+export interface DemoOutcome {
+  headline: MetricComparison;
+  reportPath: string;
+  seconds: number;
+}
+
+export function demoJobs(quick: boolean, seeds: number): DemoJob[] {
+  const jobs: DemoJob[] = Array.from({ length: seeds }, (_, seed) => ({
+    seed,
+    reward: 'prefix' as const,
+    control: !quick,
+    name: `seed-${seed}`,
+  }));
+  if (!quick) jobs.push({ seed: 0, reward: 'strict', control: false, name: 'strict-seed-0' });
+  return jobs;
+}
+
+/** Runs every demo job in worker processes, then writes the report. */
+export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
+  const started = performance.now();
+  const out = resolve(options.out);
+  await mkdir(out, { recursive: true });
+  const seeds = options.seeds ?? (options.quick ? 2 : 3);
+  const jobs = demoJobs(options.quick, seeds);
+  const parallel = Math.max(1, options.parallel ?? Math.min(2, availableParallelism()));
+  const budget = options.quick ? quickBudget : fullBudget;
+  await writeJsonAtomic(join(out, 'demo.json'), { quick: options.quick, seeds, jobs, budget });
+
+  const results = new Map<string, DemoSeedResult>();
+  const queue = [...jobs];
+  const runNext = async (): Promise<void> => {
+    const job = queue.shift();
+    if (!job) return;
+    const resultPath = join(out, job.name, 'result.json');
+    const existing = options.resume ? await readJson<DemoSeedResult>(resultPath) : undefined;
+    results.set(job.name, existing ?? (await runJobProcess(job, out, options)));
+    await runNext();
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, runNext));
+
+  const prefixResults = jobs.filter((job) => job.reward === 'prefix').map((job) => results.get(job.name)!);
+  const strict = jobs.find((job) => job.reward === 'strict');
+  const metrics = new Map<number, Record<string, unknown>[]>();
+  for (const job of jobs.filter((entry) => entry.reward === 'prefix')) {
+    metrics.set(job.seed, await readJsonLines(join(out, job.name, 'run', 'metrics.jsonl')));
+  }
+  const { fitScalingLaw } = await import('@rlpt/trainer');
+  // The paper's x is RLPT training tokens; the cold start (x = 0) is outside the law's domain.
+  const points = prefixResults.flatMap((result) =>
+    result.curve.map(([tokens, value]) => [tokens / 1e6, value] as [number, number]),
+  );
+  let scaling: { a: number; b: number; c: number; r2: number; points: [number, number][] } | undefined;
+  try {
+    const fit = fitScalingLaw(
+      points.map(([x]) => x),
+      points.map(([, y]) => y),
+    );
+    scaling = { a: fit.a, b: fit.b, c: fit.c, r2: fit.r2, points };
+  } catch (error) {
+    options.onLog?.(`scaling-law fit skipped: ${(error as Error).message}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const headline = await writeDemoReport({
+    outDir: out,
+    quick: options.quick,
+    results: prefixResults,
+    ...(strict ? { strict: results.get(strict.name)! } : {}),
+    metrics,
+    seconds,
+    ...(scaling ? { scaling } : {}),
+  });
+  return { headline, reportPath: join(out, 'report.md'), seconds };
+}
+
+/** Runs one job as `rlpt demo --worker <json>` so seeds use separate cores. */
+async function runJobProcess(job: DemoJob, out: string, options: DemoOptions): Promise<DemoSeedResult> {
+  const script = process.argv[1]!;
+  const spec = JSON.stringify({ ...job, out, quick: options.quick, resume: options.resume ?? false });
+  const child = spawn(process.execPath, [...process.execArgv, script, 'demo', '--worker', spec], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-8000);
+  });
+  let buffered = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+      try {
+        const message = JSON.parse(line) as { phase: string; done: number; total?: number };
+        options.onProgress?.(job, message.phase, message.done, message.total);
+      } catch {
+        options.onLog?.(`[${job.name}] ${line}`);
+      }
+    }
+  });
+  const code = await new Promise<number>((resolveExit) =>
+    child.on('close', (exitCode) => resolveExit(exitCode ?? 1)),
+  );
+  if (code !== 0) {
+    throw new RlptError({
+      code: 'demo-worker',
+      message: `Demo job ${job.name} failed (exit code ${code}). Re-run with --resume to continue from its last checkpoint.\n${stderr.trim()}`,
+    });
+  }
+  const result = await readJson<DemoSeedResult>(join(out, job.name, 'result.json'));
+  if (!result)
+    throw new RlptError({ code: 'demo-worker', message: `Demo job ${job.name} wrote no result.json.` });
+  return result;
+}
+
+/** Entry point of a worker process: runs one job and writes its result atomically. */
+export async function runDemoWorker(specJson: string): Promise<void> {
+  const spec = JSON.parse(specJson) as DemoJob & { out: string; quick: boolean; resume: boolean };
+  const budget: DemoBudget = spec.quick ? quickBudget : fullBudget;
+  const dir = join(spec.out, spec.name);
+  const result = await runDemoSeed({
+    seed: spec.seed,
+    outDir: dir,
+    budget,
+    reward: spec.reward,
+    control: spec.control,
+    threads: 1,
+    resume: spec.resume,
+    onEvent: (event) => {
+      if (event.type === 'progress') {
+        process.stdout.write(
+          `${JSON.stringify({ phase: event.phase, done: event.done, total: event.total })}\n`,
+        );
+      }
+    },
+  });
+  await writeJsonAtomic(join(dir, 'result.json'), result);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readJsonLines(path: string): Promise<Record<string, unknown>[]> {
+  try {
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,296 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
+import type { EvaluateResult, RlItem, StageSummary } from '@rlpt/trainer';
+
+/** Sizes of one demo seed. */
+export interface DemoBudget {
+  trainDocuments: number;
+  heldOutDocuments: number;
+  /** Held-out prompts evaluated (cold, after RL, control). */
+  evalPrompts: number;
+  pretrainSteps: number;
+  sftSteps: number;
+  sftLearningRate: number;
+  rlSteps: number;
+  /** Held-out evaluation every N RL steps on `curvePrompts` prompts (the reward-vs-tokens curve). */
+  curveEvery: number;
+  curvePrompts: number;
+}
+
+export const quickBudget: DemoBudget = {
+  trainDocuments: 3000,
+  heldOutDocuments: 600,
+  evalPrompts: 300,
+  pretrainSteps: 300,
+  sftSteps: 60,
+  sftLearningRate: 1e-3,
+  rlSteps: 100,
+  curveEvery: 25,
+  curvePrompts: 100,
+};
+
+export const fullBudget: DemoBudget = {
+  trainDocuments: 3000,
+  heldOutDocuments: 1200,
+  evalPrompts: 600,
+  pretrainSteps: 1500,
+  sftSteps: 60,
+  sftLearningRate: 1e-3,
+  rlSteps: 250,
+  curveEvery: 25,
+  curvePrompts: 200,
+};
+
+export interface DemoSeedOptions {
+  seed: number;
+  outDir: string;
+  budget: DemoBudget;
+  /** `prefix` (RLPT's reward) or `strict`. */
+  reward: 'prefix' | 'strict';
+  /** Also run the compute-matched SFT control from the cold-start checkpoint. */
+  control: boolean;
+  /** onnxruntime threads (1: seeds run in parallel, one per core). */
+  threads: number;
+  resume?: boolean;
+  onEvent?: (event: RlptEvent) => void;
+}
+
+export interface DemoSeedResult {
+  seed: number;
+  reward: 'prefix' | 'strict';
+  parameters: number;
+  heldOutPrompts: number;
+  cold: EvaluateResult;
+  rl: EvaluateResult;
+  control?: EvaluateResult & { steps: number };
+  /** Held-out pass@1 during RL: [RLPT training tokens so far, pass@1]. */
+  curve: [number, number][];
+  /** Wall seconds per phase. */
+  seconds: Record<string, number>;
+  /** CPU seconds per phase (this process, all threads). */
+  cpuSeconds: Record<string, number>;
+  stages: Record<string, StageSummary>;
+}
+
+const tags = ['<|startofprediction|>', '<|endofprediction|>'];
+
+/** Words of the `tiny` prompt preset the word-level tokenizer must know. */
+function templateWords(text: string): string[] {
+  return text
+    .replace(/\{[a-z_]+\}/g, ' ')
+    .split(/\s+/)
+    .flatMap((word) => word.match(/\w+|[^\w\s]+/g) ?? [])
+    .filter((word) => !tags.includes(word));
+}
+
+/** Runs one seed of the demo: tiny model → pretrain → cold start → eval → RLPT → eval (→ SFT control). */
+export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedResult> {
+  const [
+    { buildDemoCorpus, demoVocabulary },
+    { createTinyModel, loadTokenizer, countParameters },
+    learnerPkg,
+  ] = await Promise.all([import('@rlpt/data'), import('@rlpt/model'), import('@rlpt/learner-onnx')]);
+  const [{ createOnnxBackend }, { createLexicalJudge }, { renderTaskPrompt, presets }, { Trainer }] =
+    await Promise.all([
+      import('@rlpt/backend-onnx'),
+      import('@rlpt/reward'),
+      import('@rlpt/prompts'),
+      import('@rlpt/trainer'),
+    ]);
+  const { seed, budget, outDir } = options;
+  const seconds: Record<string, number> = {};
+  const cpuSeconds: Record<string, number> = {};
+  let mark = performance.now();
+  let cpuMark = process.cpuUsage();
+  const lap = (name: string) => {
+    seconds[name] = (performance.now() - mark) / 1000;
+    const cpu = process.cpuUsage(cpuMark);
+    cpuSeconds[name] = (cpu.user + cpu.system) / 1e6;
+    mark = performance.now();
+    cpuMark = process.cpuUsage();
+  };
+
+  // Data: documents whose next sentence is inferable; held-out contexts never prefix a training document.
+  const corpus = buildDemoCorpus({
+    seed: 1000 + seed,
+    trainDocuments: budget.trainDocuments,
+    heldOutDocuments: budget.heldOutDocuments,
+  });
+  const tiny = presets.tiny;
+  const words = [
+    ...new Set([...demoVocabulary, ...templateWords(tiny.asr), ...templateWords(tiny.msr), '<MASK>']),
+  ].filter((word) => !/\s/.test(word) && word.length > 0);
+
+  // Model: ~0.6M parameters, word-level tokenizer over the corpus and template vocabulary.
+  const modelDir = join(outDir, 'init-model');
+  await mkdir(outDir, { recursive: true });
+  const model = await createTinyModel({
+    dir: modelDir,
+    tokenizer: { words, addedTokens: [...tags, '<MASK>'] },
+    hiddenSize: 128,
+    layers: 3,
+    heads: 4,
+    kvHeads: 4,
+    intermediateSize: 384,
+    maxPositionEmbeddings: 256,
+    tieWordEmbeddings: true,
+    seed,
+    overwrite: true,
+  });
+  const { tokenizer: hfTokenizer } = await loadTokenizer(modelDir);
+  const bosTokenId = model.tokenizerFiles.bosTokenId;
+  const tokenizer = {
+    encode: (text: string) => Array.from(hfTokenizer.encode(text, { add_special_tokens: false }).ids),
+    decode: (ids: ArrayLike<number>) => hfTokenizer.decode(Array.from(ids), { skip_special_tokens: true }),
+    eosTokenId: model.tokenizerFiles.eosTokenId,
+    ...(bosTokenId !== undefined ? { bosTokenId } : {}),
+  };
+
+  const makeLearner = async () =>
+    learnerPkg.createOnnxLearner({
+      modelDir,
+      threads: options.threads,
+      adam: { beta1: 0.9, beta2: 0.99, weightDecay: 0.01 },
+      maxGradNorm: 1,
+      seed,
+    });
+  const loadPolicy = async (dir: string) => createOnnxBackend({ modelDir: dir, threads: options.threads });
+  const learner = await makeLearner();
+  const trainer = await Trainer.create({
+    runDir: join(outDir, 'run'),
+    learner,
+    loadPolicy,
+    tokenizer,
+    seed,
+    checkpointEvery: 50,
+    resume: options.resume ?? false,
+    config: { demo: true, seed, budget, reward: options.reward },
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  lap('setup');
+
+  // Tasks: ASR for every target, MSR (λ = 0.5 → one MSR prompt per two ASR) where a next sentence exists.
+  const toItem = (target: (typeof corpus.trainTargets)[number], task: TaskKind): RlItem => ({
+    id: `${target.id}:${task}`,
+    task,
+    prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
+    toJudgeItem: (prediction) => ({
+      prediction,
+      reference: options.reward === 'prefix' ? target.reference : target.target,
+      target: target.target,
+      context: target.context,
+      mode: options.reward,
+    }),
+  });
+  const mix = (targets: typeof corpus.trainTargets, salt: number): RlItem[] =>
+    targets.map((target, index) => {
+      const msr = target.next !== '' && (index * 2654435761 + salt) % 3 === 0;
+      return toItem(target, msr ? 'msr' : 'asr');
+    });
+  const trainItems = mix(corpus.trainTargets, seed);
+  const heldOut = mix(corpus.heldOutTargets, seed + 1);
+  const evalItems = heldOut.slice(0, budget.evalPrompts);
+  const curveItems = heldOut.slice(0, budget.curvePrompts);
+  const targetOf = new Map(corpus.trainTargets.map((target) => [target.id, target.target]));
+  const sftExamples = trainItems.map((item) => ({
+    id: item.id,
+    prompt: item.prompt,
+    completion: `${tags[0]} ${targetOf.get(item.id.replace(/:(asr|msr)$/, ''))} ${tags[1]}`,
+  }));
+  const judge: JudgeV1 = createLexicalJudge({ tolerance: 0, mode: options.reward });
+  const evalJudge: JudgeV1 = createLexicalJudge({ tolerance: 0, mode: 'strict' });
+  const heldOutEvalItems = evalItems.map((item) => ({
+    ...item,
+    // Held-out reward is always the exact next sentence, so prefix and strict runs compare on one scale.
+    toJudgeItem: (prediction: string) => ({
+      ...item.toJudgeItem(prediction),
+      mode: 'strict' as const,
+      reference: item.toJudgeItem('').target ?? '',
+    }),
+  }));
+  const evaluation = { n: 8, temperature: 1, maxTokens: 24, greedy: true, judge: evalJudge };
+
+  const stages: Record<string, StageSummary> = {};
+  stages.pretrain = await trainer.pretrain(
+    corpus.train.map((document) => document.text),
+    { steps: budget.pretrainSteps, batchSize: 32, learningRate: 2e-3, schedule: 'cosine', warmupSteps: 20 },
+  );
+  lap('pretrain');
+  stages.sft = await trainer.sft(sftExamples, {
+    steps: budget.sftSteps,
+    batchSize: 32,
+    learningRate: budget.sftLearningRate,
+  });
+  lap('sft');
+  const coldDir = join(outDir, 'cold-start');
+  await learner.save(coldDir);
+  const cold = await trainer.evaluate(heldOutEvalItems, { ...evaluation, name: 'cold' });
+  lap('evalCold');
+  const curve: [number, number][] = [];
+  stages.rlpt = await trainer.rl(trainItems, {
+    steps: budget.rlSteps,
+    promptsPerStep: 16,
+    rolloutsPerPrompt: 8,
+    temperature: 1,
+    maxTokens: 24,
+    judge,
+    learningRate: 2e-4,
+    grpo: {
+      advantage: { scale: 'group', std: 'unbiased', epsilon: 1e-6, dropZeroVarianceGroups: true },
+      objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' },
+    },
+    evaluation: {
+      every: budget.curveEvery,
+      items: curveItems.map((item, index) => heldOutEvalItems[index] ?? item),
+      options: { ...evaluation, greedy: false, name: 'curve' },
+    },
+  });
+  lap('rl');
+  const rl = await trainer.evaluate(heldOutEvalItems, { ...evaluation, name: 'rl' });
+  lap('evalRl');
+  for (const row of await trainer.runDir.readMetrics()) {
+    if (String(row.stage).startsWith('eval:curve@')) {
+      curve.push([Number(row.tokensSeen) - cold.tokensSeen, Number(row.pass1)]);
+    }
+  }
+  await trainer.close();
+
+  let control: DemoSeedResult['control'];
+  if (options.control) {
+    // Compute-matched control: continue SFT on gold sentences from the same cold start for the RL phase's
+    // wall time (converted to steps at the measured SFT step time).
+    const sftStepSeconds = stages.sft.seconds / Math.max(1, stages.sft.steps);
+    const steps = Math.max(1, Math.round(stages.rlpt.seconds / Math.max(1e-3, sftStepSeconds)));
+    const controlLearner = await makeLearner();
+    await controlLearner.load?.(coldDir);
+    const controlTrainer = await Trainer.create({
+      runDir: join(outDir, 'control'),
+      learner: controlLearner,
+      loadPolicy,
+      tokenizer,
+      seed,
+      resume: options.resume ?? false,
+    });
+    await controlTrainer.sft(sftExamples, { steps, batchSize: 32, learningRate: 1e-4, name: 'sft-control' });
+    const result = await controlTrainer.evaluate(heldOutEvalItems, { ...evaluation, name: 'control' });
+    await controlTrainer.close();
+    await controlLearner.close?.();
+    control = { ...result, steps };
+    lap('control');
+  }
+  await learner.close?.();
+  return {
+    seed,
+    reward: options.reward,
+    parameters: countParameters(model.config),
+    heldOutPrompts: heldOutEvalItems.length,
+    cold,
+    rl,
+    ...(control ? { control } : {}),
+    curve,
+    seconds,
+    cpuSeconds,
+    stages,
+  };
+}
