@@ -262,6 +262,41 @@ describe('prompts', () => {
     expect(expected).toContain(2);
   });
 
+  it('passes chatTemplateKwargs and enableThinking to the chat template', async () => {
+    const messages = [{ role: 'user', content: 'Hi' }];
+    const plain = await backend.generate({
+      prompts: [{ messages }],
+      maxTokens: 1,
+      temperature: 0,
+      providerOptions: { chatTemplateKwargs: { add_generation_prompt: false } },
+    });
+    expect(plain.results[0]?.promptTokenIds).toEqual(await backend.tokenize('user: Hi<eos>\n'));
+    const qwen3 = await createTinyModel({
+      dir: join(root, 'qwen3'),
+      tokenizer: 'qwen3',
+      hiddenSize: 16,
+      heads: 2,
+      kvHeads: 1,
+      layers: 1,
+      safetensors: false,
+    });
+    const chat = createTransformersBackend({ modelDir: qwen3.dir, threads: 1 });
+    const promptIds = async (enableThinking?: boolean) =>
+      (
+        await chat.generate({
+          prompts: [{ messages }],
+          maxTokens: 1,
+          temperature: 0,
+          ...(enableThinking === undefined ? {} : { providerOptions: { enableThinking } }),
+        })
+      ).results[0]?.promptTokenIds ?? [];
+    const thinkEnd = 151668; // </think>: Qwen3's template closes an empty think block when thinking is off
+    expect(await promptIds(false)).toContain(thinkEnd);
+    expect(await promptIds(true)).not.toContain(thinkEnd);
+    expect(await promptIds()).not.toContain(thinkEnd);
+    await chat.close();
+  });
+
   it('greedy tokens are the uncached argmax for a prompt that ends near the context limit', async () => {
     const short = await createTinyModel({
       dir: join(root, 'short-context'),

@@ -262,10 +262,10 @@ export function createTransformersBackend(settings: TransformersBackendSettings)
       let text: string;
       try {
         text = tokenizer.apply_chat_template(prompt.messages, {
-          tokenize: false,
           add_generation_prompt: true,
           ...resolved?.chatVariables,
           ...(resolved?.enableThinking !== undefined ? { enable_thinking: resolved.enableThinking } : {}),
+          tokenize: false,
         }) as unknown as string;
       } catch (error) {
         throw new InvalidArgumentError({
