@@ -42,6 +42,8 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
   let base: PrepareOptions;
   let reference: Map<string, Buffer>;
   let referenceStats: PrepareStats;
+  let fast: PrepareOptions;
+  let fastReference: Map<string, Buffer>;
 
   beforeAll(async () => {
     input = buildCleanCorpus(dir);
@@ -59,6 +61,10 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     const result = await prepare({ ...base, out: join(dir, 'w1'), workers: 1 });
     referenceStats = result.stats;
     reference = outputs(join(dir, 'w1'));
+    // Resume tests do not depend on the tokenizer: a whitespace counter keeps them fast.
+    fast = { ...base, tokenizer: 'whitespace' };
+    await prepare({ ...fast, out: join(dir, 'fast'), workers: 0 });
+    fastReference = outputs(join(dir, 'fast'));
   });
 
   it('writes byte-identical outputs with 0, 1 and 2 workers, and with buckets sorted in parts', async () => {
@@ -237,7 +243,7 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     const source = pathToFileURL(join(import.meta.dirname, 'index.ts')).href;
     writeFileSync(
       script,
-      `import { prepare } from ${JSON.stringify(source)};\nawait prepare(${JSON.stringify({ ...base, out, workers: 1, checkpointSeconds: 0.001, chunkDocuments: 1 })});\n`,
+      `import { prepare } from ${JSON.stringify(source)};\nawait prepare(${JSON.stringify({ ...fast, out, workers: 1, checkpointSeconds: 0.001, chunkDocuments: 1 })});\n`,
     );
     // One process (not the tsx CLI, which runs the script in a child): SIGKILL must hit the one doing the work.
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -266,19 +272,19 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     await exited;
     expect(killedAt, 'the child finished before it could be killed').toBeDefined();
     expect(existsSync(join(out, 'stats.json'))).toBe(false);
-    const killedOptions = { ...base, out, checkpointSeconds: 0.001, chunkDocuments: 1 };
+    const killedOptions = { ...fast, out, checkpointSeconds: 0.001, chunkDocuments: 1 };
     await expect(prepare({ ...killedOptions, workers: 2 })).rejects.toThrow(
       /unfinished prepare run.*--resume/,
     );
     const resumed = await prepare({ ...killedOptions, workers: 2, resume: true });
     expect(resumed.stats.run.resumed).toBe(true);
-    expectSameOutputs(outputs(out), outputs(join(dir, 'w1')));
+    expectSameOutputs(outputs(out), fastReference);
   }, 120_000);
 
   it('checkpoints on abort and resumes to the same result', async () => {
     const out = join(dir, 'aborted');
     const controller = new AbortController();
-    const options = { ...base, out, workers: 1, chunkDocuments: 1 };
+    const options = { ...fast, out, workers: 1, chunkDocuments: 1 };
     const error = await prepare(options, {
       signal: controller.signal,
       onEvent: (event) => {
@@ -288,14 +294,14 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     expect(AbortError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/resume/);
     await prepare({ ...options, resume: true });
-    expectSameOutputs(outputs(out), outputs(join(dir, 'w1')));
+    expectSameOutputs(outputs(out), fastReference);
   });
 
   it('resumes a crash while writing shards without rewriting the finished ones', async () => {
     const out = join(dir, 'crashed');
     let bucketsSeen = 0;
     const error = await prepare(
-      { ...base, out, workers: 1 },
+      { ...fast, out, workers: 1 },
       {
         onEvent: (event) => {
           if (event.type === 'progress' && event.phase === 'write' && ++bucketsSeen === 40)
@@ -313,9 +319,9 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     const finished = state.shards.map(
       (shard) => [shard.file, statSync(join(out, shard.file)).mtimeMs] as const,
     );
-    await prepare({ ...base, out, workers: 1, resume: true });
+    await prepare({ ...fast, out, workers: 1, resume: true });
     for (const [file, mtime] of finished) expect(statSync(join(out, file)).mtimeMs).toBe(mtime);
-    expectSameOutputs(outputs(out), outputs(join(dir, 'w1')));
+    expectSameOutputs(outputs(out), fastReference);
   });
 
   it('refuses to resume with changed options, and to overwrite without being asked', async () => {
@@ -325,14 +331,16 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
     const out = join(dir, 'changed');
     const controller = new AbortController();
     controller.abort();
-    await prepare({ ...base, out, workers: 0 }, { signal: controller.signal }).catch(() => undefined);
-    const error = await prepare({ ...base, out, workers: 0, resume: true, seed: 7 }).catch(
+    await prepare({ ...fast, out, workers: 0 }, { signal: controller.signal }).catch(() => undefined);
+    const error = await prepare({ ...fast, out, workers: 0, resume: true, seed: 7 }).catch(
       (caught: unknown) => caught,
     );
     expect(InvalidArgumentError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/options or input files changed/);
-    const fresh = await prepare({ ...base, out, workers: 0, overwrite: true });
-    expect(fresh.stats.samples.total).toBe(referenceStats.samples.total);
+    const fresh = await prepare({ ...fast, out, workers: 0, overwrite: true });
+    expect(fresh.stats.samples.total).toBe(
+      JSON.parse(fastReference.get('stats.json')!.toString()).samples.total,
+    );
   });
 });
 
@@ -391,6 +399,19 @@ describe.skipIf(!hasSharedData)('bad input (needs ../shared/data)', () => {
     expect(stats.normalization.nulBytes).toBe(0);
   });
 
+  it('does not read its own output when the output folder is inside the inputs', async () => {
+    const input = join(dir, 'self');
+    buildCleanCorpus(input, { articles: 1, shakespeareLines: 60, paragraphs: 8 });
+    const options = { inputs: [input], out: join(input, 'prepared'), tokenizer: 'whitespace', workers: 1 };
+    const first = await prepare(options);
+    const second = await prepare({ ...options, overwrite: true });
+    expect(second.stats.documents.read).toBe(first.stats.documents.read);
+    expect(second.stats.inputs.list.map((file) => file.file)).toEqual(
+      first.stats.inputs.list.map((file) => file.file),
+    );
+    expect(second.stats.inputs.list.some((file) => file.file.includes('prepared'))).toBe(false);
+  });
+
   it('lists every invalid option at once', async () => {
     const error = await prepare({
       inputs: [],
@@ -414,4 +435,39 @@ describe.skipIf(!hasSharedData)('bad input (needs ../shared/data)', () => {
       /no input files: no file matches/,
     );
   });
+});
+
+describe.skipIf(!hasSharedData || !process.env.RLPT_LONG_TESTS)('whole corpora (RLPT_LONG_TESTS=1)', () => {
+  it('turns ../shared/data/corpora into verl Parquet and OpenRLHF JSONL with a stats report', async () => {
+    const out = join(dir, 'corpora');
+    const { stats } = await prepare({
+      inputs: [join(corpus.benchmarks, '../corpora')],
+      out,
+      formats: ['samples', 'verl', 'openrlhf'],
+      benchmarks: [join(corpus.benchmarks, '*.jsonl')],
+    });
+    expect(stats.inputs.files).toBe(3);
+    expect(stats.documents.read).toBeGreaterThan(300);
+    expect(stats.samples.total).toBeGreaterThan(20_000);
+    expect(stats.samples.msr / stats.samples.total).toBeCloseTo(1 / 3, 1);
+    expect(stats.contamination.benchmarks.map((benchmark) => benchmark.name)).toEqual([
+      'aime24',
+      'amc23',
+      'gsm8k',
+      'minerva_math',
+      'mmlu_stem',
+      'olympiadbench',
+    ]);
+    for (const format of ['samples', 'verl', 'openrlhf'] as const) {
+      const rows = stats.outputs
+        .filter((shard) => shard.format === format)
+        .reduce((sum, shard) => sum + shard.rows, 0);
+      expect(rows, format).toBe(stats.samples.total);
+    }
+    const bytes = readFileSync(join(out, 'verl/validation-00000.parquet'));
+    const rows = await parquetReadObjects({
+      file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    });
+    expect(rows).toHaveLength(stats.samples.validation);
+  }, 900_000);
 });

@@ -315,7 +315,8 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
   const workDir = join(outDir, workDirName);
   const statePath = join(workDir, 'state.json');
 
-  const { files, issues: inputIssues } = await resolveInputs(config.inputs, { cwd });
+  // Never read our own output back (`rlpt prepare corpus --out corpus/prepared`).
+  const { files, issues: inputIssues } = await resolveInputs(config.inputs, { cwd, exclude: outDir });
   if (files.length === 0) {
     throw new InvalidArgumentError({
       argument: 'inputs',

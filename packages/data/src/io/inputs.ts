@@ -39,12 +39,12 @@ function commonDirectory(paths: string[]): string {
  * Expands files, directories (recursively, hidden entries skipped) and glob patterns into a deterministic
  * list: patterns in the order given, files sorted within each, each file once. Labels are the paths
  * relative to the files' common folder (`/data/wiki/a.txt` + `/data/books/b.txt` → `wiki/a.txt`,
- * `books/b.txt`), so ids do not depend on the working directory. A pattern that matches nothing, or a
- * path that cannot be read, becomes an issue.
+ * `books/b.txt`), so ids do not depend on the working directory. Files inside `exclude` (a folder) are
+ * left out before labelling. A pattern that matches nothing, or a path that cannot be read, becomes an issue.
  */
 export async function resolveInputs(
   patterns: string[],
-  options: { cwd?: string } = {},
+  options: { cwd?: string; exclude?: string } = {},
 ): Promise<{ files: ResolvedInput[]; issues: InputIssue[] }> {
   const cwd = options.cwd ?? process.cwd();
   const issues: InputIssue[] = [];
@@ -92,7 +92,9 @@ export async function resolveInputs(
   }
   const seen = new Set<string>();
   const unique: { path: string; bytes: number; mtimeMs: number }[] = [];
+  const excluded = options.exclude ? resolve(cwd, options.exclude) + sep : undefined;
   for (const path of found) {
+    if (excluded && resolve(path).startsWith(excluded)) continue;
     let key = path;
     let bytes = 0;
     let mtimeMs = 0;
