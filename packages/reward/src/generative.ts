@@ -18,10 +18,11 @@ import {
 } from '@rlpt/spec';
 import {
   type JudgeCache,
+  type JudgeCacheScope,
   type JudgeCacheOptions,
+  KeyedStore,
   createJudgeCache,
   hashTemplate,
-  judgeCacheKey,
 } from './cache.js';
 import { type JudgeObservability, assertInteger, assertMode, checkItem, failedVerdict } from './common.js';
 import { type HardeningOptions, fenceText, hardenPrediction, resolveHardeningOptions } from './harden.js';
@@ -81,13 +82,14 @@ type Outcome =
   | { kind: 'failed'; reason: string; message: string; raw?: string };
 
 interface Task {
-  key: string;
+  namespace: string;
+  reference: string;
+  prediction: string;
+  cache: JudgeCacheScope | undefined;
   prompt: Prompt;
   /** Callers still waiting for this task. */
   waiters: number;
   attempt: number;
-  firstId: string | undefined;
-  queued: boolean;
   resolve(outcome: Outcome): void;
   promise: Promise<Outcome>;
 }
@@ -144,6 +146,10 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       hashTemplate(JSON.stringify([templates[mode].text, options.system ?? '', fence, useChat, maxTokens])),
     ]),
   ) as Record<JudgeMode, string>;
+  const taskNamespaces: Record<JudgeMode, string> = {
+    prefix: `${namespaces.prefix}:prefix`,
+    strict: `${namespaces.strict}:strict`,
+  };
   const hardening = options.hardening === false ? undefined : resolveHardeningOptions(options.hardening);
   const cache =
     options.cache === false
@@ -151,16 +157,22 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       : options.cache && 'get' in options.cache
         ? options.cache
         : createJudgeCache(options.cache ?? {});
-  const logger = options.logger ?? silentLogger;
   const name = options.name ?? `generative:${backend.provider}:${backend.modelId}`;
+  const cacheScopes: Record<JudgeMode, JudgeCacheScope | undefined> = {
+    prefix: cache?.scope(name, namespaces.prefix, 'prefix'),
+    strict: cache?.scope(name, namespaces.strict, 'strict'),
+  };
+  const logger = options.logger ?? silentLogger;
 
   let stats: JudgeStats = emptyStats();
-  const tasks = new Map<string, Task>();
+  // Judge calls queued or in flight, by (namespace, reference, prediction): identical items share one.
+  const tasks = new KeyedStore<Task>();
   const queue: Task[] = [];
   let inFlight = 0;
   let flushScheduled = false;
   let closed = false;
   const closeController = new AbortController();
+  const requestControllers = new Set<AbortController>();
 
   const buildPrompt = (mode: JudgeMode, reference: string, prediction: string): Prompt => {
     const text = templates[mode].render({
@@ -187,7 +199,6 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       const batch: Task[] = [];
       while (batch.length < batchSize && queue.length > 0) {
         const task = queue.shift() as Task;
-        task.queued = false;
         if (task.waiters > 0) batch.push(task);
         else settle(task, { kind: 'failed', reason: 'aborted', message: 'every caller aborted' });
       }
@@ -196,8 +207,14 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
   };
 
   const settle = (task: Task, outcome: Outcome) => {
-    tasks.delete(task.key);
-    if (outcome.kind === 'ok') cache?.set(task.key, { score: outcome.score, status: 'ok', raw: outcome.raw });
+    tasks.delete(task.namespace, task.reference, task.prediction);
+    if (outcome.kind === 'ok') {
+      task.cache?.set(task.reference, task.prediction, {
+        score: outcome.score,
+        status: 'ok',
+        raw: outcome.raw,
+      });
+    }
     task.resolve(outcome);
   };
 
@@ -205,7 +222,14 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     inFlight++;
     stats.requests++;
     stats.judgeCalls += batch.length;
-    const signal = AbortSignal.any([closeController.signal, AbortSignal.timeout(timeoutMs)]);
+    // One controller per request, aborted by the timer or by close() (cheaper than AbortSignal.any).
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new TimeoutError({ message: `no answer within ${timeoutMs} ms`, timeoutMs })),
+      timeoutMs,
+    );
+    requestControllers.add(controller);
+    const { signal } = controller;
     try {
       const result = await backend.generate(
         {
@@ -250,15 +274,17 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
               settle(task, { kind: 'failed', reason: 'closed', message: 'the judge was closed' });
               continue;
             }
-            task.queued = true;
             queue.unshift(task);
           }
           scheduleFlush();
         }, delay).unref?.();
       }
     } finally {
+      clearTimeout(timer);
+      requestControllers.delete(controller);
       inFlight--;
-      scheduleFlush();
+      // Items already queued go out at once: a slot freed by one request is never left idle for a tick.
+      flush();
     }
   };
 
@@ -312,6 +338,16 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     const waits: Promise<void>[] = [];
     const attached: Task[] = [];
     for (let index = 0; index < items.length; index++) {
+      // Every 256 items, let the requests already queued go out (and other callers run) while the rest
+      // of a large batch is prepared.
+      if (index > 0 && index % 256 === 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (signal?.aborted || closed) {
+          for (const task of attached) task.waiters--;
+          if (closed) throw new RlptError({ code: 'closed', message: `Judge ${name} was closed.` });
+          throw new AbortError({ cause: signal?.reason });
+        }
+      }
       const item = items[index] as JudgeItem;
       stats.items++;
       const checked = checkItem(item, index, defaultMode);
@@ -336,14 +372,7 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
         }
         prediction = result.prediction;
       }
-      const key = judgeCacheKey({
-        judge: name,
-        template: namespaces[checked.mode],
-        mode: checked.mode,
-        reference: item.reference,
-        prediction,
-      });
-      const hit = cache?.get(key);
+      const hit = cacheScopes[checked.mode]?.get(item.reference, prediction);
       if (hit) {
         stats.cacheHits++;
         const outcome: Outcome = { kind: 'ok', score: hit.score > 0 ? 1 : 0, raw: hit.raw ?? '' };
@@ -351,12 +380,20 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
         verdicts[index] = toVerdict(outcome, true);
         continue;
       }
-      let task = tasks.get(key);
+      const namespace = taskNamespaces[checked.mode];
+      let task = tasks.get(namespace, item.reference, prediction);
       if (task) stats.deduplicated++;
       else {
-        task = createTask(key, buildPrompt(checked.mode, item.reference, prediction), item.id);
-        tasks.set(key, task);
+        task = createTask(
+          namespace,
+          item.reference,
+          prediction,
+          cacheScopes[checked.mode],
+          buildPrompt(checked.mode, item.reference, prediction),
+        );
+        tasks.set(namespace, item.reference, prediction, task);
         queue.push(task);
+        scheduleFlush();
       }
       task.waiters++;
       attached.push(task);
@@ -401,6 +438,7 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       if (closed) return;
       closed = true;
       closeController.abort(new AbortError({ message: `Judge ${name} was closed.` }));
+      for (const controller of requestControllers) controller.abort(closeController.signal.reason);
       for (const task of queue.splice(0)) {
         settle(task, { kind: 'failed', reason: 'closed', message: 'the judge was closed' });
       }
@@ -408,12 +446,18 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
   };
 }
 
-function createTask(key: string, prompt: Prompt, firstId: string | undefined): Task {
+function createTask(
+  namespace: string,
+  reference: string,
+  prediction: string,
+  cache: JudgeCacheScope | undefined,
+  prompt: Prompt,
+): Task {
   let resolve!: (outcome: Outcome) => void;
   const promise = new Promise<Outcome>((done) => {
     resolve = done;
   });
-  return { key, prompt, waiters: 0, attempt: 0, firstId, queued: true, resolve, promise };
+  return { namespace, reference, prediction, cache, prompt, waiters: 0, attempt: 0, resolve, promise };
 }
 
 function toOutcome(completion: { text?: unknown; finishReason?: string } | undefined): Outcome {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@rlpt/spec';
-import { foldForDetection, normalizeWords, stripInvisible } from './text.js';
+import { foldForDetection, normalizeWords, normalizeWordsMemoised, stripInvisible } from './text.js';
 
 /**
  * Hardening: the policy's prediction is untrusted input that a judge model reads. Before any judge call
@@ -208,7 +208,7 @@ export function hardenPrediction(input: HardeningInput, options: ResolvedHardeni
     );
   }
   const words = normalizeWords(neutralised);
-  const referenceWords = normalizeWords(reference);
+  const referenceWords = normalizeWordsMemoised(reference);
   const maxWords = Math.ceil(referenceWords.length * options.maxLengthRatio) + options.lengthSlackWords;
   if (words.length > maxWords) {
     return skip(
@@ -236,7 +236,7 @@ export function hardenPrediction(input: HardeningInput, options: ResolvedHardeni
     }
   }
   if (options.copyContext && input.context) {
-    const copied = copiedFromContextShare(words, referenceWords, input.context);
+    const copied = copiedFromContextShare(words, reference, input.context);
     if (copied >= options.copyContextThreshold) {
       return skip(
         'copies-context',
@@ -251,6 +251,9 @@ function skip(reason: HardeningReason, detail: string): HardeningResult {
   return { action: 'skip', reason, detail };
 }
 
+/** One pass over the text: most predictions contain no control text at all, so check them all at once first. */
+const anyControlPattern = new RegExp(controlPatterns.map(({ pattern }) => `(?:${pattern.source})`).join('|'));
+
 function findControlText(
   prediction: string,
   reference: string,
@@ -263,6 +266,7 @@ function findControlText(
     foldedReference ??= foldForDetection(reference);
     return foldedReference.includes(text);
   };
+  if (!anyControlPattern.test(folded) && options.extraControlPatterns.length === 0) return undefined;
   for (const { reason, what, pattern } of controlPatterns) {
     if (reason === 'injected-control-text' ? !options.controlText : !options.injectionPhrases) continue;
     pattern.lastIndex = 0;
@@ -283,7 +287,7 @@ function findControlText(
 }
 
 /** Index of `needle` as a contiguous run inside `haystack`, or -1. */
-function indexOfSequence(haystack: string[], needle: string[]): number {
+function indexOfSequence(haystack: readonly string[], needle: readonly string[]): number {
   outer: for (let start = 0; start + needle.length <= haystack.length; start++) {
     for (let offset = 0; offset < needle.length; offset++) {
       if (haystack[start + offset] !== needle[offset]) continue outer;
@@ -293,26 +297,51 @@ function indexOfSequence(haystack: string[], needle: string[]): number {
   return -1;
 }
 
-function shingles(words: string[], size: number): string[] {
-  const result: string[] = [];
-  for (let start = 0; start + size <= words.length; start++) {
-    result.push(words.slice(start, start + size).join(' '));
+/** A 32-bit FNV-1a hash of a word, with a seed so two independent lanes can be combined. */
+function wordHash(word: string, seed: number): number {
+  let hash = seed;
+  for (let index = 0; index < word.length; index++) hash = Math.imul(hash ^ word.charCodeAt(index), 16777619);
+  return hash >>> 0;
+}
+
+/**
+ * The word `size`-grams of `words` as 52-bit numbers (two hash lanes): heuristics only count shingles, so
+ * a collision (≈ n² / 2^52) cannot matter, and numbers avoid building a string per shingle.
+ */
+function shingles(words: readonly string[], size: number): number[] {
+  const count = words.length - size + 1;
+  if (count <= 0) return [];
+  const low = new Uint32Array(words.length);
+  const high = new Uint32Array(words.length);
+  for (let index = 0; index < words.length; index++) {
+    low[index] = wordHash(words[index] as string, 0x811c9dc5);
+    high[index] = wordHash(words[index] as string, 0x01000193);
+  }
+  const result = new Array<number>(count);
+  for (let start = 0; start < count; start++) {
+    let a = 0x9e3779b9;
+    let b = 0x85ebca6b;
+    for (let offset = 0; offset < size; offset++) {
+      a = Math.imul(a ^ (low[start + offset] as number), 0x27d4eb2d);
+      b = Math.imul(b ^ (high[start + offset] as number), 0x165667b1);
+    }
+    result[start] = (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
   }
   return result;
 }
 
-function countShingles(words: string[], size: number): Map<string, number> {
-  const counts = new Map<string, number>();
+function countShingles(words: readonly string[], size: number): Map<number, number> {
+  const counts = new Map<number, number>();
   for (const shingle of shingles(words, size)) counts.set(shingle, (counts.get(shingle) ?? 0) + 1);
   return counts;
 }
 
 /** Share of shingles that repeat an earlier one more often than the reference repeats it. */
-function repeatedShingleShare(words: string[], referenceWords: string[], size: number): number {
+function repeatedShingleShare(words: string[], referenceWords: readonly string[], size: number): number {
   if (words.length < size * 3) return 0;
   const counts = countShingles(words, size);
   const total = words.length - size + 1;
-  let referenceCounts: Map<string, number> | undefined;
+  let referenceCounts: Map<number, number> | undefined;
   let extra = 0;
   for (const [shingle, count] of counts) {
     if (count < 2) continue;
@@ -323,32 +352,36 @@ function repeatedShingleShare(words: string[], referenceWords: string[], size: n
   return extra / total;
 }
 
-const contextShingleCache = new Map<string, Set<string>>();
-const contextShingleCacheSize = 64;
+/** Shingle sets of contexts and references, memoised: the rollouts of one prompt share them. */
+const shingleSets = new Map<string, Map<number, Set<number>>>();
+const shingleSetsLimit = 256;
 
-/** Context shingle sets are reused across the rollouts of one prompt (same context, many predictions). */
-function contextShingles(context: string, size: number): Set<string> {
-  const key = `${size}\u0000${context}`;
-  const cached = contextShingleCache.get(key);
-  if (cached) return cached;
-  const set = new Set(shingles(normalizeWords(context), size));
-  if (contextShingleCache.size >= contextShingleCacheSize) {
-    const oldest = contextShingleCache.keys().next().value;
-    if (oldest !== undefined) contextShingleCache.delete(oldest);
+function memoisedShingles(text: string, size: number): Set<number> {
+  let bySize = shingleSets.get(text);
+  if (!bySize) {
+    if (shingleSets.size >= shingleSetsLimit) shingleSets.clear();
+    bySize = new Map();
+    shingleSets.set(text, bySize);
   }
-  contextShingleCache.set(key, set);
+  let set = bySize.get(size);
+  if (!set) {
+    set = new Set(shingles(normalizeWordsMemoised(text), size));
+    bySize.set(size, set);
+  }
   return set;
 }
 
-function copiedFromContextShare(words: string[], referenceWords: string[], context: string): number {
+function copiedFromContextShare(words: string[], reference: string, context: string): number {
   const size = Math.min(5, words.length);
   if (size < 3) return 0;
   const predictionShingles = shingles(words, size);
-  const fromContext = contextShingles(context, size);
-  const fromReference = new Set(shingles(referenceWords, size));
+  const fromContext = memoisedShingles(context, size);
+  let fromReference: Set<number> | undefined;
   let copied = 0;
   for (const shingle of predictionShingles) {
-    if (fromContext.has(shingle) && !fromReference.has(shingle)) copied++;
+    if (!fromContext.has(shingle)) continue;
+    fromReference ??= memoisedShingles(reference, size);
+    if (!fromReference.has(shingle)) copied++;
   }
   return copied / predictionShingles.length;
 }

@@ -2,7 +2,7 @@ export { createGenerativeJudge } from './generative.js';
 export type { GenerativeJudgeOptions, JudgeFailurePolicy } from './generative.js';
 export { createLexicalJudge, lexicalMatch } from './lexical.js';
 export type { LexicalJudgeOptions, LexicalMatch } from './lexical.js';
-export { createJudgeCache, hashTemplate, judgeCacheKey } from './cache.js';
+export { createJudgeCache, hashTemplate } from './cache.js';
 export type { JudgeCache, JudgeCacheKeyParts, JudgeCacheOptions, JudgeCacheStats } from './cache.js';
 export { defaultHardeningOptions, fenceText, hardenPrediction, resolveHardeningOptions } from './harden.js';
 export type {

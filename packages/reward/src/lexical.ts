@@ -1,10 +1,10 @@
 import type { JudgeItem, JudgeMode, JudgeVerdict } from '@rlpt/spec';
 import { InvalidArgumentError, silentLogger } from '@rlpt/spec';
-import { type JudgeCache, type JudgeCacheOptions, createJudgeCache, judgeCacheKey } from './cache.js';
+import { type JudgeCache, type JudgeCacheScope, type JudgeCacheOptions, createJudgeCache } from './cache.js';
 import { type JudgeObservability, assertMode, checkItem, failedVerdict, throwIfAborted } from './common.js';
 import { type HardeningOptions, hardenPrediction, resolveHardeningOptions } from './harden.js';
 import { type JudgeWithStats, countReason, emptyStats, snapshotStats } from './stats.js';
-import { isNumericToken, normalizeWords } from './text.js';
+import { isNumericToken, normalizeWords, normalizeWordsMemoised } from './text.js';
 
 export interface LexicalJudgeOptions extends JudgeObservability {
   /** Default mode for items without their own. Default `prefix`. */
@@ -46,8 +46,8 @@ const unreachable = Number.POSITIVE_INFINITY;
  * With `exactNumbers`, numeric words only align with the identical number.
  */
 export function lexicalMatch(
-  predictionWords: string[],
-  referenceWords: string[],
+  predictionWords: readonly string[],
+  referenceWords: readonly string[],
   mode: JudgeMode,
   options: { tolerance: number; exactNumbers: boolean },
 ): LexicalMatch {
@@ -56,24 +56,26 @@ export function lexicalMatch(
   const allowed = Math.floor(options.tolerance * baseLength + 1e-9);
   // In prefix mode the aligned reference prefix is at most n + allowed words long.
   const columns = mode === 'prefix' ? Math.min(referenceWords.length, n + allowed) : referenceWords.length;
-  const numeric = (word: string) => options.exactNumbers && isNumericToken(word);
-  const indelCost = (word: string) => (numeric(word) ? unreachable : 1);
+  // Insertion/deletion cost per word: 1, or unreachable for numbers (which must align exactly).
+  const predictionCost = indelCosts(predictionWords, n, options.exactNumbers);
+  const referenceCost = indelCosts(referenceWords, columns, options.exactNumbers);
   let previous = new Float64Array(columns + 1);
   let current = new Float64Array(columns + 1);
   for (let column = 1; column <= columns; column++) {
-    previous[column] = (previous[column - 1] ?? 0) + indelCost(referenceWords[column - 1] ?? '');
+    previous[column] = (previous[column - 1] as number) + (referenceCost[column - 1] as number);
   }
   for (let row = 1; row <= n; row++) {
-    const word = predictionWords[row - 1] ?? '';
-    const wordIsNumeric = numeric(word);
-    current[0] = (previous[0] ?? 0) + (wordIsNumeric ? unreachable : 1);
+    const word = predictionWords[row - 1];
+    const wordCost = predictionCost[row - 1] as number;
+    current[0] = (previous[0] as number) + wordCost;
     for (let column = 1; column <= columns; column++) {
-      const other = referenceWords[column - 1] ?? '';
-      const substitution = word === other ? 0 : wordIsNumeric || numeric(other) ? unreachable : 1;
+      const otherCost = referenceCost[column - 1] as number;
+      const substitution =
+        word === referenceWords[column - 1] ? 0 : wordCost === 1 && otherCost === 1 ? 1 : unreachable;
       current[column] = Math.min(
-        (previous[column - 1] ?? 0) + substitution,
-        (previous[column] ?? 0) + (wordIsNumeric ? unreachable : 1),
-        (current[column - 1] ?? 0) + indelCost(other),
+        (previous[column - 1] as number) + substitution,
+        (previous[column] as number) + wordCost,
+        (current[column - 1] as number) + otherCost,
       );
     }
     [previous, current] = [current, previous];
@@ -90,6 +92,16 @@ export function lexicalMatch(
     }
   }
   return { edits, allowed, words: n, referenceWords: referenceWordsUsed };
+}
+
+function indelCosts(words: readonly string[], count: number, exactNumbers: boolean): Float64Array {
+  const costs = new Float64Array(count).fill(1);
+  if (exactNumbers) {
+    for (let index = 0; index < count; index++) {
+      if (isNumericToken(words[index] as string)) costs[index] = unreachable;
+    }
+  }
+  return costs;
 }
 
 /**
@@ -124,6 +136,10 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
   const logger = options.logger ?? silentLogger;
   const name = options.name ?? 'lexical';
   const settingsKey = `t=${tolerance};s=${scoring};n=${exactNumbers}`;
+  const cacheScopes: Record<JudgeMode, JudgeCacheScope | undefined> = {
+    prefix: cache?.scope(name, settingsKey, 'prefix'),
+    strict: cache?.scope(name, settingsKey, 'strict'),
+  };
   let stats = emptyStats();
 
   const judgeOne = (item: JudgeItem, index: number): JudgeVerdict => {
@@ -151,26 +167,23 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
       }
       prediction = result.prediction;
     }
-    const key = cache
-      ? judgeCacheKey({
-          judge: name,
-          template: settingsKey,
-          mode: checked.mode,
-          reference: item.reference,
-          prediction,
-        })
-      : '';
-    const hit = cache?.get(key);
+    const scope = checked.mode === 'prefix' ? cacheScopes.prefix : cacheScopes.strict;
+    const hit = scope?.get(item.reference, prediction);
     if (hit) {
       stats.cacheHits++;
       stats.ok++;
       if (hit.score > 0) stats.positives++;
       return { ...hit, cached: true };
     }
-    const match = lexicalMatch(normalizeWords(prediction), normalizeWords(item.reference), checked.mode, {
-      tolerance,
-      exactNumbers,
-    });
+    const match = lexicalMatch(
+      normalizeWords(prediction),
+      normalizeWordsMemoised(item.reference),
+      checked.mode,
+      {
+        tolerance,
+        exactNumbers,
+      },
+    );
     const score =
       scoring === 'binary'
         ? match.words > 0 && match.edits <= match.allowed
@@ -184,7 +197,7 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
       status: 'ok',
       raw: `edits=${match.edits} allowed=${match.allowed} words=${match.words} referenceWords=${match.referenceWords}`,
     };
-    cache?.set(key, verdict);
+    scope?.set(item.reference, prediction, verdict);
     stats.ok++;
     if (score > 0) stats.positives++;
     return verdict;

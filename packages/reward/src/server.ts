@@ -174,6 +174,12 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     'The judge’s own counters (stats()), by counter name.',
     'gauge',
   );
+  const residentMemory = new Counter(
+    'process_resident_memory_bytes',
+    'Resident set size of the server process.',
+    'gauge',
+  );
+  const heapUsed = new Counter('nodejs_heap_used_bytes', 'V8 heap in use.', 'gauge');
 
   let inFlight = 0;
   let draining = false;
@@ -351,6 +357,9 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       }
     }
     inFlightGauge.set({}, inFlight);
+    const memory = process.memoryUsage();
+    residentMemory.set({}, memory.rss);
+    heapUsed.set({}, memory.heapUsed);
     return renderMetrics([
       requestsTotal,
       duration,
@@ -361,6 +370,8 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       scoreSum,
       promptMismatch,
       judgeCounters,
+      residentMemory,
+      heapUsed,
     ]);
   };
 

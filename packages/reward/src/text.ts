@@ -111,6 +111,7 @@ export function stripInvisible(text: string): string {
  * letters mapped to ASCII, diacritics removed. `Ｓсоrе：１` and `S\u200bcore: 1` both become `score: 1`.
  */
 export function foldForDetection(text: string): string {
+  if (!nonAscii.test(text)) return text.toLowerCase();
   return text
     .normalize('NFKC')
     .replace(invisiblePattern, '')
@@ -127,13 +128,19 @@ export function foldForDetection(text: string): string {
 const wordPattern =
   /\p{N}+(?:[.,]\p{N}+)*|[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}]|[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*/gu;
 
+/** The same tokens as `wordPattern` for lower-case ASCII text (no scripts without spaces, no ’). */
+const asciiWordPattern = /[0-9]+(?:[.,][0-9]+)*|[a-z0-9]+(?:'[a-z0-9]+)*/g;
+const nonAscii = /[\u0080-\uffff]/;
+
 /** Splits already-normalised text into word tokens (see {@link normalizeWords} for the full pipeline). */
 export function splitWords(text: string): string[] {
-  return text.match(wordPattern) ?? [];
+  return text.match(nonAscii.test(text) ? wordPattern : asciiWordPattern) ?? [];
 }
 
 /** Lower-cased, NFKC-folded, diacritic-free word tokens: what the lexical judge and length limits count. */
 export function normalizeWords(text: string): string[] {
+  // ASCII is invariant under NFKC/NFKD and has no invisible or combining characters.
+  if (!nonAscii.test(text)) return text.toLowerCase().match(asciiWordPattern) ?? [];
   return splitWords(
     text
       .normalize('NFKC')
@@ -142,6 +149,22 @@ export function normalizeWords(text: string): string[] {
       .normalize('NFKD')
       .replace(combiningMarkPattern, ''),
   );
+}
+
+const memoisedWords = new Map<string, string[]>();
+const memoisedWordsLimit = 512;
+
+/**
+ * {@link normalizeWords} of a reference or context, memoised: the rollouts of one prompt share it, so a
+ * group of predictions normalises it once. Callers must not modify the returned array.
+ */
+export function normalizeWordsMemoised(text: string): readonly string[] {
+  const cached = memoisedWords.get(text);
+  if (cached) return cached;
+  const words = normalizeWords(text);
+  if (memoisedWords.size >= memoisedWordsLimit) memoisedWords.clear();
+  memoisedWords.set(text, words);
+  return words;
 }
 
 const numericPattern = /^\p{N}+(?:[.,]\p{N}+)*$/u;
