@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { renderTaskPrompt, wrapPrediction } from '@rlpt/prompts';
-import type { JudgeV1 } from '@rlpt/spec';
+import type { JudgeV1, RlptEvent } from '@rlpt/spec';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backendFor } from '../test/helpers.js';
 import { createGenerativeJudge } from './generative.js';
@@ -100,8 +100,9 @@ describe('POST /get_reward (OpenRLHF remote reward protocol)', () => {
     expect(json.rewards).toEqual([1, 0]);
   });
 
-  it('scores a bad label 0 as a judge failure and judges the rest', async () => {
-    const server = await start();
+  it('scores a bad label 0 as a judge failure, reports it by index, and judges the rest', async () => {
+    const events: RlptEvent[] = [];
+    const server = await start({ onEvent: (event) => events.push(event) });
     const { status, json } = await post(`${server.url}/get_reward`, {
       query: [prompt + response(target), prompt + response(target), prompt + response(target)],
       prompts: [prompt, prompt, prompt],
@@ -110,6 +111,18 @@ describe('POST /get_reward (OpenRLHF remote reward protocol)', () => {
     expect(status).toBe(200);
     expect(json.rewards).toEqual([0, 0, 1]);
     expect(json.extra_logs.judge_failed).toEqual([1, 1, 0]);
+    expect(events).toEqual([
+      {
+        type: 'judge-error',
+        reason: 'invalid-label',
+        message: expect.stringMatching(/^labels\[0\]: the label starts with "\{" but is not valid JSON/),
+      },
+      {
+        type: 'judge-error',
+        reason: 'invalid-label',
+        message: expect.stringMatching(/^labels\[1\]: the label is empty: pass the label column/),
+      },
+    ]);
   });
 
   it.each([

@@ -224,12 +224,13 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     reason: string,
     message: string,
   ): JudgeVerdict => {
-    logger.warn(`reward item ${index}${id ? ` (id ${id})` : ''}: ${message}`, { reason });
+    // `message` already names the field (`labels[3]: …`, `items[3]: …`).
+    logger.warn(`${message}${id ? ` (id ${id})` : ''}`, { reason, index });
     options.onEvent?.({
       type: 'judge-error',
       ...(id ? { id } : {}),
       reason,
-      message: `item ${index}: ${message}`,
+      message,
     });
     return { score: 0, status: 'failed', reason };
   };
