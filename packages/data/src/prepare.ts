@@ -21,7 +21,7 @@ import {
   type RlptEvent,
   silentLogger,
 } from '@rlpt/spec';
-import { BucketStore, leafBucketFiles, type SortedBucket, type Split, splits } from './buckets.js';
+import { BucketStore, leafBucketFiles, type SortedBucket, splits } from './buckets.js';
 import { type BenchmarkSummary, type ContaminationIndex, loadBenchmarks } from './decontaminate.js';
 import { hash64, hash64Hex } from './hash.js';
 import { HashTable64 } from './hash-table.js';
@@ -33,7 +33,7 @@ import { addNormalizeCounts, emptyNormalizeCounts, type NormalizeCounts } from '
 import { type PrepareOptions, type ResolvedPrepareOptions, resolvePrepareOptions } from './options.js';
 import { createDocumentPool, type DocumentPool } from './pool.js';
 import type { DocumentResult, PreparedSample } from './process.js';
-import { loadPromptSetup } from './render.js';
+import { loadPromptSetup, type PromptSetup } from './render.js';
 import { addCounts, emptyHistogram, histogramLabels, mergeHistogram, type TokenHistogram } from './stats.js';
 import { type ExportSettings, type ShardInfo, ShardWriter } from './writers.js';
 
@@ -295,21 +295,437 @@ async function* chunksOf(
   if (chunk.events.length > 0) yield close();
 }
 
+/** Everything known about a run once its options, inputs and any previous state are resolved. */
+interface RunSetup {
+  config: ResolvedPrepareOptions;
+  hooks: PrepareHooks;
+  logger: Logger;
+  outDir: string;
+  workDir: string;
+  files: ResolvedInput[];
+  fingerprint: string;
+  /** The checkpointed state being resumed, if any. */
+  state: State | undefined;
+  stats: PrepareStats;
+  contamination: ContaminationIndex | undefined;
+  prompts: PromptSetup;
+  /** Issues found before reading (patterns, benchmark files), recorded on a fresh run. */
+  earlyIssues: InputIssue[];
+}
+
 /**
- * Turns raw corpora into RLPT training sets: read (text, JSONL, Parquet, gzip) → normalise → exact and
- * MinHash near-duplicate removal → n-gram decontamination → sentences, D_s samples, ASR/MSR by λ, prompts →
- * train/validation split by document → seeded shuffle → shards (`samples`, `verl`, `openrlhf`) and
- * `stats.json`. Documents are processed on worker threads; the output is byte-identical whatever the
- * worker count. Interrupted runs continue with `resume: true` from the last checkpoint.
- *
- * @throws ConfigError for invalid options; InvalidArgumentError when nothing can be read or the output
- *   folder holds another run; AbortError when `signal` aborts (after checkpointing).
+ * One `prepare` run: the scan phase (read in order → process on workers → commit in order into the
+ * shuffle buckets, with checkpoints) and the finalize phase (sort buckets on workers → write shards).
+ * All mutable run state lives here and is what `state.json` records.
  */
-export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {}): Promise<PrepareResult> {
-  const started = performance.now();
+class PrepareRun {
+  private readonly started = performance.now();
+  private scanEnded = this.started;
+  private readonly documentsBefore: number;
+  private readonly statePath: string;
+  private readonly bucketDir: string;
+  private readonly issuesFd: number;
+  private issuesBytes: number;
+  private chunksCommitted: number;
+  private checkpoint: number;
+  private dedupFile: string | undefined;
+  private bucketSizes: Record<string, number>;
+  private shards: ShardInfo[];
+  private readonly duplicates: DuplicateIndex;
+  private readonly ids: HashTable64;
+
+  constructor(private readonly setup: RunSetup) {
+    const { state, workDir, config } = setup;
+    this.statePath = join(workDir, 'state.json');
+    this.bucketDir = join(workDir, 'buckets');
+    mkdirSync(this.bucketDir, { recursive: true });
+    this.documentsBefore = setup.stats.documents.read;
+    this.chunksCommitted = state?.chunksCommitted ?? 0;
+    this.checkpoint = state?.checkpoint ?? 0;
+    this.dedupFile = state?.dedupFile;
+    this.bucketSizes = state?.bucketSizes ?? {};
+    this.shards = state?.shards ?? [];
+    this.issuesBytes = state?.issuesBytes ?? 0;
+    this.issuesFd = openSync(join(setup.outDir, 'issues.jsonl'), 'a+');
+    ftruncateSync(this.issuesFd, this.issuesBytes);
+    this.duplicates = this.dedupFile
+      ? DuplicateIndex.deserialize(readWords(join(workDir, this.dedupFile)))
+      : new DuplicateIndex();
+    const idsFile = join(workDir, `ids-${this.checkpoint}.bin`);
+    this.ids =
+      config.idField && state && existsSync(idsFile)
+        ? HashTable64.deserialize(readWords(idsFile))
+        : new HashTable64(config.idField ? 1 << 12 : 16);
+    if (!state) for (const issue of setup.earlyIssues) this.recordIssue(issue);
+  }
+
+  private get config(): ResolvedPrepareOptions {
+    return this.setup.config;
+  }
+
+  private get stats(): PrepareStats {
+    return this.setup.stats;
+  }
+
+  private emit(event: RlptEvent): void {
+    this.setup.hooks.onEvent?.(event);
+  }
+
+  /** The phase to continue with. */
+  get phase(): 'scan' | 'finalize' {
+    return this.setup.state?.phase === 'finalize' ? 'finalize' : 'scan';
+  }
+
+  /** Counts an input problem, lists it in issues.jsonl (up to the cap) and emits it. */
+  private recordIssue(issue: InputIssue): void {
+    const { stats, config } = this;
+    stats.issues[issue.reason] ??= { skipped: 0, repaired: 0 };
+    stats.issues[issue.reason]![issue.action] += issue.count ?? 1;
+    if (stats.issuesListed < config.maxIssuesListed) {
+      const line = `${JSON.stringify(issue)}\n`;
+      writeSync(this.issuesFd, line);
+      this.issuesBytes += Buffer.byteLength(line);
+      stats.issuesListed++;
+    }
+    this.emit({
+      type: 'skipped-input',
+      reason: issue.reason,
+      message: issue.message,
+      ...(issue.file !== undefined ? { file: issue.file } : {}),
+      ...(issue.line !== undefined ? { line: issue.line } : {}),
+      ...(issue.id !== undefined ? { id: issue.id } : {}),
+    });
+  }
+
+  private saveState(phase: State['phase'], bytesRead: number): void {
+    const next: State = {
+      version: 1,
+      fingerprint: this.setup.fingerprint,
+      phase,
+      chunksCommitted: this.chunksCommitted,
+      documentsRead: this.stats.documents.read,
+      bytesRead,
+      bucketSizes: this.bucketSizes,
+      issuesBytes: this.issuesBytes,
+      checkpoint: this.checkpoint,
+      stats: this.stats,
+      shards: this.shards,
+      ...(this.dedupFile ? { dedupFile: this.dedupFile } : {}),
+    };
+    writeFileAtomic(this.statePath, JSON.stringify(next));
+  }
+
+  /** Flushes buckets and issues, then writes the duplicate index and state.json atomically. */
+  private writeCheckpoint(store: BucketStore, bytesRead: number): void {
+    const { workDir, config } = this.setup;
+    store.flush();
+    fsyncSync(this.issuesFd);
+    this.bucketSizes = store.sizes();
+    this.checkpoint++;
+    const name = `dedup-${this.checkpoint}.bin`;
+    writeFileAtomic(join(workDir, name), new Uint8Array(this.duplicates.serialize().buffer));
+    if (config.idField) {
+      writeFileAtomic(
+        join(workDir, `ids-${this.checkpoint}.bin`),
+        new Uint8Array(this.ids.serialize().buffer),
+      );
+    }
+    const previous = this.dedupFile;
+    this.dedupFile = name;
+    this.saveState('scan', bytesRead);
+    if (previous && previous !== name) {
+      rmSync(join(workDir, previous), { force: true });
+      rmSync(join(workDir, previous.replace('dedup-', 'ids-')), { force: true });
+    }
+  }
+
+  /** Renames documents whose id was already used (`idField` only), reporting each. */
+  private uniqueIds(chunk: Chunk): void {
+    for (const [position, document] of chunk.documents.entries()) {
+      const key = hash64(document.id);
+      if (this.ids.set(key.hi, key.lo)) continue;
+      const renamed = `${document.id}~${chunk.firstOrdinal + position}`;
+      const at = chunk.events.findIndex((event) => event.kind === 'document' && event.position === position);
+      chunk.events.splice(at, 0, {
+        kind: 'issue',
+        issue: {
+          reason: 'duplicate-id',
+          action: 'repaired',
+          file: document.file,
+          line: document.line,
+          id: renamed,
+          message: `${document.file}:${document.line}: id '${document.id}' was already used; this document was kept as '${renamed}'.`,
+        },
+      });
+      document.id = renamed;
+    }
+  }
+
+  /** Applies one chunk's results in reader order: issues, dedup, decontamination, samples into buckets. */
+  private commit(store: BucketStore, chunk: Chunk, results: DocumentResult[]): void {
+    const { stats, config } = this;
+    for (const event of chunk.events) {
+      if (event.kind === 'issue') {
+        this.recordIssue(event.issue);
+        continue;
+      }
+      const result = results[event.position]!;
+      const where = `${result.file}:${result.line}`;
+      stats.documents.read++;
+      if (result.status === 'error') {
+        stats.documents.skipped.error++;
+        this.recordIssue({
+          reason: 'processing-error',
+          action: 'skipped',
+          file: result.file,
+          line: result.line,
+          id: result.id,
+          message: `${where}: document ${result.id} could not be processed (${result.error}); it was skipped.`,
+        });
+        continue;
+      }
+      addNormalizeCounts(stats.normalization, result.normalize);
+      if (result.status === 'empty') {
+        stats.documents.skipped.empty++;
+        this.recordIssue({
+          reason: 'empty-document',
+          action: 'skipped',
+          file: result.file,
+          line: result.line,
+          id: result.id,
+          message: `${where}: document ${result.id} is empty after normalisation; it was skipped.`,
+        });
+        continue;
+      }
+      const duplicate =
+        config.dedup.exact || config.dedup.near
+          ? this.duplicates.check(config.dedup.exact ? result.contentHash : undefined, result.bandKeys)
+          : 'unique';
+      if (duplicate === 'exact') {
+        stats.documents.skipped.exactDuplicate++;
+        continue;
+      }
+      if (duplicate === 'near') {
+        stats.documents.skipped.nearDuplicate++;
+        continue;
+      }
+      if (result.contamination) {
+        stats.documents.skipped.contaminated++;
+        for (const [position, report] of stats.contamination.benchmarks.entries()) {
+          if ((result.contamination.mask & (1 << position)) === 0) continue;
+          report.documents++;
+          if (report.examples.length < examplesPerBenchmark) {
+            report.examples.push({ id: result.id, ngram: result.contamination.examples[position] ?? '' });
+          }
+        }
+        continue;
+      }
+      stats.documents.kept++;
+      stats.documents[result.split]++;
+      stats.sentences.total += result.sentences.total;
+      stats.sentences.kept += result.sentences.kept;
+      addCounts(stats.sentences.filtered, result.sentences.filtered);
+      if (result.samples === 0) stats.documents.withoutSamples++;
+      const ranges = result.bucketRanges;
+      for (let at = 0; at < ranges.length; at += 3) {
+        store.append(result.split, ranges[at]!, result.records.subarray(ranges[at + 1], ranges[at + 2]));
+      }
+      stats.samples.total += result.samples;
+      stats.samples[result.split] += result.samples;
+      stats.samples.asr += result.asr;
+      stats.samples.msr += result.msr;
+      stats.samples.contextTruncated += result.contextTruncated;
+      mergeHistogram(stats.tokens.prompt, result.promptTokens);
+      mergeHistogram(stats.tokens.context, result.contextTokens);
+    }
+    this.chunksCommitted = chunk.index + 1;
+  }
+
+  /**
+   * Reads the inputs in order, keeps up to two chunks per worker in flight, and commits results in chunk
+   * order. Before a checkpoint everything in flight is committed, so a checkpoint is exactly "the first
+   * `chunksCommitted` chunks" and a resumed run skips them.
+   */
+  async scan(pool: DocumentPool): Promise<void> {
+    const { config, stats, hooks, files, workDir } = { ...this.setup, stats: this.stats };
+    const store = new BucketStore(this.bucketDir, shuffleBuckets, this.bucketSizes);
+    const progress = { bytesDone: 0 };
+    const maxInFlight = Math.max(2, pool.workers * 2);
+    const inFlight: { chunk: Chunk; results: Promise<DocumentResult[]> }[] = [];
+    const commitHead = async (): Promise<void> => {
+      const head = inFlight.shift()!;
+      this.commit(store, head.chunk, await head.results);
+      this.emit({
+        type: 'progress',
+        phase: 'read',
+        done: head.chunk.bytesRead,
+        total: stats.inputs.bytes,
+        unit: 'bytes',
+      });
+      this.emit({ type: 'progress', phase: 'documents', done: stats.documents.read, unit: 'documents' });
+    };
+    let lastCheckpoint = performance.now();
+    let aborted = false;
+    try {
+      for await (const chunk of chunksOf(files, config, hooks.signal, progress)) {
+        if (chunk.index < this.chunksCommitted) continue;
+        if (hooks.signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        if (config.idField) this.uniqueIds(chunk);
+        const request = { chunk: chunk.index, firstOrdinal: chunk.firstOrdinal, documents: chunk.documents };
+        inFlight.push({ chunk, results: pool.run(request) });
+        while (inFlight.length >= maxInFlight) await commitHead();
+        if (performance.now() - lastCheckpoint >= config.checkpointSeconds * 1000) {
+          while (inFlight.length > 0) await commitHead();
+          this.writeCheckpoint(store, chunk.bytesRead);
+          lastCheckpoint = performance.now();
+        }
+      }
+      while (inFlight.length > 0) await commitHead();
+      if (hooks.signal?.aborted) aborted = true;
+      if (aborted) {
+        this.writeCheckpoint(store, progress.bytesDone);
+        throw new AbortError({
+          message: `prepare was interrupted after ${stats.documents.read} documents; the work so far is saved in ${workDir}. Re-run with resume (--resume) to continue.`,
+        });
+      }
+      this.writeCheckpoint(store, stats.inputs.bytes);
+      this.saveState('finalize', stats.inputs.bytes);
+    } finally {
+      store.close();
+    }
+  }
+
+  /**
+   * Sorts the buckets of each split on the workers (a few ahead) and writes every format's shards here,
+   * in key order. Each finished shard is journaled; a resumed run does not rewrite journaled shards.
+   */
+  async finalize(pool: DocumentPool): Promise<void> {
+    this.scanEnded = performance.now();
+    fsyncSync(this.issuesFd);
+    const { config, outDir } = this.setup;
+    const settings: ExportSettings = {
+      dataSource: config.dataSource,
+      ability: config.ability,
+      inputKey: config.inputKey,
+      labelKey: config.labelKey,
+      ...(config.system !== undefined ? { system: config.system } : {}),
+    };
+    const doneShards = new Set(this.shards.map((shard) => shard.file));
+    const onShard = (shard: ShardInfo) => {
+      if (doneShards.has(shard.file)) return;
+      this.shards = [...this.shards, shard];
+      this.saveState('finalize', this.stats.inputs.bytes);
+    };
+    let written = 0;
+    for (const split of splits) {
+      const writers = new Map(
+        config.formats.map((format) => [
+          format,
+          new ShardWriter(outDir, format, split, config.shardSize, settings, doneShards, onShard),
+        ]),
+      );
+      const openrlhf = writers.has('openrlhf') ? settings : undefined;
+      const decoder = new TextDecoder();
+      const leaves = leafBucketFiles(this.bucketDir, split, shuffleBuckets, config.maxBucketBytes);
+      const queue: { leaf: { file: string; temporary: boolean }; sorted: Promise<SortedBucket> }[] = [];
+      const depth = Math.max(2, pool.workers * 2);
+      let exhausted = false;
+      const refill = async (): Promise<void> => {
+        while (!exhausted && queue.length < depth) {
+          const next = await leaves.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          const sorted = pool.sort({ file: next.value.file, ...(openrlhf ? { openrlhf } : {}) });
+          sorted.catch(() => {}); // awaited below, in order; this only silences early rejections
+          queue.push({ leaf: next.value, sorted });
+        }
+      };
+      await refill();
+      while (queue.length > 0) {
+        const head = queue.shift()!;
+        const bucket = await head.sorted;
+        if (head.leaf.temporary) rmSync(head.leaf.file, { force: true });
+        await refill();
+        let start = 0;
+        let openrlhfStart = 0;
+        for (let index = 0; index < bucket.ends.length; index++) {
+          const end = bucket.ends[index]!;
+          const line = bucket.samples.subarray(start, end);
+          writers.get('samples')?.add({ line });
+          if (openrlhf) {
+            const openrlhfEnd = bucket.openrlhfEnds![index]!;
+            writers.get('openrlhf')!.add({ line: bucket.openrlhf!.subarray(openrlhfStart, openrlhfEnd) });
+            openrlhfStart = openrlhfEnd;
+          }
+          const verl = writers.get('verl');
+          if (verl) verl.add({ sample: JSON.parse(decoder.decode(line.subarray(0, -1))) as PreparedSample });
+          start = end;
+          written++;
+        }
+        this.emit({
+          type: 'progress',
+          phase: 'write',
+          done: written,
+          total: this.stats.samples.total,
+          unit: 'samples',
+        });
+      }
+      for (const writer of writers.values()) writer.finish();
+    }
+  }
+
+  /** Writes stats.json, marks the run done and removes the working files. */
+  finish(): PrepareResult {
+    const { stats } = this;
+    const { outDir, workDir } = this.setup;
+    const order = (shard: ShardInfo) =>
+      `${shard.format}/${shard.split === 'train' ? 0 : 1}/${String(shard.index).padStart(8, '0')}`;
+    stats.outputs = [...this.shards].sort((a, b) => (order(a) < order(b) ? -1 : 1));
+    const ended = performance.now();
+    const round = (seconds: number) => Math.round(seconds * 1000) / 1000;
+    const seconds = (ended - this.started) / 1000;
+    stats.run.seconds = round(seconds);
+    stats.run.scanSeconds = round((this.scanEnded - this.started) / 1000);
+    stats.run.finalizeSeconds = round((ended - this.scanEnded) / 1000);
+    stats.run.documentsPerSecond =
+      seconds > 0 ? Math.round(((stats.documents.read - this.documentsBefore) / seconds) * 10) / 10 : 0;
+    writeFileAtomic(join(outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+    this.bucketSizes = {};
+    this.saveState('done', stats.inputs.bytes);
+    for (const name of readdirSync(workDir)) {
+      if (name !== 'state.json') rmSync(join(workDir, name), { force: true, recursive: true });
+    }
+    this.setup.logger.info('prepare finished', {
+      out: outDir,
+      samples: stats.samples.total,
+      seconds: stats.run.seconds,
+    });
+    return { outDir, stats };
+  }
+
+  close(): void {
+    closeSync(this.issuesFd);
+  }
+}
+
+function readWords(path: string): Uint32Array {
+  const bytes = readFileSync(path);
+  return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+/**
+ * Resolves options, inputs, benchmarks and prompts, and decides between a fresh run, a resumed one, and
+ * refusing (another run in `out`). Returns the previous result when `out` already holds this finished run
+ * and `resume` was asked for.
+ */
+async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunSetup | PrepareResult> {
   const config = resolvePrepareOptions(options);
   const logger = hooks.logger ?? silentLogger;
-  const emit = (event: RlptEvent) => hooks.onEvent?.(event);
   const cwd = config.cwd ?? process.cwd();
   const outDir = resolve(cwd, config.out);
   const workDir = join(outDir, workDirName);
@@ -324,11 +740,11 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
     });
   }
   const benchmarkFiles: string[] = [];
-  const benchmarkIssues: InputIssue[] = [];
+  const earlyIssues: InputIssue[] = [...inputIssues];
   if (config.benchmarks.length > 0) {
     const resolved = await resolveInputs(config.benchmarks, { cwd });
     benchmarkFiles.push(...resolved.files.map((file) => file.path));
-    benchmarkIssues.push(...resolved.issues);
+    earlyIssues.push(...resolved.issues);
   }
   const fingerprint = fingerprintOf(config, files, benchmarkFiles);
 
@@ -350,28 +766,27 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
         argument: 'resume',
         message: `cannot resume in ${outDir}: the options or input files changed since that run started. Use the same options, or overwrite (--overwrite) to start over.`,
       });
+    } else if (previous.phase === 'done') {
+      logger.info('prepare already finished in this folder', { out: outDir });
+      return { outDir, stats: previous.stats };
     } else {
       state = previous;
     }
   } else if (config.resume) {
     logger.info('nothing to resume: starting a new run', { out: outDir });
   }
-  if (state?.phase === 'done') {
-    logger.info('prepare already finished in this folder', { out: outDir });
-    return { outDir, stats: state.stats };
-  }
   mkdirSync(workDir, { recursive: true });
 
-  const hasher = config.dedup.near ? new MinHasher(config.dedup) : undefined;
   let contamination: ContaminationIndex | undefined;
   let benchmarkSummaries: BenchmarkSummary[] = [];
   if (benchmarkFiles.length > 0) {
     const loaded = await loadBenchmarks(benchmarkFiles, config.decontamination);
     contamination = loaded.index;
     benchmarkSummaries = loaded.benchmarks;
-    benchmarkIssues.push(...loaded.issues);
+    earlyIssues.push(...loaded.issues);
   }
   const prompts = await loadPromptSetup(config);
+  const hasher = config.dedup.near ? new MinHasher(config.dedup) : undefined;
   const stats: PrepareStats = state?.stats ?? emptyStats(config, files, hasher);
   if (!state) {
     stats.contamination.benchmarks = benchmarkSummaries.map((summary) => ({
@@ -388,364 +803,54 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
     resumed: state !== undefined,
     documentsPerSecond: 0,
   };
-  const documentsBefore = stats.documents.read;
-
-  // --- issues.jsonl --------------------------------------------------------------------------------------
-  const issuesPath = join(outDir, 'issues.jsonl');
-  const issuesFd = openSync(issuesPath, 'a+');
-  ftruncateSync(issuesFd, state?.issuesBytes ?? 0);
-  let issuesBytes = state?.issuesBytes ?? 0;
-  const recordIssue = (issue: InputIssue): void => {
-    stats.issues[issue.reason] ??= { skipped: 0, repaired: 0 };
-    const entry = stats.issues[issue.reason]!;
-    entry[issue.action] += issue.count ?? 1;
-    if (stats.issuesListed < config.maxIssuesListed) {
-      const line = `${JSON.stringify(issue)}\n`;
-      writeSync(issuesFd, line);
-      issuesBytes += Buffer.byteLength(line);
-      stats.issuesListed++;
-    }
-    emit({
-      type: 'skipped-input',
-      reason: issue.reason,
-      message: issue.message,
-      ...(issue.file !== undefined ? { file: issue.file } : {}),
-      ...(issue.line !== undefined ? { line: issue.line } : {}),
-      ...(issue.id !== undefined ? { id: issue.id } : {}),
-    });
+  return {
+    config,
+    hooks,
+    logger,
+    outDir,
+    workDir,
+    files,
+    fingerprint,
+    state,
+    stats,
+    contamination,
+    prompts,
+    earlyIssues,
   };
-  if (!state) for (const issue of [...inputIssues, ...benchmarkIssues]) recordIssue(issue);
+}
 
-  // --- scan: read, process on workers, commit in order ----------------------------------------------------
-  const duplicates = state?.dedupFile
-    ? DuplicateIndex.deserialize(
-        new Uint32Array(readFileSync(join(workDir, state.dedupFile)).buffer.slice(0)),
-      )
-    : new DuplicateIndex();
-  const idsFile = state ? join(workDir, `ids-${state.checkpoint}.bin`) : undefined;
-  const ids =
-    config.idField && idsFile && existsSync(idsFile)
-      ? HashTable64.deserialize(new Uint32Array(readFileSync(idsFile).buffer.slice(0)))
-      : new HashTable64(config.idField ? 1 << 12 : 16);
-  let chunksCommitted = state?.chunksCommitted ?? 0;
-  let checkpoint = state?.checkpoint ?? 0;
-  let dedupFile = state?.dedupFile;
-  let shards: ShardInfo[] = state?.shards ?? [];
-  const bucketDir = join(workDir, 'buckets');
-  mkdirSync(bucketDir, { recursive: true });
-
-  const saveState = (phase: State['phase'], bucketSizes: Record<string, number>, bytesRead: number): void => {
-    const next: State = {
-      version: 1,
-      fingerprint,
-      phase,
-      chunksCommitted,
-      documentsRead: stats.documents.read,
-      bytesRead,
-      bucketSizes,
-      issuesBytes,
-      checkpoint,
-      stats,
-      shards,
-      ...(dedupFile ? { dedupFile } : {}),
-    };
-    writeFileAtomic(statePath, JSON.stringify(next));
-  };
-
-  const pool: DocumentPool = await createDocumentPool(
-    {
-      options: config,
-      ...(contamination ? { contamination: contamination.toShared() } : {}),
-      prompts,
-      buckets: shuffleBuckets,
-    },
-    config.workers,
-  );
+/**
+ * Turns raw corpora into RLPT training sets: read (text, JSONL, Parquet, gzip) → normalise → exact and
+ * MinHash near-duplicate removal → n-gram decontamination → sentences, D_s samples, ASR/MSR by λ, prompts →
+ * train/validation split by document → seeded shuffle → shards (`samples`, `verl`, `openrlhf`) and
+ * `stats.json`. Documents are processed on worker threads; the output is byte-identical whatever the
+ * worker count. Interrupted runs continue with `resume: true` from the last checkpoint.
+ *
+ * @throws ConfigError for invalid options; InvalidArgumentError when nothing can be read or the output
+ *   folder holds another run; AbortError when `signal` aborts (after checkpointing).
+ */
+export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {}): Promise<PrepareResult> {
+  const setup = await setUp(options, hooks);
+  if (!('config' in setup)) return setup;
+  const run = new PrepareRun(setup);
   try {
-    return await scanAndFinalize(pool);
-  } finally {
-    await pool.close();
-  }
-
-  async function scanAndFinalize(pool: DocumentPool): Promise<PrepareResult> {
-    if (!state || state.phase === 'scan') {
-      const store = new BucketStore(bucketDir, shuffleBuckets, state?.bucketSizes ?? {});
-      const writeCheckpoint = (bytesRead: number): void => {
-        store.flush();
-        fsyncSync(issuesFd);
-        checkpoint++;
-        const name = `dedup-${checkpoint}.bin`;
-        writeFileAtomic(join(workDir, name), new Uint8Array(duplicates.serialize().buffer));
-        if (config.idField)
-          writeFileAtomic(join(workDir, `ids-${checkpoint}.bin`), new Uint8Array(ids.serialize().buffer));
-        const previous = dedupFile;
-        dedupFile = name;
-        saveState('scan', store.sizes(), bytesRead);
-        if (previous && previous !== name) {
-          rmSync(join(workDir, previous), { force: true });
-          rmSync(join(workDir, previous.replace('dedup-', 'ids-')), { force: true });
-        }
-      };
-
-      const commit = (chunk: Chunk, results: DocumentResult[]): void => {
-        for (const event of chunk.events) {
-          if (event.kind === 'issue') {
-            recordIssue(event.issue);
-            continue;
-          }
-          const result = results[event.position]!;
-          stats.documents.read++;
-          if (result.status === 'error') {
-            stats.documents.skipped.error++;
-            recordIssue({
-              reason: 'processing-error',
-              action: 'skipped',
-              file: result.file,
-              line: result.line,
-              id: result.id,
-              message: `${result.file}:${result.line}: document ${result.id} could not be processed (${result.error}); it was skipped.`,
-            });
-            continue;
-          }
-          addNormalizeCounts(stats.normalization, result.normalize);
-          if (result.status === 'empty') {
-            stats.documents.skipped.empty++;
-            recordIssue({
-              reason: 'empty-document',
-              action: 'skipped',
-              file: result.file,
-              line: result.line,
-              id: result.id,
-              message: `${result.file}:${result.line}: document ${result.id} is empty after normalisation; it was skipped.`,
-            });
-            continue;
-          }
-          const duplicate =
-            config.dedup.exact || config.dedup.near
-              ? duplicates.check(config.dedup.exact ? result.contentHash : undefined, result.bandKeys)
-              : 'unique';
-          if (duplicate === 'exact') {
-            stats.documents.skipped.exactDuplicate++;
-            continue;
-          }
-          if (duplicate === 'near') {
-            stats.documents.skipped.nearDuplicate++;
-            continue;
-          }
-          if (result.contamination) {
-            stats.documents.skipped.contaminated++;
-            for (const [position, report] of stats.contamination.benchmarks.entries()) {
-              if ((result.contamination.mask & (1 << position)) === 0) continue;
-              report.documents++;
-              if (report.examples.length < examplesPerBenchmark) {
-                report.examples.push({ id: result.id, ngram: result.contamination.examples[position] ?? '' });
-              }
-            }
-            continue;
-          }
-          stats.documents.kept++;
-          stats.documents[result.split]++;
-          stats.sentences.total += result.sentences.total;
-          stats.sentences.kept += result.sentences.kept;
-          addCounts(stats.sentences.filtered, result.sentences.filtered);
-          if (result.samples === 0) stats.documents.withoutSamples++;
-          const ranges = result.bucketRanges;
-          for (let position = 0; position < ranges.length; position += 3) {
-            store.append(
-              result.split,
-              ranges[position]!,
-              result.records.subarray(ranges[position + 1], ranges[position + 2]),
-            );
-          }
-          stats.samples.total += result.samples;
-          stats.samples[result.split] += result.samples;
-          stats.samples.asr += result.asr;
-          stats.samples.msr += result.msr;
-          stats.samples.contextTruncated += result.contextTruncated;
-          mergeHistogram(stats.tokens.prompt, result.promptTokens);
-          mergeHistogram(stats.tokens.context, result.contextTokens);
-        }
-        chunksCommitted = chunk.index + 1;
-      };
-
-      const progress = { bytesDone: 0 };
-      let lastCheckpoint = performance.now();
-      let aborted = false;
+    const pool = await createDocumentPool(
       {
-        const maxInFlight = Math.max(2, pool.workers * 2);
-        const inFlight: { chunk: Chunk; results: Promise<DocumentResult[]> }[] = [];
-        const commitHead = async (): Promise<void> => {
-          const head = inFlight.shift()!;
-          commit(head.chunk, await head.results);
-          emit({
-            type: 'progress',
-            phase: 'read',
-            done: head.chunk.bytesRead,
-            total: stats.inputs.bytes,
-            unit: 'bytes',
-          });
-          emit({ type: 'progress', phase: 'documents', done: stats.documents.read, unit: 'documents' });
-        };
-        for await (const chunk of chunksOf(files, config, hooks.signal, progress)) {
-          if (chunk.index < chunksCommitted) continue;
-          if (hooks.signal?.aborted) {
-            aborted = true;
-            break;
-          }
-          if (config.idField) {
-            for (const [position, document] of chunk.documents.entries()) {
-              const key = hash64(document.id);
-              if (ids.set(key.hi, key.lo)) continue;
-              const renamed = `${document.id}~${chunk.firstOrdinal + position}`;
-              chunk.events.splice(
-                chunk.events.findIndex((event) => event.kind === 'document' && event.position === position),
-                0,
-                {
-                  kind: 'issue',
-                  issue: {
-                    reason: 'duplicate-id',
-                    action: 'repaired',
-                    file: document.file,
-                    line: document.line,
-                    id: renamed,
-                    message: `${document.file}:${document.line}: id '${document.id}' was already used; this document was kept as '${renamed}'.`,
-                  },
-                },
-              );
-              document.id = renamed;
-            }
-          }
-          inFlight.push({
-            chunk,
-            results: pool.run({
-              chunk: chunk.index,
-              firstOrdinal: chunk.firstOrdinal,
-              documents: chunk.documents,
-            }),
-          });
-          while (inFlight.length >= maxInFlight) await commitHead();
-          if (performance.now() - lastCheckpoint >= config.checkpointSeconds * 1000) {
-            while (inFlight.length > 0) await commitHead();
-            writeCheckpoint(chunk.bytesRead);
-            lastCheckpoint = performance.now();
-          }
-        }
-        while (inFlight.length > 0) await commitHead();
-        if (hooks.signal?.aborted) aborted = true;
-      }
-      if (aborted) {
-        writeCheckpoint(progress.bytesDone);
-        store.close();
-        closeSync(issuesFd);
-        throw new AbortError({
-          message: `prepare was interrupted after ${stats.documents.read} documents; the work so far is saved in ${workDir}. Re-run with resume (--resume) to continue.`,
-        });
-      }
-      store.close();
-      writeCheckpoint(stats.inputs.bytes);
-      saveState('finalize', store.sizes(), stats.inputs.bytes);
+        options: setup.config,
+        ...(setup.contamination ? { contamination: setup.contamination.toShared() } : {}),
+        prompts: setup.prompts,
+        buckets: shuffleBuckets,
+      },
+      setup.config.workers,
+    );
+    try {
+      if (run.phase === 'scan') await run.scan(pool);
+      await run.finalize(pool);
+      return run.finish();
+    } finally {
+      await pool.close();
     }
-    fsyncSync(issuesFd);
-    closeSync(issuesFd);
-
-    const scanEnded = performance.now();
-    // --- finalize: sort buckets, write shards ---------------------------------------------------------------
-    const settings: ExportSettings = {
-      dataSource: config.dataSource,
-      ability: config.ability,
-      inputKey: config.inputKey,
-      labelKey: config.labelKey,
-      ...(config.system !== undefined ? { system: config.system } : {}),
-    };
-    const doneShards = new Set(shards.map((shard) => shard.file));
-    const bucketSizes = state?.bucketSizes ?? {};
-    let written = 0;
-    for (const split of splits) {
-      const writers = config.formats.map(
-        (format) =>
-          new ShardWriter(outDir, format, split as Split, config.shardSize, settings, doneShards, (shard) => {
-            if (!doneShards.has(shard.file)) {
-              shards = [...shards, shard];
-              saveState('finalize', bucketSizes, stats.inputs.bytes);
-            }
-          }),
-      );
-      const byFormat = new Map(config.formats.map((format, index) => [format, writers[index]!]));
-      const openrlhf = byFormat.has('openrlhf') ? settings : undefined;
-      const verl = byFormat.get('verl');
-      const decoder = new TextDecoder();
-      // Buckets are sorted (and encoded) on the workers, a few ahead; shards are written here, in key order.
-      const leaves = leafBucketFiles(bucketDir, split, shuffleBuckets, config.maxBucketBytes);
-      const queue: { leaf: { file: string; temporary: boolean }; sorted: Promise<SortedBucket> }[] = [];
-      const depth = Math.max(2, pool.workers * 2);
-      let exhausted = false;
-      const refill = async (): Promise<void> => {
-        while (!exhausted && queue.length < depth) {
-          const next = await leaves.next();
-          if (next.done) {
-            exhausted = true;
-            break;
-          }
-          const sorted = pool.sort({ file: next.value.file, ...(openrlhf ? { openrlhf } : {}) });
-          sorted.catch(() => {});
-          queue.push({ leaf: next.value, sorted });
-        }
-      };
-      await refill();
-      while (queue.length > 0) {
-        const head = queue.shift()!;
-        const bucket = await head.sorted;
-        if (head.leaf.temporary) rmSync(head.leaf.file, { force: true });
-        await refill();
-        let start = 0;
-        let openrlhfStart = 0;
-        for (let index = 0; index < bucket.ends.length; index++) {
-          const end = bucket.ends[index]!;
-          const line = bucket.samples.subarray(start, end);
-          byFormat.get('samples')?.add({ line });
-          if (openrlhf) {
-            const openrlhfEnd = bucket.openrlhfEnds![index]!;
-            byFormat.get('openrlhf')!.add({ line: bucket.openrlhf!.subarray(openrlhfStart, openrlhfEnd) });
-            openrlhfStart = openrlhfEnd;
-          }
-          if (verl)
-            verl.add({
-              sample: JSON.parse(decoder.decode(line.subarray(0, line.length - 1))) as PreparedSample,
-            });
-          start = end;
-          written++;
-        }
-        emit({
-          type: 'progress',
-          phase: 'write',
-          done: written,
-          total: stats.samples.total,
-          unit: 'samples',
-        });
-      }
-      for (const writer of writers) writer.finish();
-    }
-    const order = (shard: ShardInfo) =>
-      `${shard.format}/${shard.split === 'train' ? 0 : 1}/${String(shard.index).padStart(8, '0')}`;
-    stats.outputs = [...shards].sort((a, b) => (order(a) < order(b) ? -1 : 1));
-    const ended = performance.now();
-    const round = (seconds: number) => Math.round(seconds * 1000) / 1000;
-    const seconds = (ended - started) / 1000;
-    stats.run.seconds = round(seconds);
-    stats.run.scanSeconds = round((scanEnded - started) / 1000);
-    stats.run.finalizeSeconds = round((ended - scanEnded) / 1000);
-    stats.run.documentsPerSecond =
-      seconds > 0 ? Math.round(((stats.documents.read - documentsBefore) / seconds) * 10) / 10 : 0;
-    writeFileAtomic(join(outDir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
-    saveState('done', {}, stats.inputs.bytes);
-    rmSync(bucketDir, { recursive: true, force: true });
-    for (const name of readdirSync(workDir))
-      if (name !== 'state.json') rmSync(join(workDir, name), { force: true, recursive: true });
-    logger.info('prepare finished', {
-      out: outDir,
-      samples: stats.samples.total,
-      seconds: stats.run.seconds,
-    });
-    return { outDir, stats };
+  } finally {
+    run.close();
   }
 }
