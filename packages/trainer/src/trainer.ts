@@ -214,8 +214,21 @@ export class Trainer {
     const grpo = options.grpo ?? presets.paper;
     const group = options.rolloutsPerPrompt;
     const started = performance.now();
-    let last: Record<string, number> = {};
-    for (let step = this.firstStep(name); step <= options.steps; step++) {
+    const evaluation = options.evaluation;
+    const evaluateAfter = async (step: number) => {
+      if (evaluation && evaluation.every > 0 && step % evaluation.every === 0) {
+        await this.evaluate(evaluation.items, {
+          ...evaluation.options,
+          name: `${evaluation.options.name ?? name}@${step}`,
+        });
+      }
+    };
+    const firstStep = this.firstStep(name);
+    // A run stopped between a step's checkpoint and that step's evaluation evaluates now, on the same
+    // weights (an evaluation already recorded returns at once).
+    if (firstStep > 1) await evaluateAfter(firstStep - 1);
+    let last = firstStep > options.steps ? await this.lastMetrics(name) : {};
+    for (let step = firstStep; step <= options.steps; step++) {
       this.throwIfAborted();
       const timings = { rollout: 0, judge: 0, learn: 0, sync: 0 };
       let mark = performance.now();
@@ -385,15 +398,17 @@ export class Trainer {
         );
       }
       await this.endStep(name, step, options.steps, last);
-      const evaluation = options.evaluation;
-      if (evaluation && evaluation.every > 0 && step % evaluation.every === 0) {
-        await this.evaluate(evaluation.items, {
-          ...evaluation.options,
-          name: `${evaluation.options.name ?? name}@${step}`,
-        });
-      }
+      await evaluateAfter(step);
     }
     return this.finishStage(name, options.steps, started, last);
+  }
+
+  /** The metrics of a stage's latest recorded step (for a stage resumed after its last step). */
+  private async lastMetrics(stage: string): Promise<Record<string, number>> {
+    const row = (await this.runDir.readMetrics()).findLast((entry) => entry.stage === stage);
+    if (!row) return {};
+    const { stage: _stage, step: _step, ...metrics } = row;
+    return metrics as Record<string, number>;
   }
 
   private rlMetrics(
