@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import type { SchemaElement } from 'hyparquet';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
+import { snappyCompressor } from 'hysnappy';
 import type { Split } from './buckets.js';
 import type { OutputFormat } from './options.js';
 import type { PreparedSample } from './process.js';
@@ -152,6 +153,7 @@ interface OpenShard {
 }
 
 const rowGroupRows = 1000;
+let snappy: ((input: Uint8Array) => Uint8Array) | undefined;
 
 /** The line a JSONL format writes for a sample, newline included. */
 export function encodeLine(
@@ -199,6 +201,8 @@ export class ShardWriter {
         writer: fileWriter(temp),
         schema: verlSchema,
         createdBy: 'rlpt prepare',
+        // hysnappy's WebAssembly snappy: about 4x faster than the pure-JS one on prompt-sized strings.
+        compressors: { SNAPPY: (snappy ??= snappyCompressor()) },
       });
       shard.columns = { data_source: [], prompt: [], ability: [], reward_model: [], extra_info: [] };
     } else {
