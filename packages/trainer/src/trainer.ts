@@ -308,6 +308,25 @@ export class Trainer {
       const grouped = computeGroupAdvantages(rewards, group, grpo.advantage);
       const advantages = grouped.advantages;
       const keep = grouped.keep;
+      // The stand-in means keep zero-variance detection right, but would shrink a group's std (n − 1
+      // counts them): a group with excluded rollouts gets advantages from its valid rollouts alone.
+      // (With batch scaling, the batch std still counts the stand-ins.)
+      if ((grpo.advantage.scale ?? 'group') !== 'batch') {
+        for (let start = 0; start < rollouts.length; start += group) {
+          const valid: number[] = [];
+          for (let index = start; index < start + group; index++) if (!excluded[index]) valid.push(index);
+          if (valid.length === 0 || valid.length === group) continue;
+          const own = computeGroupAdvantages(
+            Float64Array.from(valid, (index) => rewards[index]!),
+            valid.length,
+            grpo.advantage,
+          );
+          valid.forEach((index, offset) => {
+            advantages[index] = own.advantages[offset]!;
+            keep[index] = own.keep[offset]!;
+          });
+        }
+      }
       rollouts.forEach((rollout, index) => {
         if (excluded[index]) {
           advantages[index] = 0;
@@ -392,7 +411,7 @@ export class Trainer {
             output: rollout.completion.text,
             extraction: rollout.extraction,
             verdict: verdictOf.get(rollout) ?? null,
-            reward: rewards[index],
+            reward: excluded[index] ? null : rewards[index],
             advantage: advantages[index],
           })),
         );
