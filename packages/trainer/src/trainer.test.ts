@@ -1,0 +1,421 @@
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OnnxLearner } from '@rlpt/learner-onnx';
+import type { WeightMap } from '@rlpt/model';
+import { AbortError, InvalidArgumentError, type JudgeItem, type JudgeV1, type RlptEvent } from '@rlpt/spec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildTinyModel,
+  documents,
+  lexicalJudge,
+  loadPolicy,
+  rlItems,
+  sftExamples,
+  tinyLearner,
+} from './__fixtures__/tiny-run.js';
+import { Trainer } from './trainer.js';
+import type { RlOptions, TokenizerLike } from './types.js';
+
+let root: string;
+let modelDir: string;
+let tokenizer: TokenizerLike;
+/** The learner's weights after pretraining and SFT (a `save` folder), the starting point of the RL tests. */
+let coldDir: string;
+let nllBefore: number;
+let nllAfter: number;
+let baseRunDir: string;
+const learners: OnnxLearner[] = [];
+
+const pretrainDocs = documents().map((sentences) => sentences.join(' '));
+
+/** Mean negative log-likelihood per token of the pretraining documents under the learner's weights. */
+async function documentNll(learner: OnnxLearner): Promise<number> {
+  const sequences = pretrainDocs.map((text) => {
+    const ids = [tokenizer.bosTokenId!, ...tokenizer.encode(text), tokenizer.eosTokenId!];
+    return { promptTokenIds: ids.slice(0, 1), completionTokenIds: ids.slice(1) };
+  });
+  const logprobs = await learner.logprobs({ sequences });
+  let sum = 0;
+  let count = 0;
+  for (const values of logprobs) {
+    for (const value of values) {
+      sum -= value;
+      count++;
+    }
+  }
+  return sum / count;
+}
+
+async function newLearner(dir = coldDir): Promise<OnnxLearner> {
+  const learner = await tinyLearner(dir);
+  learners.push(learner);
+  return learner;
+}
+
+async function readJsonLines(path: string): Promise<Record<string, unknown>[]> {
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function sameWeights(a: WeightMap, b: WeightMap): boolean {
+  for (const [name, tensor] of a) {
+    const other = b.get(name)?.data as Float32Array | undefined;
+    const data = tensor.data as Float32Array;
+    if (!other || other.length !== data.length) return false;
+    for (let index = 0; index < data.length; index++) if (data[index] !== other[index]) return false;
+  }
+  return a.size === b.size;
+}
+
+const rlDefaults = (judge: JudgeV1): RlOptions => ({
+  steps: 3,
+  promptsPerStep: 4,
+  rolloutsPerPrompt: 4,
+  maxTokens: 8,
+  temperature: 1,
+  learningRate: 3e-3,
+  judge,
+  samplesEvery: 1,
+});
+
+/** Runs an RL stage from the cold-start weights in a fresh run directory. */
+async function rlRun(name: string, options: Partial<RlOptions> & { judge: JudgeV1 }) {
+  const learner = await newLearner();
+  const before = await learner.weights();
+  const stepBefore = learner.step;
+  const events: RlptEvent[] = [];
+  const runDir = join(root, name);
+  const trainer = await Trainer.create({
+    runDir,
+    learner,
+    loadPolicy,
+    tokenizer,
+    seed: 3,
+    checkpointEvery: 2,
+    config: { test: name },
+    onEvent: (event) => events.push(event),
+  });
+  const summary = await trainer.rl(rlItems(), { ...rlDefaults(options.judge), ...options });
+  await trainer.close();
+  const metrics = (await readJsonLines(join(runDir, 'metrics.jsonl'))).filter((row) => row.stage === 'rlpt');
+  const samples: Record<string, unknown>[][] = [];
+  for (let step = 1; step <= metrics.length; step++) {
+    samples.push(await readJsonLines(join(runDir, 'samples', `rlpt-step-${step}.jsonl`)));
+  }
+  return {
+    learner,
+    before,
+    after: await learner.weights(),
+    stepBefore,
+    events,
+    runDir,
+    summary,
+    metrics,
+    samples,
+  };
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'rlpt-trainer-'));
+  const built = await buildTinyModel(join(root, 'model'));
+  modelDir = built.dir;
+  tokenizer = built.tokenizer;
+  const learner = await newLearner(modelDir);
+  nllBefore = await documentNll(learner);
+  baseRunDir = join(root, 'base');
+  const trainer = await Trainer.create({ runDir: baseRunDir, learner, loadPolicy, tokenizer, seed: 1 });
+  await trainer.pretrain(pretrainDocs, {
+    steps: 30,
+    batchSize: 4,
+    learningRate: 1e-2,
+    schedule: 'cosine',
+    warmupSteps: 3,
+  });
+  nllAfter = await documentNll(learner);
+  await trainer.sft(sftExamples(), { steps: 40, batchSize: 8, learningRate: 1e-2 });
+  await trainer.close();
+  coldDir = join(root, 'cold');
+  await learner.save(coldDir);
+});
+
+afterAll(async () => {
+  await Promise.all(learners.map((learner) => learner.close()));
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('Trainer on a real tiny model', () => {
+  it('pretraining lowers the loss on its documents', async () => {
+    // Measured independently of the trainer's metrics: the learner's own log-likelihood of every document.
+    expect(nllAfter).toBeLessThan(nllBefore * 0.6);
+    const rows = (await readJsonLines(join(baseRunDir, 'metrics.jsonl'))).filter(
+      (row) => row.stage === 'pretrain',
+    );
+    expect(rows.map((row) => row.step)).toEqual(Array.from({ length: 30 }, (_, index) => index + 1));
+    const mean = (list: Record<string, unknown>[]) =>
+      list.reduce((sum, row) => sum + Number(row.loss), 0) / list.length;
+    expect(mean(rows.slice(-5))).toBeLessThan(mean(rows.slice(0, 5)) * 0.6);
+    // The cosine schedule with warm-up: rising for 3 steps, then falling to 10 %.
+    expect(Number(rows[0]!.learningRate)).toBeCloseTo(1e-2 / 3, 8);
+    expect(Number(rows[2]!.learningRate)).toBeCloseTo(1e-2, 8);
+    expect(Number(rows[29]!.learningRate)).toBeCloseTo(1e-3, 8);
+    // tokensSeen accumulates the tokens trained on.
+    let seen = 0;
+    for (const row of rows) {
+      seen += Number(row.tokens);
+      expect(row.tokensSeen).toBe(seen);
+    }
+  });
+
+  it('SFT teaches the prediction format: the cold start extracts a prediction from most samples', async () => {
+    const rows = (await readJsonLines(join(baseRunDir, 'metrics.jsonl'))).filter(
+      (row) => row.stage === 'sft',
+    );
+    expect(rows).toHaveLength(40);
+    expect(Number(rows.at(-1)!.loss)).toBeLessThan(Number(rows[0]!.loss) * 0.2);
+    const learner = await newLearner();
+    const trainer = await Trainer.create({ runDir: join(root, 'eval-cold'), learner, loadPolicy, tokenizer });
+    const result = await trainer.evaluate(rlItems(), {
+      judge: lexicalJudge(),
+      n: 4,
+      temperature: 1,
+      maxTokens: 8,
+      greedy: true,
+      name: 'cold',
+    });
+    await trainer.close();
+    expect(result.items).toBe(rlItems().length);
+    expect(result.extractionFailureRate).toBeLessThan(0.5);
+    expect(result.pass1).toBeGreaterThan(0.2);
+    expect(Object.keys(result.passAtK)).toEqual(['1', '2', '4']);
+    expect(result.passAtK['1']).toBeCloseTo(result.pass1, 12);
+    expect(result.passAtK['4']).toBeGreaterThanOrEqual(result.passAtK['2']!);
+    expect(result.greedy).toBeGreaterThanOrEqual(0);
+    const [row] = await readJsonLines(join(root, 'eval-cold', 'metrics.jsonl'));
+    expect(row).toMatchObject({
+      stage: 'eval:cold',
+      step: 0,
+      pass1: result.pass1,
+      'pass@4': result.passAtK['4'],
+    });
+  });
+
+  it('RLPT writes a metrics line per step with the documented fields, samples, checkpoints and events', async () => {
+    const run = await rlRun('rl-basic', { judge: lexicalJudge() });
+    expect(run.metrics.map((row) => row.step)).toEqual([1, 2, 3]);
+    for (const row of run.metrics) {
+      for (const field of [
+        'reward.mean',
+        'extract.ok',
+        'extract.missing',
+        'extract.empty',
+        'extract.unterminated',
+        'judge.failed',
+        'judge.skipped',
+        'response.length',
+        'grpo.clipFraction',
+        'grpo.approxKl',
+        'grpo.policyLoss',
+        'advantage.zeroVarianceGroupShare',
+        'advantage.std',
+        'learningRate',
+        'updated',
+        'completionTokens',
+        'tokensSeen',
+        'seconds.rollout',
+        'seconds.judge',
+        'seconds.learn',
+        'seconds.sync',
+      ]) {
+        expect(typeof row[field], `${field} of step ${row.step}`).toBe('number');
+      }
+      const statuses = ['ok', 'missing', 'empty', 'unterminated'].map((status) =>
+        Number(row[`extract.${status}`]),
+      );
+      expect(statuses.reduce((sum, share) => sum + share, 0)).toBeCloseTo(1, 12);
+      // On-policy: the ratio is 1, so nothing is clipped and the approximate KL is 0.
+      expect(row['grpo.clipFraction']).toBe(0);
+      expect(row['grpo.approxKl']).toBe(0);
+    }
+    // Per-task rewards appear for the tasks present in the batch.
+    expect(run.metrics.some((row) => 'reward.asr' in row)).toBe(true);
+    // Samples: prompts × rollouts rows with what the policy wrote, what was extracted and how it was judged.
+    for (const [index, rows] of run.samples.entries()) {
+      expect(rows).toHaveLength(16);
+      const mean = rows.reduce((sum, row) => sum + Number(row.reward), 0) / rows.length;
+      expect(mean).toBeCloseTo(Number(run.metrics[index]!['reward.mean']), 12);
+      for (const row of rows) {
+        expect(row).toHaveProperty('prompt');
+        expect(typeof row.output).toBe('string');
+        expect(row).toHaveProperty('extraction.status');
+        expect(typeof row.advantage).toBe('number');
+      }
+    }
+    // Checkpoints: step 2 (every 2) and the end of the stage; latest.json names the newest.
+    const checkpoints = await readdir(join(run.runDir, 'checkpoints'));
+    expect(checkpoints).toEqual(expect.arrayContaining(['rlpt-step-2', 'rlpt-step-3', 'latest.json']));
+    expect(JSON.parse(await readFile(join(run.runDir, 'checkpoints', 'latest.json'), 'utf8')).latest).toBe(
+      'rlpt-step-3',
+    );
+    await access(join(run.runDir, 'checkpoints', 'rlpt-step-3', 'learner', 'model.safetensors'));
+    expect(JSON.parse(await readFile(join(run.runDir, 'config.json'), 'utf8'))).toEqual({ test: 'rl-basic' });
+    // Events: step-end and rollout-end per step, checkpoint events, progress with the step total.
+    expect(run.events.filter((event) => event.type === 'step-end')).toHaveLength(3);
+    expect(run.events.filter((event) => event.type === 'rollout-end')).toHaveLength(3);
+    expect(run.events.filter((event) => event.type === 'checkpoint').map((event) => event.step)).toEqual([
+      2, 3,
+    ]);
+    expect(run.events).toContainEqual({ type: 'progress', phase: 'rlpt', done: 3, total: 3, unit: 'steps' });
+    expect(run.summary).toMatchObject({ stage: 'rlpt', steps: 3 });
+    // The weights moved exactly when a step updated.
+    const updates = run.metrics.filter((row) => row.updated === 1).length;
+    expect(run.learner.step - run.stepBefore).toBe(updates);
+    expect(sameWeights(run.before, run.after)).toBe(updates === 0);
+  });
+
+  it('groups whose rewards are all equal get zero advantages; a batch of only such groups skips the update', async () => {
+    const always: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'always-1',
+      judge: async (items) => items.map(() => ({ score: 1, status: 'ok' as const })),
+    };
+    // extract 'full' judges every rollout, so every group is all-ones.
+    const run = await rlRun('rl-zero-variance', { judge: always, extract: 'full' });
+    for (const row of run.metrics) {
+      expect(row).toMatchObject({ updated: 0, 'advantage.zeroVarianceGroupShare': 1, 'reward.mean': 1 });
+    }
+    for (const rows of run.samples) for (const row of rows) expect(row.advantage).toBe(0);
+    expect(run.learner.step).toBe(run.stepBefore);
+    expect(sameWeights(run.before, run.after)).toBe(true);
+
+    // With the lexical judge some groups vary and some do not: the share says which, and only varying
+    // groups carry advantages.
+    const mixed = await rlRun('rl-mixed-variance', { judge: lexicalJudge(), steps: 2 });
+    for (const [index, rows] of mixed.samples.entries()) {
+      let zeroVariance = 0;
+      for (let start = 0; start < rows.length; start += 4) {
+        const group = rows.slice(start, start + 4);
+        if (new Set(group.map((row) => row.reward)).size === 1) {
+          zeroVariance++;
+          for (const row of group) expect(row.advantage).toBe(0);
+        }
+      }
+      expect(mixed.metrics[index]!['advantage.zeroVarianceGroupShare']).toBe(zeroVariance / 4);
+    }
+  });
+
+  it('a judge that fails items: failed rollouts are excluded from rewards, advantages and the update', async () => {
+    const lexical = lexicalJudge();
+    let failedCalls = 0;
+    // Fails every second item of each call: a real judge wrapper whose backend drops some requests.
+    const flaky: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'flaky-lexical',
+      async judge(items: JudgeItem[]) {
+        const verdicts = await lexical.judge(items);
+        return verdicts.map((verdict, index) => {
+          if (index % 2 === 0) return verdict;
+          failedCalls++;
+          return { score: 0, status: 'failed' as const, reason: 'timeout' };
+        });
+      },
+    };
+    const run = await rlRun('rl-judge-failures', { judge: flaky, steps: 2 });
+    let failedRows = 0;
+    for (const [index, rows] of run.samples.entries()) {
+      const failed = rows.filter((row) => (row.verdict as { status?: string } | null)?.status === 'failed');
+      failedRows += failed.length;
+      expect(run.metrics[index]!['judge.failed']).toBe(failed.length);
+      for (const row of failed) expect(row.advantage).toBe(0);
+      const counted = rows.filter((row) => !failed.includes(row));
+      const mean = counted.reduce((sum, row) => sum + Number(row.reward), 0) / counted.length;
+      expect(run.metrics[index]!['reward.mean']).toBeCloseTo(mean, 12);
+      // Each group's advantages come from its valid rollouts alone: (r − μ) / (σ_{n−1} + ε).
+      for (let start = 0; start < rows.length; start += 4) {
+        const valid = rows.slice(start, start + 4).filter((row) => !failed.includes(row));
+        const rewards = valid.map((row) => Number(row.reward));
+        const mu = rewards.reduce((sum, reward) => sum + reward, 0) / rewards.length;
+        const sd =
+          rewards.length > 1
+            ? Math.sqrt(rewards.reduce((sum, reward) => sum + (reward - mu) ** 2, 0) / (rewards.length - 1))
+            : 0;
+        valid.forEach((row, offset) => {
+          const expected = sd > 0 ? (rewards[offset]! - mu) / (sd + 1e-6) : 0;
+          expect(Number(row.advantage)).toBeCloseTo(expected, 5);
+        });
+      }
+    }
+    expect(failedRows).toBe(failedCalls);
+    expect(failedRows).toBeGreaterThan(0);
+
+    // A judge that fails everything teaches nothing: no update at all.
+    const down: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'down',
+      judge: async (items) =>
+        items.map(() => ({ score: 0, status: 'failed' as const, reason: 'unreachable' })),
+    };
+    const outage = await rlRun('rl-judge-down', { judge: down, extract: 'full', steps: 2 });
+    for (const row of outage.metrics)
+      expect(row).toMatchObject({ updated: 0, 'judge.failed': 16, 'reward.mean': 0 });
+    expect(sameWeights(outage.before, outage.after)).toBe(true);
+  });
+
+  it('an aborted run stops with an AbortError and resumes from its checkpoint', async () => {
+    const controller = new AbortController();
+    const learner = await newLearner();
+    const runDir = join(root, 'rl-abort');
+    const trainer = await Trainer.create({
+      runDir,
+      learner,
+      loadPolicy,
+      tokenizer,
+      checkpointEvery: 1,
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === 'step-end' && event.step === 2) controller.abort(new Error('Ctrl-C'));
+      },
+    });
+    const error = await trainer.rl(rlItems(), rlDefaults(lexicalJudge())).catch((caught: unknown) => caught);
+    await trainer.close();
+    expect(AbortError.isInstance(error)).toBe(true);
+    // Reusing the folder without resume is refused; with resume it continues at step 3.
+    await expect(Trainer.create({ runDir, learner, loadPolicy, tokenizer })).rejects.toThrow(/--resume/);
+    const steps: number[] = [];
+    const resumed = await Trainer.create({
+      runDir,
+      learner: await newLearner(),
+      loadPolicy,
+      tokenizer,
+      resume: true,
+      onEvent: (event) => {
+        if (event.type === 'step-end') steps.push(event.step);
+      },
+    });
+    await resumed.rl(rlItems(), rlDefaults(lexicalJudge()));
+    await resumed.close();
+    expect(steps).toEqual([3]);
+    const rows = (await readJsonLines(join(runDir, 'metrics.jsonl'))).map((row) => row.step);
+    expect(rows).toEqual([1, 2, 3]);
+  });
+
+  it('rejects RL settings that cannot work, naming the option', async () => {
+    const learner = await newLearner();
+    const trainer = await Trainer.create({
+      runDir: join(root, 'rl-invalid'),
+      learner,
+      loadPolicy,
+      tokenizer,
+    });
+    const tooFew = await trainer
+      .rl(rlItems(), { ...rlDefaults(lexicalJudge()), rolloutsPerPrompt: 1 })
+      .catch((caught: unknown) => caught);
+    expect(InvalidArgumentError.isInstance(tooFew)).toBe(true);
+    expect((tooFew as InvalidArgumentError).argument).toBe('rolloutsPerPrompt');
+    const empty = await trainer.rl([], rlDefaults(lexicalJudge())).catch((caught: unknown) => caught);
+    expect((empty as InvalidArgumentError).argument).toBe('items');
+    await trainer.close();
+  });
+});
