@@ -23,7 +23,7 @@ import { readModelFolder, tokenIdList } from './model-folder.js';
 import { completionStream, type Xoshiro128 } from './prng.js';
 import { Sampler, type SamplingSettings } from './sampler.js';
 import { cpuSessionOptions, DecoderSession, type ExecutionProvider, type KvCache } from './session.js';
-import { SoftmaxHead, type SoftmaxStats } from './softmax-head.js';
+import { type BlockProbabilities, SoftmaxHead } from './softmax-head.js';
 
 /** Settings for {@link createOnnxBackend}. */
 export interface OnnxBackendSettings {
@@ -288,7 +288,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
       spinning: settings.spinning === true,
     });
     const head =
-      useHead && vocabSize !== undefined ? await SoftmaxHead.create(ort, vocabSize, headOptions) : undefined;
+      useHead && vocabSize !== undefined ? new SoftmaxHead(ort, vocabSize, headOptions) : undefined;
     logger.debug('onnx backend loaded', {
       model: info.onnxPath,
       executionProvider: session.executionProvider,
@@ -486,7 +486,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     rows: number,
     positions: number,
     request: ResolvedRequest,
-  ): Promise<SoftmaxStats | undefined> {
+  ): Promise<BlockProbabilities | undefined> {
     const { sampling } = request;
     const unfiltered = sampling.topK === 0 && sampling.topP === 1 && sampling.minP === 0;
     const wanted = sampling.temperature === 0 ? request.logprobs : unfiltered;
@@ -499,25 +499,17 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     sampler: Sampler,
     logits: Float32Array,
     statsRow: number,
-    stats: SoftmaxStats | undefined,
+    stats: BlockProbabilities | undefined,
     row: Row,
     request: ResolvedRequest,
   ): { token: number; logprob: number } {
     if (!stats) return sampler.sample(logits, request.sampling, row.random, request.logprobs);
-    const logZ = stats.logZ[statsRow] as number;
-    if (request.sampling.temperature === 0 || !row.random) {
-      const token = sampler.argmax(logits);
-      return { token, logprob: (logits[token] as number) - logZ };
-    }
-    return sampler.sampleFromStats(
+    const blockProbs = stats.blockProbs.subarray(statsRow * stats.blocks, (statsRow + 1) * stats.blocks);
+    return sampler.sampleFromBlocks(
       logits,
       request.sampling.temperature,
-      {
-        max: stats.max[statsRow] as number,
-        logZ,
-        blockSums: stats.blockSums.subarray(statsRow * stats.blocks, (statsRow + 1) * stats.blocks),
-        blockSize: stats.blockSize,
-      },
+      blockProbs,
+      stats.blockSize,
       row.random,
     );
   }

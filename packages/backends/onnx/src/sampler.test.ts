@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { completionStream, Xoshiro128 } from './prng.js';
 import { Sampler, type SamplingSettings } from './sampler.js';
 import { kthLargest, nucleusThreshold } from './select.js';
+import { blockSizeFor } from './softmax-head.js';
 
 /** The filtered distribution by the textbook method: full sort, Hugging Face's warper order. */
 function referenceDistribution(logits: number[], settings: SamplingSettings): number[] {
@@ -122,30 +123,41 @@ describe('Sampler', () => {
     },
   );
 
-  it('sampleFromStats (block sums) draws from the full softmax and matches sample() token for token', () => {
+  it('sampleFromBlocks draws from the full softmax and matches sample() token for token', () => {
     const temperature = 0.9;
-    const scaled = logits.map((value) => value / temperature);
-    const max = Math.max(...scaled);
-    const weights = scaled.map((value) => Math.exp(value - max));
+    const full = logSoftmax(logits, temperature);
     const blockSize = 3;
-    const blockSums = new Float32Array(Math.ceil(logits.length / blockSize));
-    weights.forEach((weight, i) => {
+    const blockProbs = new Float32Array(Math.ceil(logits.length / blockSize));
+    full.forEach((logprob, i) => {
       const block = Math.floor(i / blockSize);
-      blockSums[block] = (blockSums[block] as number) + weight;
+      blockProbs[block] = (blockProbs[block] as number) + Math.exp(logprob);
     });
-    const logZ = max + Math.log(weights.reduce((a, b) => a + b, 0));
-    const stats = { max, logZ, blockSums, blockSize };
     const sampler = new Sampler(row.length);
     const settings = { temperature, topK: 0, topP: 1, minP: 0 };
     const a = new Xoshiro128([5, 6, 7, 8]);
     const b = new Xoshiro128([5, 6, 7, 8]);
-    const full = logSoftmax(logits, temperature);
     for (let i = 0; i < 2000; i++) {
-      const viaStats = sampler.sampleFromStats(row, temperature, stats, a);
+      const viaBlocks = sampler.sampleFromBlocks(row, temperature, blockProbs, blockSize, a);
       const direct = sampler.sample(row, settings, b, true);
-      expect(viaStats.token).toBe(direct.token);
-      expect(viaStats.logprob).toBeCloseTo(full[viaStats.token] as number, 5);
+      expect(viaBlocks.token).toBe(direct.token);
+      expect(viaBlocks.logprob).toBeCloseTo(full[viaBlocks.token] as number, 5);
     }
+    // Greedy: the argmax and its T = 1 logprob.
+    const greedyBlocks = new Float32Array(blockProbs.length);
+    logSoftmax(logits, 1).forEach((logprob, i) => {
+      const block = Math.floor(i / blockSize);
+      greedyBlocks[block] = (greedyBlocks[block] as number) + Math.exp(logprob);
+    });
+    const greedy = sampler.sampleFromBlocks(row, 0, greedyBlocks, blockSize, undefined);
+    expect(greedy.token).toBe(0);
+    expect(greedy.logprob).toBeCloseTo(logSoftmax(logits, 1)[0] as number, 5);
+  });
+
+  it('blockSizeFor picks a divisor near √vocab, or pads', () => {
+    expect(blockSizeFor(151936)).toEqual({ blockSize: 128, padded: false });
+    expect(blockSizeFor(32000)).toEqual({ blockSize: 160, padded: false });
+    expect(blockSizeFor(50257)).toEqual({ blockSize: 1733, padded: false }); // 29 × 1733
+    expect(blockSizeFor(49999)).toEqual({ blockSize: 512, padded: true }); // prime
   });
 
   it('throws NumericError on NaN logits', () => {

@@ -115,44 +115,77 @@ export class Sampler {
   }
 
   /**
-   * Draws from the full temperature-scaled distribution using precomputed softmax statistics (see
+   * Draws from the full temperature-scaled distribution given the softmax mass of each block of ids (see
    * `SoftmaxHead`): pick a block by its mass, then a token inside it — O(vocab / blockSize + blockSize).
+   * The logprob is log(block mass) + log(share of the token inside its block).
    */
-  sampleFromStats(
+  sampleFromBlocks(
     logits: Float32Array,
     temperature: number,
-    stats: { max: number; logZ: number; blockSums: Float32Array; blockSize: number },
-    random: Xoshiro128,
+    blockProbs: Float32Array,
+    blockSize: number,
+    random: Xoshiro128 | undefined,
   ): SampledToken {
-    const { blockSums, blockSize, max } = stats;
-    if (!Number.isFinite(stats.logZ)) throw nanError();
-    const inverse = 1 / temperature;
     let total = 0;
-    for (let block = 0; block < blockSums.length; block++) total += blockSums[block] as number;
+    for (let block = 0; block < blockProbs.length; block++) total += blockProbs[block] as number;
+    if (!(total > 0) || !Number.isFinite(total)) throw nanError();
+    if (!random || temperature === 0) {
+      const token = this.argmax(logits);
+      return { token, logprob: this.logprobInBlock(logits, 1, token, blockProbs, blockSize, total).logprob };
+    }
     const target = random.nextFloat() * total;
     let cumulative = 0;
     let chosen = -1;
-    for (let block = 0; block < blockSums.length; block++) {
-      const mass = blockSums[block] as number;
+    for (let block = 0; block < blockProbs.length; block++) {
+      const mass = blockProbs[block] as number;
       if (mass <= 0) continue;
       chosen = block;
       if (cumulative + mass > target) break;
       cumulative += mass;
     }
+    const inverse = 1 / temperature;
     const start = chosen * blockSize;
     const end = Math.min(logits.length, start + blockSize);
-    const remaining = target - cumulative;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let i = start; i < end; i++) max = Math.max(max, (logits[i] as number) * inverse);
     let inside = 0;
+    for (let i = start; i < end; i++) inside += Math.exp((logits[i] as number) * inverse - max);
+    // Where inside the block the draw landed, in units of the block's unnormalised weights.
+    const remaining = ((target - cumulative) / (blockProbs[chosen] as number)) * inside;
+    let running = 0;
     let token = -1;
     for (let i = start; i < end; i++) {
       const weight = Math.exp((logits[i] as number) * inverse - max);
       if (weight <= 0) continue;
       token = i;
-      inside += weight;
-      if (inside > remaining) break;
+      running += weight;
+      if (running > remaining) break;
     }
     if (token < 0) token = this.argmax(logits);
-    return { token, logprob: (logits[token] as number) * inverse - stats.logZ };
+    const blockMass = (blockProbs[chosen] as number) / total;
+    return {
+      token,
+      logprob: Math.log(blockMass) + (logits[token] as number) * inverse - max - Math.log(inside),
+    };
+  }
+
+  private logprobInBlock(
+    logits: Float32Array,
+    inverse: number,
+    token: number,
+    blockProbs: Float32Array,
+    blockSize: number,
+    total: number,
+  ): { logprob: number } {
+    const block = Math.floor(token / blockSize);
+    const start = block * blockSize;
+    const end = Math.min(logits.length, start + blockSize);
+    let max = Number.NEGATIVE_INFINITY;
+    for (let i = start; i < end; i++) max = Math.max(max, (logits[i] as number) * inverse);
+    let inside = 0;
+    for (let i = start; i < end; i++) inside += Math.exp((logits[i] as number) * inverse - max);
+    const blockMass = (blockProbs[block] as number) / total;
+    return { logprob: Math.log(blockMass) + (logits[token] as number) * inverse - max - Math.log(inside) };
   }
 
   /** The combined top-k / top-p / min-p threshold on the weights (0 = keep everything). */
