@@ -136,6 +136,28 @@ describe('createLexicalJudge', () => {
     expect(verdicts.map((verdict) => verdict.score)).toEqual([1, 0, 1]);
   });
 
+  it('prefix mode with a target requires covering the whole target, not a fragment of it', async () => {
+    const target = 'In 1969 the Apollo 11 crew landed on the Moon.';
+    const judge = createLexicalJudge({ tolerance: 0 });
+    const verdicts = await judge.judge([
+      { id: 'fragment', prediction: 'In 1969 the Apollo 11 crew', reference, target },
+      { id: 'whole', prediction: target, reference, target },
+      { id: 'beyond', prediction: `${target} Neil Armstrong stepped out`, reference, target },
+      { id: 'no-target', prediction: 'In 1969 the Apollo 11 crew', reference },
+    ]);
+    expect(verdicts.map((verdict) => verdict.score)).toEqual([0, 1, 1, 1]);
+    expect(verdicts[0]?.reason).toBe('partial-target');
+    // Tolerance applies to coverage too: one missing word of ten is allowed at 0.2.
+    const tolerant = createLexicalJudge({ tolerance: 0.2 });
+    const [almost] = await tolerant.judge([
+      { prediction: 'In 1969 the Apollo 11 crew landed on the', reference, target },
+    ]);
+    expect(almost?.score).toBe(1);
+    const off = createLexicalJudge({ tolerance: 0, coverTarget: false });
+    const [fragment] = await off.judge([{ prediction: 'In 1969 the Apollo 11 crew', reference, target }]);
+    expect(fragment?.score).toBe(1);
+  });
+
   it('graded scoring gives 1 − edits/words, 0 on a number mismatch', async () => {
     const judge = createLexicalJudge({ scoring: 'graded' });
     const verdicts = await judge.judge([

@@ -24,6 +24,13 @@ export interface LexicalJudgeOptions extends JudgeObservability {
   cache?: JudgeCache | JudgeCacheOptions | false;
   /** Judge name in caches and logs. Default `lexical`. */
   name?: string;
+  /**
+   * In prefix mode, when an item carries its `target` (s_i), the prediction must cover the whole target
+   * (within the tolerance) — a fragment like "Now Mia has" is a prefix of the reference but earns
+   * nothing; predicting s_i and then part of s_{i+1} still scores. Default true. Items without a `target`
+   * are judged as plain prefixes.
+   */
+  coverTarget?: boolean;
 }
 
 /** Result of aligning a prediction with the reference. */
@@ -135,7 +142,8 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
         : createJudgeCache(options.cache);
   const logger = options.logger ?? silentLogger;
   const name = options.name ?? 'lexical';
-  const settingsKey = `t=${tolerance};s=${scoring};n=${exactNumbers}`;
+  const coverTarget = options.coverTarget ?? true;
+  const settingsKey = `t=${tolerance};s=${scoring};n=${exactNumbers};c=${coverTarget}`;
   const cacheScopes: Record<JudgeMode, JudgeCacheScope | undefined> = {
     prefix: cache?.scope(name, settingsKey, 'prefix'),
     strict: cache?.scope(name, settingsKey, 'strict'),
@@ -168,7 +176,13 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
       prediction = result.prediction;
     }
     const scope = checked.mode === 'prefix' ? cacheScopes.prefix : cacheScopes.strict;
-    const hit = scope?.get(item.reference, prediction);
+    // Words of s_i the prediction must cover (prefix mode with a known target).
+    const targetWords =
+      coverTarget && checked.mode === 'prefix' && typeof item.target === 'string' && item.target.trim()
+        ? normalizeWordsMemoised(item.target).length
+        : 0;
+    const referenceKey = targetWords > 0 ? `${targetWords}\u241f${item.reference}` : item.reference;
+    const hit = scope?.get(referenceKey, prediction);
     if (hit) {
       stats.cacheHits++;
       stats.ok++;
@@ -184,8 +198,10 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
         exactNumbers,
       },
     );
-    const score =
-      scoring === 'binary'
+    const coversTarget = match.referenceWords >= targetWords - match.allowed;
+    const score = !coversTarget
+      ? 0
+      : scoring === 'binary'
         ? match.words > 0 && match.edits <= match.allowed
           ? 1
           : 0
@@ -195,9 +211,10 @@ export function createLexicalJudge(options: LexicalJudgeOptions = {}): JudgeWith
     const verdict: JudgeVerdict = {
       score,
       status: 'ok',
-      raw: `edits=${match.edits} allowed=${match.allowed} words=${match.words} referenceWords=${match.referenceWords}`,
+      raw: `edits=${match.edits} allowed=${match.allowed} words=${match.words} referenceWords=${match.referenceWords}${targetWords ? ` targetWords=${targetWords}` : ''}`,
+      ...(coversTarget ? {} : { reason: 'partial-target' }),
     };
-    scope?.set(item.reference, prediction, verdict);
+    scope?.set(referenceKey, prediction, verdict);
     stats.ok++;
     if (score > 0) stats.positives++;
     return verdict;
