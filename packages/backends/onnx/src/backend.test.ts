@@ -73,6 +73,29 @@ describe('generate: greedy and logprobs against an uncached forward', () => {
     );
   });
 
+  it('keeps short rows right after the longest prompt finishes and its padding is dropped from the cache', async () => {
+    const long = 'abcdefghij abcdefghij';
+    const longIds = await backend.tokenize(long);
+    const [stopId] = await greedyReference(longIds, 1);
+    const shorts = ['a', 'jab', 'cafe'];
+    const result = await backend.generate({
+      prompts: [long, ...shorts],
+      maxTokens: 10,
+      temperature: 0,
+      stopTokenIds: [stopId as number],
+    });
+    expect(result.results[0]?.completions[0]?.tokenIds).toEqual([stopId]);
+    let continued = 0;
+    for (const [index, prompt] of shorts.entries()) {
+      const ids = await backend.tokenize(prompt);
+      const expected = await greedyReference(ids, 10, [2, stopId as number]);
+      const got = result.results[index + 1]?.completions[0]?.tokenIds;
+      expect(got).toEqual(expected);
+      if ((got?.length ?? 0) > 1) continued++;
+    }
+    expect(continued).toBeGreaterThan(0);
+  });
+
   it('sampled logprobs equal log-softmax(logits / T) of an uncached forward (≤ 1e-4), and score() agrees', async () => {
     const temperature = 0.7;
     const result = await backend.generate({

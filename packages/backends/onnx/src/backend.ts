@@ -449,8 +449,11 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
       const stillActive = active.filter((row) => row.finish === undefined);
       if (stillActive.length === 0) break;
       if (stillActive.length < active.length) {
+        // Drop finished rows, and the left padding that every remaining row masks out.
         const keep = active.flatMap((row, index) => (row.finish === undefined ? [index] : []));
-        cache = session.selectRows(cache, keep);
+        const dropColumns = Math.min(...stillActive.map((row) => row.padding));
+        cache = session.selectRows(cache, keep, dropColumns);
+        for (const row of stillActive) row.padding -= dropColumns;
         active = stillActive;
       }
       const batch = active.length;

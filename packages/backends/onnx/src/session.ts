@@ -269,24 +269,41 @@ export class DecoderSession {
     return { tensors, batch, length: 0 };
   }
 
-  /** A cache whose row r is row `rows[r]` of `cache` (drops finished rows, or repeats a prompt n times). */
-  selectRows(cache: KvCache, rows: readonly number[]): KvCache {
-    const rowSize = this.kvHeads * cache.length * this.headDim;
+  /**
+   * A cache whose row r is row `rows[r]` of `cache` (drops finished rows, or repeats a prompt n times),
+   * optionally without its first `dropColumns` positions (padding no remaining row attends to).
+   */
+  selectRows(cache: KvCache, rows: readonly number[], dropColumns = 0): KvCache {
+    const { kvHeads, headDim } = this;
+    const length = cache.length - dropColumns;
+    const sourceRow = kvHeads * cache.length * headDim;
+    const targetRow = kvHeads * length * headDim;
     const tensors = cache.tensors.map((tensor) => {
       const source = tensor.data as Float32Array | Uint16Array;
       const target = new (source.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(
-        rows.length * rowSize,
+        rows.length * targetRow,
       );
-      for (const [index, row] of rows.entries())
-        target.set(source.subarray(row * rowSize, (row + 1) * rowSize), index * rowSize);
+      for (const [index, row] of rows.entries()) {
+        if (dropColumns === 0) {
+          target.set(source.subarray(row * sourceRow, (row + 1) * sourceRow), index * targetRow);
+          continue;
+        }
+        for (let head = 0; head < kvHeads; head++) {
+          const from = row * sourceRow + (head * cache.length + dropColumns) * headDim;
+          target.set(
+            source.subarray(from, from + length * headDim),
+            index * targetRow + head * length * headDim,
+          );
+        }
+      }
       return new this.ort.Tensor(tensor.type as 'float32', target as Float32Array, [
         rows.length,
-        this.kvHeads,
-        cache.length,
-        this.headDim,
+        kvHeads,
+        length,
+        headDim,
       ]);
     });
-    return { tensors, batch: rows.length, length: cache.length };
+    return { tensors, batch: rows.length, length };
   }
 
   /** One forward pass. */
