@@ -394,6 +394,61 @@ async function compareGreedy(
   return 'same';
 }
 
+/** A small deterministic PRNG (mulberry32) for the randomised PIT, so the suite's verdicts are repeatable. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Randomised probability integral transform of `token` under softmax(row / temperature) restricted to
+ * the `topK` largest logits (0 = all): with tokens ordered by probability (ties by id),
+ * u = P(tokens before it) + v · P(token). Under correct sampling u is Uniform(0, 1), and successive tokens
+ * give independent u's. Returns undefined when the token is outside the top-k set (probability 0).
+ * Linear in the vocabulary (one typed-array sort when `topK` is set).
+ */
+export function samplingPit(
+  row: ArrayLike<number>,
+  token: number,
+  temperature: number,
+  topK: number,
+  uniform: number,
+): number | undefined {
+  let threshold = Number.NEGATIVE_INFINITY;
+  if (topK > 0 && topK < row.length) threshold = Float64Array.from(row).sort()[row.length - topK] as number;
+  const own = row[token] as number;
+  if (own < threshold) return undefined;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let index = 0; index < row.length; index++) max = Math.max(max, (row[index] as number) / temperature);
+  let total = 0;
+  let before = 0;
+  for (let index = 0; index < row.length; index++) {
+    const value = row[index] as number;
+    if (value < threshold) continue;
+    const weight = Math.exp(value / temperature - max);
+    total += weight;
+    if (value > own || (value === own && index < token)) before += weight;
+  }
+  const probability = Math.exp(own / temperature - max);
+  return (before + uniform * probability) / total;
+}
+
+/** Kolmogorov–Smirnov distance between the empirical distribution of `values` and Uniform(0, 1). */
+export function ksUniform(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  let distance = 0;
+  for (const [index, value] of sorted.entries()) {
+    distance = Math.max(distance, (index + 1) / sorted.length - value, value - index / sorted.length);
+  }
+  return distance;
+}
+
 function requireTokenIds(context: ConformanceCaseContext, failer: Failer, why: string): void {
   if (!context.backend.capabilities.tokenIds)
     failer.skip(`capabilities.tokenIds is false: ${why} needs token ids.`);
@@ -629,6 +684,61 @@ const cases: BackendConformanceCase[] = [
         }
       }
       failer.check(checked > 0, 'no tokens were generated to check.');
+    },
+  },
+  {
+    id: 'sampling-distribution',
+    title: 'sampled tokens follow softmax(logits / T) restricted to top-k (randomised PIT, KS test)',
+    async run(context: ConformanceCaseContext, failer: Failer) {
+      requireTokenIds(context, failer, 'testing the sampling distribution');
+      const uncached = context.uncached;
+      if (!uncached) failer.skip('setup.modelDir not given: no uncached forward to test samples against.');
+      const seed = context.backend.capabilities.seed ? { seed: 2024 } : {};
+      if (!context.backend.capabilities.seed)
+        context.note('capabilities.seed is false: this statistical test fails by chance 0.1% of the time.');
+      const uniform = mulberry32(17);
+      for (const setting of [
+        { temperature: 1, topK: 0 },
+        { temperature: 0.7, topK: 5 },
+      ]) {
+        const result = await generateChecked(context, failer, {
+          ...greedy(context),
+          n: 8,
+          temperature: setting.temperature,
+          ...(setting.topK > 0 ? { topK: setting.topK } : {}),
+          ...seed,
+        });
+        const values: number[] = [];
+        for (const [promptIndex, entry] of result.results.entries()) {
+          const promptIds = entry.promptTokenIds as number[];
+          for (const [sampleIndex, completion] of entry.completions.entries()) {
+            const tokens = completion.tokenIds as number[];
+            if (tokens.length === 0) continue;
+            const logits = await uncached.logits([...promptIds, ...tokens]);
+            for (const [step, token] of tokens.entries()) {
+              const row = logitsRow(logits, promptIds.length - 1 + step);
+              const value = samplingPit(row, token, setting.temperature, setting.topK, uniform());
+              if (value === undefined) {
+                failer.fail(
+                  `T = ${setting.temperature}, topK ${setting.topK}: prompts[${promptIndex}].completions[${sampleIndex}] token ${step} (id ${token}) is outside the ${setting.topK} most likely tokens.`,
+                );
+              }
+              values.push(value);
+            }
+          }
+        }
+        if (values.length < 40) failer.skip(`only ${values.length} sampled tokens: too few for the test.`);
+        // Asymptotic KS critical value at α = 0.001.
+        const critical = 1.949 / Math.sqrt(values.length);
+        const distance = ksUniform(values);
+        failer.check(
+          distance <= critical,
+          `T = ${setting.temperature}, topK ${setting.topK}: the ${values.length} sampled tokens do not follow softmax(logits / T) over the top-k set (KS distance of their PIT values ${distance.toFixed(3)} > ${critical.toFixed(3)} at α = 0.001); look for an implicit top-k (transformers.js defaults to 50), a wrong temperature, or a biased sampler.`,
+        );
+        context.note(
+          `T = ${setting.temperature}, topK ${setting.topK}: KS distance ${distance.toFixed(3)} (critical ${critical.toFixed(3)}) over ${values.length} tokens.`,
+        );
+      }
     },
   },
   {

@@ -6,9 +6,11 @@ export {
   ConformanceSkip,
   defaultConformanceOptions,
   firstDivergence,
+  ksUniform,
   prepareBackendConformance,
   runBackendConformance,
   runBackendConformanceCase,
+  samplingPit,
 } from './backend.js';
 export type {
   BackendConformanceCase,

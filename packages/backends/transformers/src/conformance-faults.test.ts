@@ -111,6 +111,14 @@ const faults: Record<string, { what: string; setup: () => Partial<BackendConform
       }),
     }),
   },
+  'sampling-distribution': {
+    what: 'samples with top-k 50 unless told otherwise (transformers.js’s default)',
+    setup: () => ({
+      backend: faulty({
+        generate: (request, options) => generate({ ...request, topK: request.topK || 50 }, options),
+      }),
+    }),
+  },
   score: {
     what: 'scores 1e-3 too low',
     setup: () => ({
