@@ -708,6 +708,10 @@ const cases: BackendConformanceCase[] = [
           ...(setting.topK > 0 ? { topK: setting.topK } : {}),
           ...seed,
         });
+        if (setting.topK > 0 && result.warnings.some((warning) => warning.setting === 'topK')) {
+          context.note(`topK ${setting.topK} came back as an unsupported setting: that draw is not tested.`);
+          continue;
+        }
         const values: number[] = [];
         for (const [promptIndex, entry] of result.results.entries()) {
           const promptIds = entry.promptTokenIds as number[];
