@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@rlpt/spec';
 import { describe, expect, it } from 'vitest';
 import { loadOrt } from '../testing/ort.js';
 import { attr, GraphBuilder } from './builder.js';
@@ -80,7 +81,50 @@ describe('GraphBuilder shape inference', () => {
   });
 });
 
+describe('GraphBuilder renames', () => {
+  it('keeps handles taken before a rename usable and reserves the old name', async () => {
+    const ort = await loadOrt();
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [2]);
+    const doubled = b.add(x, x);
+    b.output(doubled, 'doubled');
+    // `doubled` still has its old name; the new node must read 'doubled'.
+    const tripled = b.add(doubled, x);
+    b.output(tripled, 'tripled');
+    const graph = b.build();
+    expect(graph.nodes.at(-1)?.inputs).toEqual(['doubled', 'x']);
+    expect(graph.values.has(doubled.name)).toBe(false);
+    expect(() => b.input(doubled.name, 'float32', [1])).toThrow(/duplicate value name/);
+    const session = await ort.InferenceSession.create(serializeModel(graph), { logSeverityLevel: 3 });
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) });
+    expect(Array.from(out.tripled?.data as Float32Array)).toEqual([3, 6]);
+    expect(Array.from(out.doubled?.data as Float32Array)).toEqual([2, 4]);
+  });
+});
+
 describe('serializeModel', () => {
+  it('refuses graphs beyond the 2 GiB protobuf limit and points to external data', () => {
+    const b = new GraphBuilder({ name: 'big' });
+    const x = b.input('x', 'float32', [1]);
+    // Only byteLength is read before refusing, so a stand-in for a 3 GiB tensor is enough.
+    const huge = { byteLength: 3 * 2 ** 30, length: 3 * 2 ** 28 } as unknown as Float32Array;
+    b.output(
+      b.add(x, b.parameter('w', { dtype: 'float32', dims: [3 * 2 ** 28], data: huge }, 'initializer')),
+      'y',
+    );
+    const error = (() => {
+      try {
+        serializeModel(b.build());
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(InvalidArgumentError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      /3.00 GiB of weights, more than an ONNX file can hold inline.*external data/,
+    );
+  });
+
   it('writes a model onnxruntime-node runs (affine + attribute types)', async () => {
     const ort = await loadOrt();
     const b = new GraphBuilder({ name: 'affine' });

@@ -51,6 +51,8 @@ export class GraphBuilder {
   private readonly parameterNames: string[] = [];
   private readonly constantCache = new Map<string, ValueInfo>();
   private readonly usedNames = new Set<string>();
+  /** Old name → new name for renamed values, so handles taken before a rename stay usable. */
+  private readonly aliases = new Map<string, string>();
   private nodeCounter = 0;
   private unknownCounter = 0;
   private scopePrefix = '';
@@ -158,7 +160,7 @@ export class GraphBuilder {
     options: NodeOptions = {},
   ): ValueInfo[] {
     const name = options.name ?? this.uniqueName(opType);
-    const inputNames = inputs.map((input) => input?.name ?? '');
+    const inputNames = inputs.map((input) => (input ? this.resolveName(input.name) : ''));
     const context: InferenceContext = {
       constantOf: (valueName) => this.constantOf(valueName),
       unknownDim: () => `unk_${this.unknownCounter++}`,
@@ -207,19 +209,23 @@ export class GraphBuilder {
   }
 
   /** Marks a value as a graph output, renaming it to `name` (and optionally restating its dims). */
-  output(value: ValueInfo, name = value.name, shape?: readonly Dim[]): ValueInfo {
-    let result = value;
-    if (name !== value.name) result = this.rename(value, name);
+  output(value: ValueInfo, name?: string, shape?: readonly Dim[]): ValueInfo {
+    let result = this.values.get(this.resolveName(value.name)) ?? value;
+    if (name !== undefined && name !== result.name) result = this.rename(result, name);
     if (shape) {
       result = { ...result, shape: [...shape] };
-      this.values.set(name, result);
+      this.values.set(result.name, result);
     }
     this.outputs.push(result);
     return result;
   }
 
-  /** Renames a node output everywhere it is used. Graph inputs and initializers can't be renamed. */
+  /**
+   * Renames a node output everywhere it is used. Graph inputs and initializers can't be renamed. Handles
+   * taken before the rename keep working (later nodes read the new name); the old name stays reserved.
+   */
   rename(value: ValueInfo, name: string): ValueInfo {
+    value = this.values.get(this.resolveName(value.name)) ?? value;
     if (this.usedNames.has(name)) throw new Error(`GraphBuilder: the name '${name}' is already taken.`);
     const producer = this.nodes.findIndex((node) => node.outputs.includes(value.name));
     if (producer < 0)
@@ -231,8 +237,15 @@ export class GraphBuilder {
       }
     }
     this.values.delete(value.name);
-    this.usedNames.delete(value.name);
+    this.aliases.set(value.name, name);
     return this.register({ name, dtype: value.dtype, shape: value.shape });
+  }
+
+  private resolveName(name: string): string {
+    let current = name;
+    for (let next = this.aliases.get(current); next !== undefined; next = this.aliases.get(current))
+      current = next;
+    return current;
   }
 
   /** Finishes the graph. */

@@ -20,6 +20,7 @@ import {
   type ValueInfoProto,
   ValueInfoProtoSchema,
 } from 'onnx-buf';
+import { InvalidArgumentError } from '@rlpt/spec';
 import { onnxDataType } from './shapes.js';
 import type { Attribute, Graph, TensorData, ValueInfo } from './types.js';
 
@@ -203,7 +204,27 @@ function modelBytes(graph: Graph, plan: ExternalPlan | undefined, producer: stri
  * 2 GiB; use {@link writeOnnxModel} with external data beyond that.
  */
 export function serializeModel(graph: Graph, options: { producer?: string } = {}): Uint8Array {
+  checkInlineSize(graph, 'serializeModel');
   return modelBytes(graph, undefined, options.producer ?? 'rlpt');
+}
+
+/** Protobuf messages are capped at 2 GiB; leave room for the graph itself. */
+const inlineLimitBytes = 2 ** 31 - 64 * 2 ** 20;
+
+function initializerBytes(graph: Graph): number {
+  let total = 0;
+  for (const tensor of graph.initializers.values()) total += tensor.data.byteLength;
+  return total;
+}
+
+function checkInlineSize(graph: Graph, where: string): void {
+  const bytes = initializerBytes(graph);
+  if (bytes > inlineLimitBytes) {
+    throw new InvalidArgumentError({
+      argument: 'externalData',
+      message: `${where}: graph '${graph.name}' has ${(bytes / 2 ** 30).toFixed(2)} GiB of weights, more than an ONNX file can hold inline (2 GiB protobuf limit); write it with external data (writeOnnxModel(…, { externalData: true }) or 'auto').`,
+    });
+  }
 }
 
 /** Options for {@link writeOnnxModel}. */
@@ -235,11 +256,10 @@ export async function writeOnnxModel(
   path: string,
   options: WriteOnnxOptions = {},
 ): Promise<WrittenOnnxModel> {
-  let initializerBytes = 0;
-  for (const tensor of graph.initializers.values()) initializerBytes += tensor.data.byteLength;
   const threshold = options.externalDataThresholdBytes ?? 1.5e9;
   const external =
-    options.externalData === true || (options.externalData !== false && initializerBytes > threshold);
+    options.externalData === true || (options.externalData !== false && initializerBytes(graph) > threshold);
+  if (!external) checkInlineSize(graph, 'writeOnnxModel');
   const dataPath = `${path}_data`;
   const plan = external ? planExternalData(graph, basename(dataPath)) : undefined;
   const producer = options.producer ?? 'rlpt';
@@ -260,13 +280,20 @@ export async function writeOnnxModel(
     await handle.close();
     bytes += plan.totalBytes;
   }
-  const proto = modelBytes(graph, plan, producer);
-  const handle = await open(`${path}${suffix}`, 'w');
+  let proto: Uint8Array;
   try {
-    await handle.write(proto);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    proto = modelBytes(graph, plan, producer);
+    const handle = await open(`${path}${suffix}`, 'w');
+    try {
+      await handle.write(proto);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await rm(`${path}${suffix}`, { force: true });
+    if (plan) await rm(`${dataPath}${suffix}`, { force: true });
+    throw error;
   }
   bytes += proto.byteLength;
   if (plan) await rename(`${dataPath}${suffix}`, dataPath);
