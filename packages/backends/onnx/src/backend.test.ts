@@ -347,6 +347,15 @@ describe('generate: prompts and errors', () => {
     expect((long as Error).message).toMatch(
       /prompts\[0\] has 60 tokens, but the model's max_position_embeddings is 48/,
     );
+    const emptyScore = await backend
+      .score({ items: [{ prompt: '', completion: 'abc' }] })
+      .catch((error: unknown) => error);
+    expect((emptyScore as InvalidArgumentError).argument).toBe('items[0].prompt');
+    const longScore = await backend
+      .score({ items: [{ prompt: 'ab', completion: 'a'.repeat(47) }] })
+      .catch((error: unknown) => error);
+    expect((longScore as InvalidArgumentError).argument).toBe('items[0]');
+    expect((longScore as Error).message).toMatch(/2 \+ 47 tokens, more than max_position_embeddings \(48\)/);
     const badIds = await backend
       .generate({ prompts: [{ tokenIds: [1, 999] }], maxTokens: 3 })
       .catch((error: unknown) => error);

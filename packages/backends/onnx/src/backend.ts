@@ -339,10 +339,9 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
   function promptIds(
     state: LoadedModel,
     prompt: Prompt,
-    index: number,
+    where: string,
     resolved?: Pick<ResolvedRequest, 'chatVariables' | 'enableThinking' | 'addSpecialTokens'>,
   ): number[] {
-    const where = `prompts[${index}]`;
     let ids: number[];
     if (typeof prompt === 'string') {
       const addSpecialTokens = resolved?.addSpecialTokens ?? settings.addSpecialTokens ?? true;
@@ -553,7 +552,9 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
       warnings.push(...pendingLoadWarnings);
       pendingLoadWarnings = [];
     }
-    const prepared = request.prompts.map((prompt, index) => promptIds(state, prompt, index, resolved));
+    const prepared = request.prompts.map((prompt, index) =>
+      promptIds(state, prompt, `prompts[${index}]`, resolved),
+    );
     for (const id of resolved.stopTokenIds) {
       if (state.session.vocabSize !== undefined && id >= state.session.vocabSize) {
         fail(
@@ -626,7 +627,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
     throwIfAborted(options.signal);
     const state = await model();
     const items = request.items.map((item, index) => {
-      const prompt = promptIds(state, item.prompt, index);
+      const prompt = promptIds(state, item.prompt, `items[${index}].prompt`);
       let completion: number[];
       if (typeof item.completion === 'string') {
         completion =
@@ -762,7 +763,7 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
       await model();
     },
     async tokenize(prompt: Prompt) {
-      return promptIds(await model(), prompt, 0);
+      return promptIds(await model(), prompt, 'prompt');
     },
     generate,
     score,
