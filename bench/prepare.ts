@@ -10,8 +10,9 @@
 //    Scan (read + process) and finalize (sort + write) seconds are printed too.
 // 2. Memory: peak RSS (`process.resourceUsage().maxRSS`, so the main thread and its workers) of a fresh
 //    process running `prepare` on a synthetic 50 MB corpus and on a 500 MB one (ten times the documents),
-//    generated into a temp folder and deleted afterwards. Documents are ~5 KB of seeded random words
-//    (20,000-word vocabulary, so nothing is a duplicate), 40 sentences each, one long enough to be a target.
+//    generated into a temp folder and deleted afterwards. Documents are ~4 KB of seeded random words
+//    (20,000-word vocabulary, so nothing is a duplicate): 200 sentences of 2–3 words (context only) and one
+//    of 12 words, the target of one sample.
 //    These two runs use `tokenizer: 'whitespace'` and `contextTokens: 256` so 550 MB finish in minutes on
 //    two cores (Qwen3 tokenises ~1 MB/s per core); everything else is the default pipeline with 2 workers.
 //    The exact and near-duplicate index does grow with the number of documents (about 250 bytes per
@@ -35,9 +36,20 @@ const childFlag = '--rss-child';
 /** Child mode: run one prepare and report its peak RSS. */
 if (process.argv.includes(childFlag)) {
   const options = JSON.parse(process.argv[process.argv.indexOf(childFlag) + 1]!) as PrepareOptions;
-  const { stats } = await prepare(options);
+  // Peak RSS per phase, sampled every 50 ms (maxRSS below is the kernel's exact figure for the whole run).
+  let phase: 'scan' | 'finalize' = 'scan';
+  const peaks = { scan: 0, finalize: 0 };
+  const sampler = setInterval(() => {
+    peaks[phase] = Math.max(peaks[phase], process.memoryUsage().rss);
+  }, 50);
+  const { stats } = await prepare(options, {
+    onEvent: (event) => {
+      if (event.type === 'progress' && event.phase === 'write') phase = 'finalize';
+    },
+  });
+  clearInterval(sampler);
   process.stdout.write(
-    `${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, documents: stats.documents.read, samples: stats.samples.total, seconds: stats.run.seconds })}\n`,
+    `${JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, scanMb: peaks.scan / 2 ** 20, finalizeMb: peaks.finalize / 2 ** 20, documents: stats.documents.read, samples: stats.samples.total, seconds: stats.run.seconds })}\n`,
   );
   process.exit(0);
 }
@@ -111,8 +123,8 @@ function writeSyntheticCorpus(dir: string, bytes: number, seed: number): void {
     const documents: string[] = [];
     let size = 0;
     while (size < Math.min(fileBytes, bytes - written)) {
-      const target = 1 + Math.floor(random() * 38);
-      const sentences = Array.from({ length: 40 }, (_, index) =>
+      const target = 1 + Math.floor(random() * 198);
+      const sentences = Array.from({ length: 200 }, (_, index) =>
         sentence(index === target ? 12 : 2 + Math.floor(random() * 2)),
       );
       const document = sentences.join(' ');
@@ -162,17 +174,19 @@ if (measureRss) {
     rmSync(join(scratch, `rss-${name}`), { recursive: true, force: true });
     const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as {
       maxRssKb: number;
+      scanMb: number;
+      finalizeMb: number;
       documents: number;
       samples: number;
       seconds: number;
     };
     console.log(
-      `| ${name} | ${result.documents} | ${result.samples} | ${result.seconds.toFixed(1)} | ${(result.maxRssKb / 1024).toFixed(0)} |`,
+      `| ${name} | ${result.documents} | ${result.samples} | ${result.seconds.toFixed(1)} | ${(result.maxRssKb / 1024).toFixed(0)} | ${result.scanMb.toFixed(0)} | ${result.finalizeMb.toFixed(0)} |`,
     );
     return result.maxRssKb;
   };
-  console.log('| corpus | documents | samples | seconds | peak RSS MB |');
-  console.log('| ------ | --------- | ------- | ------- | ----------- |');
+  console.log('| corpus | documents | samples | seconds | peak RSS MB | scan phase MB | finalize phase MB |');
+  console.log('| ------ | --------- | ------- | ------- | ----------- | ------------- | ----------------- |');
   const rssSmall = measure(small, '50 MB');
   const rssLarge = measure(large, '500 MB');
   rmSync(small, { recursive: true, force: true });

@@ -88,6 +88,11 @@ export class HashTable64 {
     }
   }
 
+  /** The table as {@link serialize} lays it out, as views of its own arrays (no copy; write them out in order). */
+  serializedParts(): Uint32Array[] {
+    return [Uint32Array.of(this.count, this.values.length), this.keys, this.values];
+  }
+
   /** The table as one array: `[count, capacity, keys…, values…]` (a copy). */
   serialize(): Uint32Array {
     const capacity = this.values.length;

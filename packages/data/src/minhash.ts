@@ -191,11 +191,19 @@ export class DuplicateIndex {
     return out;
   }
 
+  /** {@link serialize}'s layout as views of the tables' arrays, for writing a checkpoint without a copy. */
+  serializedParts(): Uint32Array[] {
+    const exact = this.exact.serializedParts();
+    const words = exact.reduce((sum, part) => sum + part.length, 0);
+    return [Uint32Array.of(words), ...exact, ...this.bands.serializedParts()];
+  }
+
+  /** Rebuilds an index from {@link serialize}'s output (views into `data`, not copies). */
   static deserialize(data: Uint32Array): DuplicateIndex {
     const exactWords = data[0]!;
     return new DuplicateIndex(
-      HashTable64.deserialize(data.slice(1, 1 + exactWords)),
-      HashTable64.deserialize(data.slice(1 + exactWords)),
+      HashTable64.deserialize(data.subarray(1, 1 + exactWords)),
+      HashTable64.deserialize(data.subarray(1 + exactWords)),
     );
   }
 }

@@ -7,6 +7,7 @@ const fraction = z.number().min(0).max(1);
 
 /** Output formats of `prepare`. */
 export const outputFormats = ['samples', 'verl', 'openrlhf'] as const;
+/** `samples` (rlpt's JSONL), `verl` (Parquet) or `openrlhf` (JSONL). */
 export type OutputFormat = (typeof outputFormats)[number];
 
 /**
@@ -109,7 +110,7 @@ export const prepareOptionsSchema = z
     checkpointSeconds: z.number().positive().default(30),
     chunkDocuments: positiveInt.default(64),
     maxIssuesListed: z.number().int().min(0).default(10_000),
-    maxBucketBytes: positiveInt.default(64 * 1024 * 1024),
+    maxBucketBytes: positiveInt.default(32 * 1024 * 1024),
   })
   .strict()
   .superRefine((options, context) => {

@@ -45,6 +45,7 @@ export const prepareDemoOptionsSchema = z
   })
   .strict();
 
+/** Options of {@link prepareDemo}; see the README for each. */
 export type PrepareDemoOptions = z.input<typeof prepareDemoOptionsSchema>;
 
 /** `stats.json` of a demo run. */

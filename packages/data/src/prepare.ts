@@ -112,6 +112,7 @@ export interface PrepareHooks {
   signal?: AbortSignal;
 }
 
+/** What {@link prepare} returns: the absolute output folder and the run's `stats.json`. */
 export interface PrepareResult {
   outDir: string;
   stats: PrepareStats;
@@ -145,12 +146,17 @@ const shuffleBuckets = 64;
 const workDirName = '.rlpt-prepare';
 const examplesPerBenchmark = 5;
 
-/** Writes a file atomically: temp file, fsync, rename. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/** Writes a file atomically: temp file, fsync, rename. Several parts are written in order, without a copy. */
+export function writeFileAtomic(path: string, data: string | Uint8Array | ArrayBufferView[]): void {
   const temp = `${path}.tmp-${process.pid}`;
   const fd = openSync(temp, 'w');
   try {
-    writeFileSync(fd, data);
+    for (const part of Array.isArray(data) ? data : [data]) {
+      writeFileSync(
+        fd,
+        typeof part === 'string' ? part : new Uint8Array(part.buffer, part.byteOffset, part.byteLength),
+      );
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -423,13 +429,9 @@ class PrepareRun {
     this.bucketSizes = store.sizes();
     this.checkpoint++;
     const name = `dedup-${this.checkpoint}.bin`;
-    writeFileAtomic(join(workDir, name), new Uint8Array(this.duplicates.serialize().buffer));
-    if (config.idField) {
-      writeFileAtomic(
-        join(workDir, `ids-${this.checkpoint}.bin`),
-        new Uint8Array(this.ids.serialize().buffer),
-      );
-    }
+    writeFileAtomic(join(workDir, name), this.duplicates.serializedParts());
+    if (config.idField)
+      writeFileAtomic(join(workDir, `ids-${this.checkpoint}.bin`), this.ids.serializedParts());
     const previous = this.dedupFile;
     this.dedupFile = name;
     this.saveState('scan', bytesRead);
@@ -631,7 +633,7 @@ class PrepareRun {
       const decoder = new TextDecoder();
       const leaves = leafBucketFiles(this.bucketDir, split, shuffleBuckets, config.maxBucketBytes);
       const queue: { leaf: { file: string; temporary: boolean }; sorted: Promise<SortedBucket> }[] = [];
-      const depth = Math.max(2, pool.workers * 2);
+      const depth = pool.workers + 1;
       let exhausted = false;
       const refill = async (): Promise<void> => {
         while (!exhausted && queue.length < depth) {

@@ -66,6 +66,7 @@ export interface RawDocument {
   title?: string;
 }
 
+/** What {@link readDocuments} yields: a document, or an input problem found on the way. */
 export type DocumentEvent =
   | { kind: 'document'; document: RawDocument }
   | { kind: 'issue'; issue: InputIssue };

@@ -18,6 +18,7 @@ export interface LineIssue {
   issue: InputIssue;
 }
 
+/** What {@link readLines} yields. */
 export type LineEvent = Line | LineIssue;
 
 /** Options of {@link readLines}. */

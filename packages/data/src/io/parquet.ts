@@ -3,6 +3,7 @@ import type { InputFile } from './documents.js';
 import type { InputIssue } from './issues.js';
 import { describeFsError } from './lines.js';
 
+/** What {@link readParquetRecords} yields: a row (1-based `row`), or a problem with the file. */
 export type ParquetRecordEvent =
   | { kind: 'record'; record: Record<string, unknown>; row: number }
   | { kind: 'issue'; issue: InputIssue };
