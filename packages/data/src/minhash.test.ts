@@ -90,7 +90,9 @@ describe('DuplicateIndex', () => {
     const texts = Array.from({ length: 50 }, (_, seed) => pair(seed + 100, 80, 0)[0]);
     for (const text of texts) index.check(hash64(text), hasher.bandKeys(hasher.signature(text)!));
     const parts = index.serializedParts();
-    const joined = Buffer.concat(parts.map((part) => Buffer.from(part.buffer, part.byteOffset, part.byteLength)));
+    const joined = Buffer.concat(
+      parts.map((part) => Buffer.from(part.buffer, part.byteOffset, part.byteLength)),
+    );
     expect(joined.equals(Buffer.from(index.serialize().buffer))).toBe(true);
     const restored = DuplicateIndex.deserialize(index.serialize());
     for (const text of texts) expect(restored.check(hash64(text), undefined)).toBe('exact');
