@@ -7,7 +7,9 @@
 //    running 1 then 2 workers back to back into fresh folders; docs/s = documents read / wall seconds of
 //    the whole `prepare` call (worker start-up included); the headline is the median of the per-round
 //    ratios, so load from other processes on a shared machine affects both sides of each ratio alike.
-//    Scan (read + process) and finalize (sort + write) seconds are printed too.
+//    Scan (read + process) and finalize (sort + write) seconds, CPU seconds of the whole process (all
+//    threads: the parallel overhead) and the load average before and after are printed too: on a machine
+//    whose load average exceeds its core count a second worker gets no extra CPU and the ratio says so.
 // 2. Memory: peak RSS (`process.resourceUsage().maxRSS`, so the main thread and its workers) of a fresh
 //    process running `prepare` on a synthetic 50 MB corpus and on a 500 MB one (ten times the documents),
 //    generated into a temp folder and deleted afterwards. Documents are ~4 KB of seeded random words
@@ -22,7 +24,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type PrepareOptions, prepare } from '@rlpt/data';
@@ -76,15 +78,27 @@ if (existsSync(corporaDir)) {
 async function run(workers: number, round: number) {
   const out = join(scratch, `w${workers}-r${round}`);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const { stats } = await prepare({ inputs, out, workers, formats: ['samples'] });
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = (performance.now() - started) / 1000;
   rmSync(out, { recursive: true, force: true });
-  return { ...stats.run, seconds, documents: stats.documents.read, samples: stats.samples.total };
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return { ...stats.run, seconds, cpuSeconds, documents: stats.documents.read, samples: stats.samples.total };
 }
 
 const ratios: number[] = [];
-console.log('| round | workers | documents | samples | seconds | scan s | finalize s | docs/s |');
-console.log('| ----- | ------- | --------- | ------- | ------- | ------ | ---------- | ------ |');
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
+console.log(`${availableParallelism()} cores; load average before: ${load()}`);
+console.log(
+  '| round | workers | documents | samples | seconds | scan s | finalize s | CPU s (all threads) | docs/s |',
+);
+console.log(
+  '| ----- | ------- | --------- | ------- | ------- | ------ | ---------- | ------------------- | ------ |',
+);
 for (let round = 1; round <= rounds; round++) {
   const rates: number[] = [];
   for (const workers of [1, 2]) {
@@ -92,7 +106,7 @@ for (let round = 1; round <= rounds; round++) {
     const rate = result.documents / result.seconds;
     rates.push(rate);
     console.log(
-      `| ${round} | ${workers} | ${result.documents} | ${result.samples} | ${result.seconds.toFixed(2)} | ${result.scanSeconds.toFixed(2)} | ${result.finalizeSeconds.toFixed(2)} | ${rate.toFixed(1)} |`,
+      `| ${round} | ${workers} | ${result.documents} | ${result.samples} | ${result.seconds.toFixed(2)} | ${result.scanSeconds.toFixed(2)} | ${result.finalizeSeconds.toFixed(2)} | ${result.cpuSeconds.toFixed(2)} | ${rate.toFixed(1)} |`,
     );
   }
   ratios.push(rates[1]! / rates[0]!);
@@ -196,5 +210,8 @@ if (measureRss) {
   );
 }
 
-console.log(`\nper-round ratios: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}`);
+console.log(
+  `\nload average after: ${load()} (a busy machine cannot show scaling: compare with the core count)`,
+);
+console.log(`per-round ratios: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}`);
 console.log(`prepare: ${median(ratios).toFixed(2)}x docs/s with 2 workers vs 1`);
