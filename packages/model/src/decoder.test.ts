@@ -199,7 +199,7 @@ describe('decoder graph: hand-checkable and alternative builds', () => {
     expect(logits[2]).toBeCloseTo(-2.2627417, 5);
   });
 
-  it('primitive and fused RMSNorm graphs agree', async () => {
+  it('standard-ONNX (primitive RMSNorm, MatMul) and ORT-fused graphs agree', async () => {
     const ort = await loadOrt();
     const config = parseDecoderConfig({
       model_type: 'qwen3',
@@ -213,9 +213,9 @@ describe('decoder graph: hand-checkable and alternative builds', () => {
     });
     const weights = randomWeights(config, { seed: 4, std: 0.3 });
     const ids = [[1, 7, 9, 30, 2]];
-    const run = async (norm: 'primitive' | 'fused') => {
+    const run = async (norm: 'primitive' | 'fused', linear: 'matmul' | 'fused' = 'fused') => {
       const session = await ort.InferenceSession.create(
-        serializeModel(buildInferenceGraph(config, weights, { norm })),
+        serializeModel(buildInferenceGraph(config, weights, { norm, linear })),
         {
           logSeverityLevel: 3,
         },
@@ -224,6 +224,7 @@ describe('decoder graph: hand-checkable and alternative builds', () => {
     };
     const fused = await run('fused');
     expect(maxAbsDiff(await run('primitive'), fused)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(await run('primitive', 'matmul'), fused)).toBeLessThan(1e-5);
     expect(maxAbsDiff(fused, referenceForward(config, weights, ids[0] as number[]))).toBeLessThan(1e-4);
   });
 

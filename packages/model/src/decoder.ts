@@ -76,6 +76,12 @@ export interface DecoderForwardOptions {
    * `primitive`.
    */
   norm?: 'primitive' | 'fused';
+  /**
+   * Linear layers as `MatMul(x, Transpose(W))` (`matmul`, standard ONNX, differentiable; default) or ORT's
+   * `com.microsoft` `FusedMatMul(x, W, transB=1)` (`fused`, inference: nothing to constant-fold, so large
+   * models load several times faster).
+   */
+  linear?: 'matmul' | 'fused';
   /** Add an `attention_mask` input (padding mask over past + current positions). Default true. */
   attentionMask?: boolean;
   /**
@@ -172,6 +178,16 @@ export function buildDecoderForward(
   const param = (name: string): ValueInfo => parameters.get(name) as ValueInfo;
   const transposedCache = new Map<string, ValueInfo>();
   const linear = (x: ValueInfo, name: string, bias: boolean): ValueInfo => {
+    if (options.linear === 'fused') {
+      // ORT's FusedMatMul reads W [out, in] transposed in place: no Transpose to constant-fold at load time.
+      const y = b.op(
+        'FusedMatMul',
+        [x, param(`${name}.weight`)],
+        { transB: attr.int(1) },
+        { domain: 'com.microsoft' },
+      )[0] as ValueInfo;
+      return bias ? b.add(y, param(`${name}.bias`)) : y;
+    }
     let weightT = transposedCache.get(name);
     if (!weightT) {
       weightT = b.transpose(param(`${name}.weight`), [1, 0]);
@@ -323,6 +339,8 @@ export interface InferenceGraphOptions {
   norm?: 'primitive' | 'fused';
   /** Declare a `num_logits_to_keep` input (default true; transformers.js feeds it when present). */
   numLogitsToKeep?: boolean;
+  /** Linear layers (default `fused`: ORT's FusedMatMul with transB, fast loading; `matmul`: standard ONNX). */
+  linear?: 'matmul' | 'fused';
 }
 
 /**
@@ -342,6 +360,7 @@ export function buildInferenceGraph(
     kvCache: true,
     norm: options.norm ?? 'fused',
     numLogitsToKeep: options.numLogitsToKeep ?? true,
+    linear: options.linear ?? 'fused',
   });
   const logitsLength = (options.numLogitsToKeep ?? true) ? 'logits_length' : 'sequence_length';
   builder.output(forward.logits, 'logits', ['batch_size', logitsLength, config.vocabSize]);

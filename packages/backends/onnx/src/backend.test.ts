@@ -483,14 +483,14 @@ describe('softmax head', () => {
 });
 
 describe('other model folders', () => {
-  it('runs a graph without num_logits_to_keep (any Optimum-layout decoder) identically', async () => {
+  it('runs a standard-ONNX graph without num_logits_to_keep (any Optimum-layout decoder) identically', async () => {
     const dir = join(root, 'no-keep');
     await writeModelFolder({
       dir,
       config: tiny.config,
       weights: tiny.weights,
       tokenizer: tiny.tokenizerFiles,
-      graph: { numLogitsToKeep: false, norm: 'primitive' },
+      graph: { numLogitsToKeep: false, norm: 'primitive', linear: 'matmul' },
     });
     const plain = createOnnxBackend({ modelDir: dir, threads: 1 });
     const request = { prompts: ['abc', 'de'], maxTokens: 6, temperature: 0.9, seed: 3, n: 2, logprobs: true };

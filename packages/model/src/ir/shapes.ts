@@ -267,6 +267,26 @@ export function inferNode(
       if (!first) return undefined;
       return [{ dtype: first.dtype, shape: a && b ? matMulShape(a, b, context) : undefined }];
     }
+    case 'FusedMatMul': {
+      const a = shapeOf(0);
+      const b = shapeOf(1);
+      if (!first) return undefined;
+      if (!a || !b) return [{ dtype: first.dtype, shape: undefined }];
+      const swapLast = (shape: readonly Dim[], swap: boolean) =>
+        swap && shape.length >= 2
+          ? [...shape.slice(0, -2), shape[shape.length - 1] as Dim, shape[shape.length - 2] as Dim]
+          : shape;
+      return [
+        {
+          dtype: first.dtype,
+          shape: matMulShape(
+            swapLast(a, intAttribute(attributes, 'transA', 0) === 1),
+            swapLast(b, intAttribute(attributes, 'transB', 0) === 1),
+            context,
+          ),
+        },
+      ];
+    }
     case 'Gemm': {
       const a = shapeOf(0);
       const b = shapeOf(1);
