@@ -362,6 +362,22 @@ describe('generate: prompts and errors', () => {
     expect((badIds as Error).message).toMatch(/prompts\[0\].tokenIds\[1\] = 999 is not a token id/);
   });
 
+  it('rejects prompts whose tokens the model has no embedding for (mismatched tokenizer)', async () => {
+    const dir = join(root, 'mismatch');
+    await cp(tiny.dir, dir, { recursive: true });
+    // A tokenizer with more tokens than the model's vocabulary (16).
+    const bigger = charTokenizer({ alphabet: `${alphabet}xyz`, byteFallback: false });
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(bigger.tokenizer));
+    const mismatched = createOnnxBackend({ modelDir: dir, threads: 1 });
+    const error = await mismatched
+      .generate({ prompts: ['ab', 'axe'], maxTokens: 2 })
+      .catch((caught: unknown) => caught);
+    expect(InvalidArgumentError.isInstance(error)).toBe(true);
+    expect((error as InvalidArgumentError).argument).toBe('prompts[1]');
+    expect((error as Error).message).toMatch(/id 16 \("x"\), outside the model's vocabulary of 16/);
+    await mismatched.close();
+  });
+
   it('rejects invalid options by name', async () => {
     const cases: [Partial<GenerateRequest>, string][] = [
       [{ n: 0 }, 'n'],

@@ -375,6 +375,16 @@ export function createOnnxBackend(settings: OnnxBackendSettings): OnnxBackend {
       fail(where, `${where} must be a string, { messages } or { tokenIds }.`);
     }
     if (ids.length === 0) fail(where, `${where} is empty (0 tokens); give at least one token of context.`);
+    const modelVocab = state.session.vocabSize;
+    if (modelVocab !== undefined) {
+      const outside = ids.find((id) => id >= modelVocab);
+      if (outside !== undefined) {
+        fail(
+          where,
+          `${where} tokenises to id ${outside} (${JSON.stringify(state.tokenizer.id_to_token(outside))}), outside the model's vocabulary of ${modelVocab}: tokenizer.json and the ONNX model don't match.`,
+        );
+      }
+    }
     if (ids.length >= state.maxPositions) {
       fail(
         where,
