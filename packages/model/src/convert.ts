@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type EventHandler, ModelLoadError } from '@rlpt/spec';
-import { decoderParameterSpecs, type WeightMap } from './decoder.js';
+import { decoderParameterSpecs, type InferenceGraphOptions, type WeightMap } from './decoder.js';
 import { type ModelFolder, readModelConfig, writeModelFolder } from './folder.js';
 import { readCheckpointWeights } from './safetensors.js';
 
@@ -17,6 +17,8 @@ export interface ConvertCheckpointOptions {
   externalData?: boolean | 'auto';
   /** Also write `model.safetensors` (float32) into the output. Default false. */
   safetensors?: boolean;
+  /** Inference graph options (see `InferenceGraphOptions`; standard ONNX: `{ norm: 'primitive', linear: 'matmul', numLogitsToKeep: false }`). */
+  graph?: InferenceGraphOptions;
   /** Progress: `read-weights` (tensors), then `write-model` (0/1 → 1/1). */
   onEvent?: EventHandler;
 }
@@ -107,6 +109,7 @@ export async function convertCheckpoint(options: ConvertCheckpointOptions): Prom
     ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
     ...(options.externalData !== undefined ? { externalData: options.externalData } : {}),
     ...(options.safetensors !== undefined ? { safetensors: options.safetensors } : {}),
+    ...(options.graph ? { graph: options.graph } : {}),
   });
   onEvent?.({ type: 'progress', phase: 'write-model', done: 1, total: 1, unit: 'folders' });
   return folder;

@@ -1,5 +1,5 @@
 import { type DecoderConfig, decoderConfigToJson, type ModelType, parseDecoderConfig } from './config.js';
-import type { WeightMap } from './decoder.js';
+import type { InferenceGraphOptions, WeightMap } from './decoder.js';
 import { type ModelFolder, writeModelFolder } from './folder.js';
 import { randomWeights } from './random.js';
 import { charTokenizer, qwen3Tokenizer, type TokenizerFiles, wordTokenizer } from './tokenizers.js';
@@ -53,6 +53,11 @@ export interface TinyModelOptions {
   overwrite?: boolean;
   /** Also write `model.safetensors`. Default true (the learner reads weights from it). */
   safetensors?: boolean;
+  /**
+   * Inference graph options (default: ORT kernels and a `num_logits_to_keep` input;
+   * `{ norm: 'primitive', linear: 'matmul', numLogitsToKeep: false }` is plain standard ONNX).
+   */
+  graph?: InferenceGraphOptions;
 }
 
 /** A written tiny model. */
@@ -128,6 +133,7 @@ export async function createTinyModel(options: TinyModelOptions): Promise<TinyMo
     weights,
     tokenizer: tokenizerFiles,
     safetensors: options.safetensors ?? true,
+    ...(options.graph ? { graph: options.graph } : {}),
     ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
   });
   return { ...folder, weights, tokenizerFiles };

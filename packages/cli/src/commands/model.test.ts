@@ -58,6 +58,33 @@ describe('rlpt model', () => {
     ).toBe(true);
   });
 
+  it('--standard-onnx writes exactly the Optimum inputs and only standard ONNX ops', async () => {
+    const out = join(dir, 'standard');
+    expect(
+      await main(['model', 'init', '--out', out, '--standard-onnx', '--no-safetensors', '--layers', '1']),
+    ).toBe(0);
+    const { readFile } = await import('node:fs/promises');
+    const bytes = await readFile(join(out, 'onnx', 'model.onnx'));
+    for (const name of [
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      'past_key_values.0.key',
+      'present.0.value',
+    ]) {
+      expect(bytes.includes(name)).toBe(true);
+    }
+    expect(bytes.includes('num_logits_to_keep')).toBe(false);
+    expect(bytes.includes('com.microsoft')).toBe(false);
+    expect(bytes.includes('SimplifiedLayerNormalization')).toBe(false);
+    // …and it still decodes.
+    const { createOnnxBackend } = await import('@rlpt/backend-onnx');
+    const backend = createOnnxBackend({ modelDir: out, threads: 1 });
+    const result = await backend.generate({ prompts: ['hi'], maxTokens: 3, temperature: 0 });
+    expect(result.results[0]?.completions[0]?.tokenIds?.length).toBeGreaterThan(0);
+    await backend.close();
+  });
+
   it('init builds a word-level tokenizer from a word list', async () => {
     const words = join(dir, 'words.txt');
     await writeFile(words, 'the\ncat\nsat\n.\n');

@@ -33,6 +33,7 @@ const initSchema = z.object({
   std: positive,
   untied: z.boolean().optional(),
   safetensors: z.boolean(),
+  standardOnnx: z.boolean().optional(),
   overwrite: z.boolean().optional(),
 });
 
@@ -44,6 +45,7 @@ const convertSchema = z.object({
   out: z.string({ error: 'is required: the ONNX model folder to create' }).min(1),
   externalData: z.enum(['auto', 'on', 'off'], { error: "must be 'auto', 'on' or 'off'" }),
   safetensors: z.boolean().optional(),
+  standardOnnx: z.boolean().optional(),
   overwrite: z.boolean().optional(),
 });
 
@@ -95,6 +97,9 @@ async function readWords(file: string): Promise<string[]> {
     .filter((line) => line.length > 0);
 }
 
+/** Plain standard ONNX: no onnxruntime contrib kernels, no `num_logits_to_keep` input. */
+const standardGraph = { norm: 'primitive', linear: 'matmul', numLogitsToKeep: false } as const;
+
 /** Writes a seeded random model folder; returns what was written. */
 export async function runModelInit(settings: ModelInitSettings) {
   const model = await import('@rlpt/model');
@@ -125,6 +130,7 @@ export async function runModelInit(settings: ModelInitSettings) {
     tieWordEmbeddings: settings.untied !== true,
     safetensors: settings.safetensors,
     overwrite: settings.overwrite === true,
+    ...(settings.standardOnnx ? { graph: standardGraph } : {}),
   });
 }
 
@@ -138,6 +144,7 @@ export async function runModelConvert(settings: ModelConvertSettings) {
     externalData: settings.externalData === 'auto' ? 'auto' : settings.externalData === 'on',
     ...(settings.safetensors !== undefined ? { safetensors: settings.safetensors } : {}),
     overwrite: settings.overwrite === true,
+    ...(settings.standardOnnx ? { graph: standardGraph } : {}),
     onEvent: (event) => {
       if (event.type !== 'progress') return;
       progress.update(
@@ -206,6 +213,10 @@ export function register(program: Command): void {
     .option('--std <x>', 'std of the normal init (larger = peakier outputs)', '0.02')
     .option('--untied', 'separate LM head (default: tied to the embedding)')
     .option('--no-safetensors', 'skip model.safetensors (the learner reads weights from it)')
+    .option(
+      '--standard-onnx',
+      'plain ONNX ops and exactly the Optimum inputs (no onnxruntime kernels, no num_logits_to_keep)',
+    )
     .option('--overwrite', 'replace an existing folder')
     .action(async (flags: Record<string, unknown>) => {
       const folder = await runModelInit(parseModelInitFlags(flags));
@@ -224,6 +235,10 @@ export function register(program: Command): void {
       'auto',
     )
     .option('--safetensors', 'also write float32 model.safetensors into the output')
+    .option(
+      '--standard-onnx',
+      'plain ONNX ops and exactly the Optimum inputs (no onnxruntime kernels, no num_logits_to_keep)',
+    )
     .option('--overwrite', 'replace an existing output folder')
     .action(async (flags: Record<string, unknown>) => {
       const folder = await runModelConvert(parseModelConvertFlags(flags));
