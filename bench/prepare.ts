@@ -75,11 +75,11 @@ if (existsSync(corporaDir)) {
   writeSyntheticCorpus(inputs[0]!, 5e6, 0);
 }
 
-async function run(workers: number, round: number) {
+async function run(workers: number, round: number, extra: Partial<PrepareOptions> = {}, corpus = inputs) {
   const out = join(scratch, `w${workers}-r${round}`);
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const { stats } = await prepare({ inputs, out, workers, formats: ['samples'] });
+  const { stats } = await prepare({ inputs: corpus, out, workers, formats: ['samples'], ...extra });
   const cpu = process.cpuUsage(cpuBefore);
   const seconds = (performance.now() - started) / 1000;
   rmSync(out, { recursive: true, force: true });
@@ -87,30 +87,35 @@ async function run(workers: number, round: number) {
   return { ...stats.run, seconds, cpuSeconds, documents: stats.documents.read, samples: stats.samples.total };
 }
 
-const ratios: number[] = [];
 const load = () =>
   loadavg()
     .map((value) => value.toFixed(1))
     .join(' ');
 console.log(`${availableParallelism()} cores; load average before: ${load()}`);
-console.log(
-  '| round | workers | documents | samples | seconds | scan s | finalize s | CPU s (all threads) | docs/s |',
-);
-console.log(
-  '| ----- | ------- | --------- | ------- | ------- | ------ | ---------- | ------------------- | ------ |',
-);
-for (let round = 1; round <= rounds; round++) {
-  const rates: number[] = [];
-  for (const workers of [1, 2]) {
-    const result = await run(workers, round);
-    const rate = result.documents / result.seconds;
-    rates.push(rate);
-    console.log(
-      `| ${round} | ${workers} | ${result.documents} | ${result.samples} | ${result.seconds.toFixed(2)} | ${result.scanSeconds.toFixed(2)} | ${result.finalizeSeconds.toFixed(2)} | ${result.cpuSeconds.toFixed(2)} | ${rate.toFixed(1)} |`,
-    );
+const header =
+  '| corpus | round | workers | documents | samples | seconds | scan s | finalize s | CPU s (all threads) | docs/s |';
+console.log(header);
+console.log(header.replace(/[^|]/g, '-'));
+
+/** Rounds of 1 then 2 workers; returns the per-round docs/s ratios. */
+async function scaling(name: string, roundCount: number, extra: Partial<PrepareOptions>, corpus: string[]) {
+  const ratios: number[] = [];
+  for (let round = 1; round <= roundCount; round++) {
+    const rates: number[] = [];
+    for (const workers of [1, 2]) {
+      const result = await run(workers, round, extra, corpus);
+      const rate = result.documents / result.seconds;
+      rates.push(rate);
+      console.log(
+        `| ${name} | ${round} | ${workers} | ${result.documents} | ${result.samples} | ${result.seconds.toFixed(2)} | ${result.scanSeconds.toFixed(2)} | ${result.finalizeSeconds.toFixed(2)} | ${result.cpuSeconds.toFixed(2)} | ${rate.toFixed(1)} |`,
+      );
+    }
+    ratios.push(rates[1]! / rates[0]!);
   }
-  ratios.push(rates[1]! / rates[0]!);
+  return ratios;
 }
+
+const ratios = await scaling('shared corpora', rounds, {}, inputs);
 
 // --- 2. peak RSS, 500 MB vs 50 MB ------------------------------------------------------------------------
 /** Writes ~`bytes` of synthetic documents (blank-line separated) into `dir`, in files of ≤ 50 MB. */

@@ -1,6 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLines } from './io/lines.js';
+import { writeAll } from './io/write.js';
 import { type ExportSettings, openrlhfLine } from './writers.js';
 
 /** The two output splits. */
@@ -58,7 +59,7 @@ export class BucketStore {
   flush(): void {
     for (const [file, buffer] of this.buffers) {
       if (buffer.length === 0) continue;
-      writeFileSync(this.fds.get(file)!, Buffer.concat(buffer));
+      writeAll(this.fds.get(file)!, buffer);
       buffer.length = 0;
     }
     this.buffered = 0;

@@ -1,19 +1,10 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SchemaElement } from 'hyparquet';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import { snappyCompressor } from 'hysnappy';
 import type { Split } from './buckets.js';
+import { writeAll } from './io/write.js';
 import type { OutputFormat } from './options.js';
 import type { PreparedSample } from './process.js';
 
@@ -230,7 +221,7 @@ export class ShardWriter {
 
   private flushLines(shard: OpenShard): void {
     if (shard.fd === undefined || shard.pending.length === 0) return;
-    writeFileSync(shard.fd, Buffer.concat(shard.pending, shard.pendingBytes));
+    writeAll(shard.fd, shard.pending);
     shard.pending = [];
     shard.pendingBytes = 0;
   }
