@@ -1,4 +1,13 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { readLines } from './io/lines.js';
 import { writeAll } from './io/write.js';
@@ -23,7 +32,6 @@ function bucketFile(directory: string, split: Split, bucket: number): string {
  * back to its checkpointed size, discarding writes that had no checkpoint.
  */
 export class BucketStore {
-  private readonly fds = new Map<string, number>();
   private readonly buffers = new Map<string, Uint8Array[]>();
   private readonly bytes = new Map<string, number>();
   private buffered = 0;
@@ -33,23 +41,24 @@ export class BucketStore {
     readonly buckets: number,
     sizes: Record<string, number> = {},
   ) {
-    for (const split of splits) {
-      for (let bucket = 0; bucket < buckets; bucket++) {
-        const name = bucketName(split, bucket);
-        const fd = openSync(join(directory, name), 'a+');
-        const size = sizes[name] ?? 0;
-        if (statSync(join(directory, name)).size !== size) ftruncateSync(fd, size);
-        this.fds.set(name, fd);
-        this.buffers.set(name, []);
-        this.bytes.set(name, size);
-      }
+    // Files are opened only while flushing (256 buckets × 2 splits would be many descriptors).
+    for (const name of readdirSync(directory)) {
+      const size = sizes[name] ?? 0;
+      if (size === 0) rmSync(join(directory, name), { force: true });
+      else if (statSync(join(directory, name)).size !== size) truncateSync(join(directory, name), size);
     }
+    for (const [name, size] of Object.entries(sizes)) if (size > 0) this.bytes.set(name, size);
   }
 
   /** Appends UTF-8 bytes (whole lines) to a bucket. */
   append(split: Split, bucket: number, bytes: Uint8Array): void {
     const file = bucketName(split, bucket);
-    this.buffers.get(file)!.push(bytes);
+    let buffer = this.buffers.get(file);
+    if (!buffer) {
+      buffer = [];
+      this.buffers.set(file, buffer);
+    }
+    buffer.push(bytes);
     this.bytes.set(file, (this.bytes.get(file) ?? 0) + bytes.byteLength);
     this.buffered += bytes.byteLength;
     if (this.buffered >= 8 * 1024 * 1024) this.flush();
@@ -59,7 +68,12 @@ export class BucketStore {
   flush(): void {
     for (const [file, buffer] of this.buffers) {
       if (buffer.length === 0) continue;
-      writeAll(this.fds.get(file)!, buffer);
+      const fd = openSync(join(this.directory, file), 'a');
+      try {
+        writeAll(fd, buffer);
+      } finally {
+        closeSync(fd);
+      }
       buffer.length = 0;
     }
     this.buffered = 0;
@@ -72,8 +86,6 @@ export class BucketStore {
 
   close(): void {
     this.flush();
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
   }
 }
 

@@ -299,12 +299,11 @@ describe.skipIf(!hasSharedData)('prepare on real corpora (needs ../shared/data)'
 
   it('resumes a crash while writing shards without rewriting the finished ones', async () => {
     const out = join(dir, 'crashed');
-    let bucketsSeen = 0;
     const error = await prepare(
       { ...fast, out, workers: 1 },
       {
         onEvent: (event) => {
-          if (event.type === 'progress' && event.phase === 'write' && ++bucketsSeen === 40)
+          if (event.type === 'progress' && event.phase === 'write' && event.done >= 160)
             throw new Error('simulated crash');
         },
       },

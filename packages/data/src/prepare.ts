@@ -142,7 +142,7 @@ interface State {
   shards: ShardInfo[];
 }
 
-const shuffleBuckets = 64;
+const shuffleBuckets = 256;
 const workDirName = '.rlpt-prepare';
 const examplesPerBenchmark = 5;
 
