@@ -337,11 +337,12 @@ class PrepareRun {
   private dedupFile: string | undefined;
   private bucketSizes: Record<string, number>;
   private shards: ShardInfo[];
-  private readonly duplicates: DuplicateIndex;
-  private readonly ids: HashTable64;
+  // The duplicate and id indexes live only during the scan (the finalize phase does not need them).
+  private duplicates: DuplicateIndex | undefined;
+  private ids: HashTable64 | undefined;
 
   constructor(private readonly setup: RunSetup) {
-    const { state, workDir, config } = setup;
+    const { state, workDir } = setup;
     this.statePath = join(workDir, 'state.json');
     this.bucketDir = join(workDir, 'buckets');
     mkdirSync(this.bucketDir, { recursive: true });
@@ -354,14 +355,6 @@ class PrepareRun {
     this.issuesBytes = state?.issuesBytes ?? 0;
     this.issuesFd = openSync(join(setup.outDir, 'issues.jsonl'), 'a+');
     ftruncateSync(this.issuesFd, this.issuesBytes);
-    this.duplicates = this.dedupFile
-      ? DuplicateIndex.deserialize(readWords(join(workDir, this.dedupFile)))
-      : new DuplicateIndex();
-    const idsFile = join(workDir, `ids-${this.checkpoint}.bin`);
-    this.ids =
-      config.idField && state && existsSync(idsFile)
-        ? HashTable64.deserialize(readWords(idsFile))
-        : new HashTable64(config.idField ? 1 << 12 : 16);
     if (!state) for (const issue of setup.earlyIssues) this.recordIssue(issue);
   }
 
@@ -429,9 +422,9 @@ class PrepareRun {
     this.bucketSizes = store.sizes();
     this.checkpoint++;
     const name = `dedup-${this.checkpoint}.bin`;
-    writeFileAtomic(join(workDir, name), this.duplicates.serializedParts());
+    writeFileAtomic(join(workDir, name), this.duplicates!.serializedParts());
     if (config.idField)
-      writeFileAtomic(join(workDir, `ids-${this.checkpoint}.bin`), this.ids.serializedParts());
+      writeFileAtomic(join(workDir, `ids-${this.checkpoint}.bin`), this.ids!.serializedParts());
     const previous = this.dedupFile;
     this.dedupFile = name;
     this.saveState('scan', bytesRead);
@@ -445,7 +438,7 @@ class PrepareRun {
   private uniqueIds(chunk: Chunk): void {
     for (const [position, document] of chunk.documents.entries()) {
       const key = hash64(document.id);
-      if (this.ids.set(key.hi, key.lo)) continue;
+      if (this.ids!.set(key.hi, key.lo)) continue;
       const renamed = `${document.id}~${chunk.firstOrdinal + position}`;
       const at = chunk.events.findIndex((event) => event.kind === 'document' && event.position === position);
       chunk.events.splice(at, 0, {
@@ -501,7 +494,7 @@ class PrepareRun {
       }
       const duplicate =
         config.dedup.exact || config.dedup.near
-          ? this.duplicates.check(config.dedup.exact ? result.contentHash : undefined, result.bandKeys)
+          ? this.duplicates!.check(config.dedup.exact ? result.contentHash : undefined, result.bandKeys)
           : 'unique';
       if (duplicate === 'exact') {
         stats.documents.skipped.exactDuplicate++;
@@ -550,6 +543,15 @@ class PrepareRun {
    */
   async scan(pool: DocumentPool): Promise<void> {
     const { config, stats, hooks, files, workDir } = { ...this.setup, stats: this.stats };
+    const { state } = this.setup;
+    this.duplicates = this.dedupFile
+      ? DuplicateIndex.deserialize(readWords(join(workDir, this.dedupFile)))
+      : new DuplicateIndex();
+    const idsFile = join(workDir, `ids-${this.checkpoint}.bin`);
+    this.ids =
+      config.idField && state && existsSync(idsFile)
+        ? HashTable64.deserialize(readWords(idsFile))
+        : new HashTable64(config.idField ? 1 << 12 : 16);
     const store = new BucketStore(this.bucketDir, shuffleBuckets, this.bucketSizes);
     const progress = { bytesDone: 0 };
     const maxInFlight = Math.max(2, pool.workers * 2);
@@ -597,6 +599,8 @@ class PrepareRun {
       this.saveState('finalize', stats.inputs.bytes);
     } finally {
       store.close();
+      this.duplicates = undefined;
+      this.ids = undefined;
     }
   }
 
