@@ -1,0 +1,678 @@
+/**
+ * What `rlpt train` runs once its configuration is valid: read the data, build (or load) the model, the
+ * learner, the policy backend and the judges, then hand them to `@rlpt/trainer`'s `Trainer`, stage by
+ * stage. Packages are imported lazily, inside `runTraining`.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  type InferenceBackendV1,
+  InvalidArgumentError,
+  InvalidInputError,
+  type JudgeV1,
+  type Logger,
+  type RlptEvent,
+  silentLogger,
+  type TaskKind,
+} from '@rlpt/spec';
+import type { EvaluateOptions, RlItem, SftExample, StageSummary, TokenizerLike } from '@rlpt/trainer';
+import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './train-config.js';
+
+const PREDICTION_START = '<|startofprediction|>';
+const PREDICTION_END = '<|endofprediction|>';
+
+/** One line of `rlpt prepare`'s samples JSONL, the fields training reads. */
+export interface SampleRecord {
+  id: string;
+  task: TaskKind;
+  prompt: string;
+  context: string;
+  target: string;
+  next: string;
+  reference: string;
+}
+
+/** What was read, for the start-of-run summary. */
+export interface DataSummary {
+  trainSamples: number;
+  asr: number;
+  msr: number;
+  heldOut: number;
+  skipped: number;
+  /** Skipped lines by reason. */
+  skippedByReason: Record<string, number>;
+}
+
+export interface TrainHooks {
+  onEvent?: (event: RlptEvent) => void;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Lines worth telling the user before training starts (data read, model, notes). */
+  onInfo?: (line: string) => void;
+}
+
+export interface StageOutcome {
+  name: string;
+  type: string;
+  summary: StageSummary;
+}
+
+/** One held-out evaluation of the run, in training order. */
+export interface EvaluationOutcome {
+  name: string;
+  tokensSeen: number;
+  pass1: number;
+  /** Unbiased pass@k by k. */
+  passAtK: Record<string, number>;
+  greedy?: number;
+}
+
+export interface TrainOutcome {
+  runDir: string;
+  stages: StageOutcome[];
+  evaluations: EvaluationOutcome[];
+  data: DataSummary;
+  seconds: number;
+}
+
+type Skip = (reason: string, message: string, file: string, line: number) => void;
+
+/** Reads a JSONL file line by line; bad lines are reported through `skip` and left out. */
+async function* jsonLines(
+  file: string,
+  skip: Skip,
+): AsyncGenerator<{ value: Record<string, unknown>; line: number }> {
+  const lines = createInterface({
+    input: createReadStream(file, { encoding: 'utf8' }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  let line = 0;
+  for await (const text of lines) {
+    line++;
+    if (!text.trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      skip('malformed-json', `${file}:${line}: not valid JSON (${(error as Error).message})`, file, line);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      skip('not-an-object', `${file}:${line}: expected a JSON object`, file, line);
+      continue;
+    }
+    yield { value: value as Record<string, unknown>, line };
+  }
+}
+
+/** `samples/<split>-*.jsonl` of a prepare folder, or the file itself. */
+export async function sampleFiles(path: string, split: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  const dir = join(path, 'samples');
+  const files = (await readdir(dir).catch(() => [] as string[]))
+    .filter((name) => name.startsWith(`${split}-`) && name.endsWith('.jsonl'))
+    .sort()
+    .map((name) => join(dir, name));
+  if (files.length === 0) {
+    throw new InvalidInputError({
+      reason: 'no-samples',
+      message: `${path} has no samples/${split}-*.jsonl files. Is it an rlpt prepare output folder (rlpt prepare … --out ${path})?`,
+      location: { file: dir },
+    });
+  }
+  return files;
+}
+
+/** Reads samples (rlpt's schema); lines without a prompt or target are skipped and counted. */
+export async function readSamples(
+  files: string[],
+  skip: Skip,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<SampleRecord[]> {
+  const samples: SampleRecord[] = [];
+  for (const file of files) {
+    for await (const { value, line } of jsonLines(file, skip)) {
+      if (samples.length >= limit) return samples;
+      const text = (key: string) => (typeof value[key] === 'string' ? (value[key] as string) : undefined);
+      const prompt = text('prompt');
+      const target = text('target');
+      if (!prompt || !target) {
+        skip(
+          'missing-field',
+          `${file}:${line}: a sample needs string "prompt" and "target" fields`,
+          file,
+          line,
+        );
+        continue;
+      }
+      const task = text('task') ?? 'asr';
+      if (task !== 'asr' && task !== 'msr') {
+        skip(
+          'bad-task',
+          `${file}:${line}: task must be "asr" or "msr", got ${JSON.stringify(value.task)}`,
+          file,
+          line,
+        );
+        continue;
+      }
+      samples.push({
+        id: text('id') ?? `${basename(file)}:${line}`,
+        task,
+        prompt,
+        context: text('context') ?? '',
+        target,
+        next: text('next') ?? '',
+        reference: text('reference') ?? target,
+      });
+    }
+  }
+  return samples;
+}
+
+/** Pretraining documents: `.txt` (blank-line separated) or JSONL (`textField`, else joined `sentences`). */
+export async function readDocuments(file: string, textField: string, skip: Skip): Promise<string[]> {
+  if (extname(file).toLowerCase() !== '.jsonl') {
+    return (await readFile(file, 'utf8'))
+      .split(/\r?\n\s*\r?\n/)
+      .map((document) => document.trim())
+      .filter(Boolean);
+  }
+  const documents: string[] = [];
+  for await (const { value, line } of jsonLines(file, skip)) {
+    const text = value[textField];
+    if (typeof text === 'string' && text.trim()) documents.push(text);
+    else if (Array.isArray(value.sentences)) {
+      documents.push(
+        value.sentences
+          .map((sentence) =>
+            typeof sentence === 'string' ? sentence : String((sentence as { text?: unknown }).text ?? ''),
+          )
+          .join(' '),
+      );
+    } else
+      skip('missing-field', `${file}:${line}: a document needs a string "${textField}" field`, file, line);
+  }
+  return documents;
+}
+
+export async function readSftExamples(file: string, skip: Skip): Promise<SftExample[]> {
+  const examples: SftExample[] = [];
+  for await (const { value, line } of jsonLines(file, skip)) {
+    if (typeof value.prompt !== 'string' || typeof value.completion !== 'string' || !value.prompt) {
+      skip(
+        'missing-field',
+        `${file}:${line}: an SFT example needs string "prompt" and "completion" fields`,
+        file,
+        line,
+      );
+      continue;
+    }
+    examples.push({
+      id: typeof value.id === 'string' ? value.id : `${basename(file)}:${line}`,
+      prompt: value.prompt,
+      completion: value.completion,
+    });
+  }
+  return examples;
+}
+
+/** RLVR items: a prompt and a gold answer, judged on the whole response. */
+export async function readRlvrItems(stage: RlStageConfig, file: string, skip: Skip): Promise<RlItem[]> {
+  const items: RlItem[] = [];
+  for await (const { value, line } of jsonLines(file, skip)) {
+    const prompt = value[stage.promptField];
+    const answer = value[stage.answerField];
+    if (typeof prompt !== 'string' || !prompt || (typeof answer !== 'string' && typeof answer !== 'number')) {
+      skip(
+        'missing-field',
+        `${file}:${line}: an RLVR item needs "${stage.promptField}" (string) and "${stage.answerField}" fields`,
+        file,
+        line,
+      );
+      continue;
+    }
+    items.push({
+      id: typeof value.id === 'string' ? value.id : `${basename(file)}:${line}`,
+      prompt,
+      task: 'rlvr',
+      toJudgeItem: (prediction) => ({ prediction, reference: String(answer) }),
+    });
+  }
+  return items;
+}
+
+/** An RL item for a next-segment sample, judged against the prefix window (or s_i in strict mode). */
+export function sampleItem(sample: SampleRecord, mode: 'prefix' | 'strict'): RlItem {
+  return {
+    id: sample.id,
+    prompt: sample.prompt,
+    task: sample.task,
+    toJudgeItem: (prediction) => ({
+      prediction,
+      reference: mode === 'strict' ? sample.target : sample.reference,
+      target: sample.target,
+      ...(sample.context ? { context: sample.context } : {}),
+      mode,
+    }),
+  };
+}
+
+/** The cold-start example of a sample: its prompt and the gold prediction in the tags. */
+export function goldExample(sample: SampleRecord): SftExample {
+  return {
+    id: sample.id,
+    prompt: sample.prompt,
+    completion: `${PREDICTION_START} ${sample.target} ${PREDICTION_END}`,
+  };
+}
+
+/** Words of a word-level vocabulary: split like the tokenizer's Whitespace pre-tokenizer, tags removed. */
+function wordsOf(texts: Iterable<string>): string[] {
+  const words = new Set<string>();
+  for (const text of texts) {
+    const cleaned = text
+      .replaceAll(PREDICTION_START, ' ')
+      .replaceAll(PREDICTION_END, ' ')
+      .replaceAll('<MASK>', ' ');
+    for (const word of cleaned.match(/\w+|[^\w\s]+/g) ?? []) words.add(word);
+  }
+  return [...words].sort();
+}
+
+/** The trainer's tokenizer over a model folder (no special tokens added; BOS/EOS from tokenizer_config). */
+async function folderTokenizer(modelDir: string): Promise<TokenizerLike> {
+  const { loadTokenizer } = await import('@rlpt/model');
+  const { tokenizer, config } = await loadTokenizer(modelDir);
+  const idOf = (token: unknown) => {
+    const text =
+      typeof token === 'object' && token !== null ? (token as { content?: unknown }).content : token;
+    return typeof text === 'string' ? tokenizer.token_to_id(text) : undefined;
+  };
+  const eos = idOf(config.eos_token);
+  const bos = idOf(config.bos_token);
+  return {
+    encode: (text) => Array.from(tokenizer.encode(text, { add_special_tokens: false }).ids),
+    decode: (ids) => tokenizer.decode(Array.from(ids), { skip_special_tokens: true }),
+    ...(eos !== undefined ? { eosTokenId: eos } : {}),
+    ...(bos !== undefined ? { bosTokenId: bos } : {}),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Builds the RLPT judge the configuration describes; `close` releases its backend too. */
+async function createJudge(
+  config: ResolvedTrainConfig,
+  logger: Logger,
+  onEvent: (event: RlptEvent) => void,
+): Promise<JudgeV1 & { close(): Promise<void> }> {
+  const reward = await import('@rlpt/reward');
+  const settings = config.judge;
+  const hardening = settings.hardening ? { minWords: settings.minWords } : (false as const);
+  const cache = settings.cacheSize > 0 ? { maxEntries: settings.cacheSize } : (false as const);
+  if (settings.type === 'lexical') {
+    return reward.createLexicalJudge({
+      mode: settings.mode,
+      tolerance: settings.tolerance,
+      scoring: settings.scoring,
+      hardening,
+      cache,
+      logger,
+      onEvent,
+    });
+  }
+  const spec = settings.backend!;
+  let backend: InferenceBackendV1;
+  if (spec.startsWith('openai:')) {
+    const { createOpenAIBackend } = await import('@rlpt/backend-openai');
+    backend = createOpenAIBackend({
+      baseURL: spec.slice('openai:'.length),
+      model: settings.model!,
+      apiKeyEnv: settings.apiKeyEnv,
+      server: settings.server,
+      // The judge retries and times out itself.
+      maxRetries: 0,
+      concurrency: settings.concurrency * settings.batchSize,
+      logger,
+    });
+  } else {
+    const { createOnnxBackend } = await import('@rlpt/backend-onnx');
+    backend = createOnnxBackend({
+      modelDir: spec.slice('onnx:'.length),
+      threads: settings.threads ?? 1,
+      logger,
+      onEvent,
+    });
+  }
+  let template: import('@rlpt/prompts').PromptTemplate | undefined;
+  if (settings.template) {
+    const { loadTemplate } = await import('@rlpt/prompts');
+    template = await loadTemplate(settings.template, {
+      kind: settings.mode === 'prefix' ? 'grmPrefix' : 'grmStrict',
+    });
+  }
+  const judge = reward.createGenerativeJudge({
+    backend,
+    mode: settings.mode,
+    preset: settings.preset,
+    ...(template ? { template } : {}),
+    maxTokens: settings.maxTokens,
+    promptFormat: settings.promptFormat,
+    ...(settings.system !== undefined ? { system: settings.system } : {}),
+    batchSize: settings.batchSize,
+    concurrency: settings.concurrency,
+    retries: settings.retries,
+    timeoutMs: settings.timeoutMs,
+    onFailure: settings.onFailure,
+    cache,
+    hardening,
+    logger,
+    onEvent,
+  });
+  return {
+    specificationVersion: 'v1',
+    name: judge.name,
+    judge: (items, options) => judge.judge(items, options),
+    async close() {
+      await judge.close();
+      await backend.close?.();
+    },
+  };
+}
+
+/** Runs the configured stages; resumes from the run directory's latest checkpoint with `resume`. */
+export async function runTraining(
+  config: ResolvedTrainConfig,
+  hooks: TrainHooks = {},
+): Promise<TrainOutcome> {
+  const started = performance.now();
+  const logger = hooks.logger ?? silentLogger;
+  const onEvent = hooks.onEvent ?? (() => {});
+  const info = hooks.onInfo ?? (() => {});
+  const { runDir } = config;
+  if (
+    !config.resume &&
+    ((await exists(join(runDir, 'metrics.jsonl'))) || (await exists(join(runDir, 'checkpoints'))))
+  ) {
+    throw new InvalidArgumentError({
+      argument: 'runDir',
+      message: `Run directory ${runDir} already holds a run. Continue it with --resume, or choose a new --run-dir.`,
+    });
+  }
+
+  // 1. Data. Bad lines are counted, reported and skipped; everything is read before training starts.
+  const skippedByReason: Record<string, number> = {};
+  let skipped = 0;
+  const skip: Skip = (reason, message, file, line) => {
+    skipped++;
+    skippedByReason[reason] = (skippedByReason[reason] ?? 0) + 1;
+    onEvent({ type: 'skipped-input', reason, message, file, line });
+  };
+  const mode = config.judge.mode;
+  const needsSamples = config.stages.some(
+    (stage) => (stage.type === 'rlpt' || stage.type === 'sft') && !stage.data,
+  );
+  const train =
+    needsSamples && config.data.path
+      ? await readSamples(await sampleFiles(config.data.path, config.data.split), skip, config.data.limit)
+      : [];
+  const heldOutPath = config.data.heldOut ?? config.data.path;
+  const heldOut =
+    config.eval && heldOutPath
+      ? await readSamples(await sampleFiles(heldOutPath, 'validation'), skip, config.eval.items)
+      : [];
+  const stageData = new Map<
+    string,
+    { documents?: string[]; examples?: SftExample[]; items?: RlItem[]; samples?: SampleRecord[] }
+  >();
+  for (const stage of config.stages) {
+    if (stage.type === 'pretrain') {
+      const file = stage.data ?? join(config.data.path!, 'corpus', 'train.jsonl');
+      stageData.set(stage.name, { documents: await readDocuments(file, stage.textField, skip) });
+    } else if (stage.type === 'sft') {
+      stageData.set(stage.name, {
+        examples: stage.data ? await readSftExamples(stage.data, skip) : train.map(goldExample),
+      });
+    } else if (stage.type === 'rlvr') {
+      stageData.set(stage.name, { items: await readRlvrItems(stage, stage.data!, skip) });
+    } else {
+      const samples = stage.data
+        ? await readSamples(await sampleFiles(stage.data, config.data.split), skip, config.data.limit)
+        : train;
+      stageData.set(stage.name, { samples, items: samples.map((sample) => sampleItem(sample, mode)) });
+    }
+  }
+  for (const stage of config.stages) {
+    const data = stageData.get(stage.name)!;
+    const size = data.documents?.length ?? data.examples?.length ?? data.items?.length ?? 0;
+    if (size === 0) {
+      throw new InvalidInputError({
+        reason: 'no-data',
+        message: `Stage ${stage.name} has no usable ${stage.type === 'pretrain' ? 'documents' : stage.type === 'sft' ? 'examples' : 'prompts'}${skipped ? ` (${skipped} input lines were skipped; see the warnings above)` : ''}.`,
+      });
+    }
+  }
+  const asr = train.filter((sample) => sample.task === 'asr').length;
+  const data: DataSummary = {
+    trainSamples: train.length,
+    asr,
+    msr: train.length - asr,
+    heldOut: heldOut.length,
+    skipped,
+    skippedByReason,
+  };
+  if (train.length > 0) {
+    // λ mixing happened in rlpt prepare: batches draw uniformly, so they carry the file's task share.
+    info(
+      `data: ${train.length} training samples (ASR ${asr}, MSR ${data.msr}: ${((100 * data.msr) / train.length).toFixed(1)}% MSR per batch on average)${heldOut.length ? `, ${heldOut.length} held-out` : ''}${skipped ? `, ${skipped} lines skipped` : ''}`,
+    );
+  }
+
+  // 2. Model: a folder, or a tiny model built once in the run directory.
+  const [model, learnerPackage, trainerPackage] = await Promise.all([
+    import('@rlpt/model'),
+    import('@rlpt/learner-onnx'),
+    import('@rlpt/trainer'),
+  ]);
+  let modelDir = config.model.dir;
+  if (!modelDir) {
+    const init = config.model.init!;
+    modelDir = join(runDir, 'init-model');
+    if (!(config.resume && (await exists(join(modelDir, 'config.json'))))) {
+      const texts = function* () {
+        for (const sample of [...train, ...heldOut]) yield* [sample.prompt, sample.reference, sample.target];
+        for (const entry of stageData.values()) {
+          yield* entry.documents ?? [];
+          for (const example of entry.examples ?? []) yield* [example.prompt, example.completion];
+          for (const item of entry.items ?? []) yield item.prompt;
+        }
+      };
+      const tokenizer =
+        init.tokenizer === 'words'
+          ? { words: wordsOf(texts()), addedTokens: [PREDICTION_START, PREDICTION_END, '<MASK>'] }
+          : init.tokenizer;
+      const tiny = await model.createTinyModel({
+        dir: modelDir,
+        tokenizer,
+        architecture: init.architecture,
+        hiddenSize: init.hiddenSize,
+        layers: init.layers,
+        heads: init.heads,
+        kvHeads: init.kvHeads,
+        ...(init.intermediateSize ? { intermediateSize: init.intermediateSize } : {}),
+        maxPositionEmbeddings: init.maxPositionEmbeddings,
+        tieWordEmbeddings: init.tieWordEmbeddings,
+        std: init.std,
+        seed: init.seed ?? config.seed,
+        overwrite: true,
+      });
+      info(
+        `model: a new ${model.countParameters(tiny.config).toLocaleString('en-US')}-parameter ${init.architecture} (vocabulary ${tiny.config.vocabSize}) in ${modelDir}`,
+      );
+    }
+  }
+  const tokenizer = await folderTokenizer(modelDir);
+
+  // 3. Learner, policy backend and judges.
+  const learner = await learnerPackage.createOnnxLearner({
+    modelDir,
+    threads: config.threads,
+    maxGradNorm: config.model.maxGradNorm,
+    seed: config.seed,
+    ...(config.model.adam ? { adam: config.model.adam } : {}),
+    ...(config.model.microBatchTokens ? { microBatchTokens: config.model.microBatchTokens } : {}),
+    ...(config.model.threadSpinning !== undefined ? { threadSpinning: config.model.threadSpinning } : {}),
+    ...(config.model.executionProviders ? { executionProviders: config.model.executionProviders } : {}),
+    logger,
+    onEvent,
+  });
+  const closers: (() => Promise<void>)[] = [() => learner.close()];
+  try {
+    let loadPolicy: (dir: string) => Promise<InferenceBackendV1>;
+    const policy = config.policy;
+    if (policy.backend === 'onnx') {
+      const { createOnnxBackend } = await import('@rlpt/backend-onnx');
+      loadPolicy = async (dir) =>
+        createOnnxBackend({
+          modelDir: dir,
+          threads: policy.threads ?? config.threads,
+          ...(policy.maxBatchSize ? { maxBatchSize: policy.maxBatchSize } : {}),
+          logger,
+          onEvent,
+        });
+    } else {
+      const { createOpenAIBackend } = await import('@rlpt/backend-openai');
+      const backend = createOpenAIBackend({
+        baseURL: policy.backend.slice('openai:'.length),
+        model: policy.model!,
+        apiKeyEnv: policy.apiKeyEnv,
+        server: policy.server,
+        logger,
+      });
+      closers.push(() => backend.close());
+      // The trainer closes a policy when it reloads one; the server's weights never change, so the one
+      // client stays open and only closes at the end.
+      const shared: InferenceBackendV1 = {
+        specificationVersion: 'v1',
+        provider: backend.provider,
+        modelId: backend.modelId,
+        capabilities: backend.capabilities,
+        generate: (request, options) => backend.generate(request, options),
+      };
+      loadPolicy = async () => shared;
+      info(
+        `policy: ${policy.backend} (${policy.model}); its weights are not updated by rlpt, so updates after the first are off-policy`,
+      );
+    }
+    const judge = await createJudge(config, logger, onEvent);
+    closers.push(() => judge.close());
+    const needsMath = config.stages.some((stage) => stage.type === 'rlvr');
+    const mathJudge = needsMath ? (await import('@rlpt/eval')).mathVerifierJudge() : undefined;
+
+    const trainer = await trainerPackage.Trainer.create({
+      runDir,
+      learner,
+      loadPolicy,
+      tokenizer,
+      seed: config.seed,
+      resume: config.resume,
+      checkpointEvery: config.checkpointEvery,
+      config,
+      logger,
+      onEvent,
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    });
+    closers.push(() => trainer.close());
+
+    // 4. Stages, in order; a resumed run skips the finished ones (the trainer remembers them).
+    const evalConfig = config.eval;
+    const firstRl = config.stages.find((stage) => stage.type === 'rlpt' || stage.type === 'rlvr') as
+      | RlStageConfig
+      | undefined;
+    const evalItems = heldOut.map((sample) => sampleItem(sample, evalConfig?.mode ?? mode));
+    const evalOptions = (name: string): EvaluateOptions => ({
+      judge,
+      n: evalConfig!.n,
+      temperature: evalConfig!.temperature,
+      ...(evalConfig!.topP !== undefined ? { topP: evalConfig!.topP } : {}),
+      maxTokens: evalConfig!.maxTokens ?? firstRl?.maxTokens ?? 256,
+      greedy: evalConfig!.greedy,
+      name,
+    });
+    const stages: StageOutcome[] = [];
+    let evaluatedAtStart = false;
+    for (const stage of config.stages) {
+      const data = stageData.get(stage.name)!;
+      const common = {
+        steps: stage.steps,
+        learningRate: stage.learningRate,
+        schedule: stage.schedule,
+        warmupSteps: stage.warmupSteps,
+        minLearningRateRatio: stage.minLearningRateRatio,
+        name: stage.name,
+      };
+      let summary: StageSummary;
+      if (stage.type === 'pretrain') {
+        summary = await trainer.pretrain(data.documents!, {
+          ...common,
+          batchSize: stage.batchSize,
+          maxTokens: stage.maxTokens,
+        });
+      } else if (stage.type === 'sft') {
+        summary = await trainer.sft(data.examples!, {
+          ...common,
+          batchSize: stage.batchSize,
+          maxTokens: stage.maxTokens,
+        });
+      } else {
+        if (evalConfig?.atStart && !evaluatedAtStart && evalItems.length) {
+          await trainer.evaluate(evalItems, evalOptions('start'));
+          evaluatedAtStart = true;
+        }
+        summary = await trainer.rl(data.items!, {
+          ...common,
+          promptsPerStep: stage.promptsPerStep,
+          rolloutsPerPrompt: stage.rolloutsPerPrompt,
+          temperature: stage.temperature,
+          ...(stage.topP !== undefined ? { topP: stage.topP } : {}),
+          ...(stage.topK !== undefined ? { topK: stage.topK } : {}),
+          maxTokens: stage.maxTokens,
+          judge: stage.type === 'rlvr' ? mathJudge! : judge,
+          extract: stage.type === 'rlvr' ? 'full' : 'tags',
+          grpo: grpoOf(stage),
+          ...(stage.msrLossWeight !== undefined ? { msrLossWeight: stage.msrLossWeight } : {}),
+          samplesEvery: stage.samplesEvery,
+          ...(evalConfig && evalConfig.every > 0 && evalItems.length
+            ? { evaluation: { every: evalConfig.every, items: evalItems, options: evalOptions(stage.name) } }
+            : {}),
+        });
+      }
+      stages.push({ name: stage.name, type: stage.type, summary });
+    }
+    if (evalConfig?.final && evalItems.length) await trainer.evaluate(evalItems, evalOptions('final'));
+    // Every evaluation (start, during RL stages, final) is a metrics line `eval:<name>`.
+    const all: EvaluationOutcome[] = (await trainer.runDir.readMetrics())
+      .filter((row) => String(row.stage).startsWith('eval:'))
+      .map((row) => ({
+        name: String(row.stage).slice('eval:'.length),
+        tokensSeen: Number(row.tokensSeen),
+        pass1: Number(row.pass1),
+        passAtK: Object.fromEntries(
+          Object.entries(row)
+            .filter(([key]) => key.startsWith('pass@'))
+            .map(([key, value]) => [key.slice('pass@'.length), Number(value)]),
+        ),
+        ...(typeof row.greedy === 'number' ? { greedy: row.greedy } : {}),
+      }));
+    return { runDir, stages, evaluations: all, data, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
+  }
+}
