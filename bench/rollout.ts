@@ -13,19 +13,25 @@
 // Tokens counted = completion tokens a rollout consumer gets: per sequence, tokens up to and including
 // the first eos (transformers.js keeps decoding finished rows until every row is done; that extra work is
 // not counted as output). Time = wall clock of the generate call, after one warm-up call per side.
-// Each side runs ROUNDS times (RLPT_BENCH_ROUNDS, default 3) in ABAB order; the headline is the median of the
-// per-round tokens/s ratios (pairing cancels drift). Tokens per CPU-second of this process (onnxruntime
-// threads included) are printed too: steadier than wall time when other work shares the cores.
 //
-// Models (written by @rlpt/model's factory into a temp folder, seeded random weights):
-// - tiny: Qwen3-style, hidden 256, 2 layers, 4 heads (2 kv), MLP 1024, char tokenizer (357 tokens).
-//   The headline ratio is on this model.
-// - tiny-width Qwen3 vocabulary: hidden 64, 2 layers, real Qwen3 tokenizer (151,936-way logits), where
-//   transformers.js sorts the full vocabulary for every row and token. Its generate() takes ~2 minutes for
-//   the full workload on 2 cores, so this model runs RLPT_BENCH_QWEN3_TOKENS (default 16) new tokens per
-//   sequence, once per side (the per-token cost is flat, so the ratio barely depends on the length).
+// Noise: the machine is 2 vCPUs shared with other work, which only ever adds time, and adds more to
+// transformers.js (more threads: JS sampling plus onnxruntime) than to backend-onnx, so a loaded machine
+// inflates the ratio (the small model measured 4.5–8x at load average ~12, 2.2x on a quiet machine). Each side
+// therefore runs ROUNDS times (RLPT_BENCH_ROUNDS, default 5) in ABAB order and the headline uses each
+// side's fastest run (the least disturbed one). Also printed: the median of the per-round ratios, and
+// tokens per CPU-second of this process (onnxruntime threads included).
 //
-// Run alone: `pnpm bench:rollout`. Expect ±10–20% noise on a shared 2-vCPU machine.
+// Models (written by @rlpt/model's factory into a temp folder, seeded random weights, char tokenizer with
+// 357 tokens unless noted):
+// - tiny: the factory default (Qwen3-style, hidden 64, 2 layers, 4 heads, 2 kv heads): the model tests
+//   and the demo use. The headline ratio is on this model.
+// - small: hidden 256, 2 layers, 4 heads (2 kv), MLP 1024, where the model's own compute weighs more.
+// - tiny-width Qwen3 vocabulary: hidden 64, 2 layers, the real Qwen3 tokenizer (151,936-way logits),
+//   where transformers.js sorts the full vocabulary for every row and token. Its generate() takes minutes
+//   for the full workload on 2 cores, so this model runs RLPT_BENCH_QWEN3_TOKENS (default 16) new tokens
+//   per sequence, once per side (the per-token cost is flat, so the ratio barely depends on the length).
+//
+// Run alone: `pnpm bench:rollout`.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +40,7 @@ import { createTransformersBackend } from '@rlpt/backend-transformers';
 import { createTinyModel, type TinyModelOptions } from '@rlpt/model';
 
 const THREADS = Number(process.env.RLPT_BENCH_THREADS ?? 2);
-const ROUNDS = Number(process.env.RLPT_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.RLPT_BENCH_ROUNDS ?? 5);
 const QWEN3_TOKENS = Number(process.env.RLPT_BENCH_QWEN3_TOKENS ?? 16);
 const N = 8;
 const MAX_TOKENS = 64;
@@ -73,6 +79,7 @@ async function timed(task: () => Promise<number>): Promise<Measurement> {
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const rate = (runs: Measurement[]) => median(runs.map((run) => run.tokens / run.seconds));
+const best = (runs: Measurement[]) => Math.max(...runs.map((run) => run.tokens / run.seconds));
 const cpuRate = (runs: Measurement[]) => median(runs.map((run) => run.tokens / run.cpuSeconds));
 /** Median over rounds of the per-round ratio: pairing cancels the drift of a shared machine. */
 const pairedRatio = (a: Measurement[], b: Measurement[], per: (run: Measurement) => number) =>
@@ -139,9 +146,9 @@ function viaBackend(
 }
 
 function line(label: string, runs: Measurement[]): string {
-  const tokens = runs.map((run) => run.tokens).join('/');
   const seconds = runs.map((run) => run.seconds.toFixed(2)).join('/');
-  return `  ${label.padEnd(34)} ${rate(runs).toFixed(0).padStart(6)} tokens/s ${cpuRate(runs).toFixed(0).padStart(6)} tokens/CPU-s   (tokens ${tokens}; wall s ${seconds})`;
+  const tokens = [...new Set(runs.map((run) => run.tokens))].join('/');
+  return `  ${label.padEnd(34)} best ${best(runs).toFixed(0).padStart(6)} tokens/s, median ${rate(runs).toFixed(0).padStart(6)}, ${cpuRate(runs).toFixed(0).padStart(6)} tokens/CPU-s   (tokens ${tokens}; wall s ${seconds})`;
 }
 
 async function benchModel(
@@ -184,10 +191,11 @@ async function benchModel(
   console.log(line('@rlpt/backend-onnx', onnxRuns));
   console.log(line('transformers.js generate() (raw)', rawRuns));
   if (runWrapper) console.log(line('@rlpt/backend-transformers', wrapperRuns));
-  const ratio = pairedRatio(onnxRuns, rawRuns, (run) => run.tokens / run.seconds);
+  const ratio = best(onnxRuns) / best(rawRuns);
+  const paired = pairedRatio(onnxRuns, rawRuns, (run) => run.tokens / run.seconds);
   const cpuRatio = pairedRatio(onnxRuns, rawRuns, (run) => run.tokens / run.cpuSeconds);
   console.log(
-    `  backend-onnx / transformers.js: ${ratio.toFixed(1)}x tokens/s (median of per-round ratios; goal ≥ 5x), ${cpuRatio.toFixed(1)}x tokens per CPU-second`,
+    `  backend-onnx / transformers.js: ${ratio.toFixed(1)}x best tokens/s (goal ≥ 5x); median of per-round ratios ${paired.toFixed(1)}x; ${cpuRatio.toFixed(1)}x tokens per CPU-second`,
   );
   await Promise.all([onnx.close(), raw.close(), wrapper?.close()]);
   return ratio;
@@ -201,15 +209,16 @@ try {
     transformers,
     root,
     'tiny',
-    {
-      tokenizer: 'char',
-      hiddenSize: 256,
-      layers: 2,
-      heads: 4,
-      kvHeads: 2,
-      intermediateSize: 1024,
-      seed: 1,
-    },
+    { tokenizer: 'char', seed: 1 },
+    MAX_TOKENS,
+    ROUNDS,
+    true,
+  );
+  const small = await benchModel(
+    transformers,
+    root,
+    'small',
+    { tokenizer: 'char', hiddenSize: 256, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 1024, seed: 1 },
     MAX_TOKENS,
     ROUNDS,
     true,
@@ -223,8 +232,9 @@ try {
     1,
     false,
   );
+  console.log('\nbackend-onnx tokens/s ÷ transformers.js generate() tokens/s (best runs):');
   console.log(
-    `\nQwen3-vocabulary model: ${qwen3.toFixed(1)}x backend-onnx tokens/s vs transformers.js generate()`,
+    `  tiny ${tiny.toFixed(1)}x, small ${small.toFixed(1)}x, tiny-width Qwen3 vocabulary ${qwen3.toFixed(1)}x`,
   );
   console.log(`rollout: ${tiny.toFixed(1)}x backend-onnx tokens/s vs transformers.js generate()`);
 } finally {
