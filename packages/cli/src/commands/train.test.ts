@@ -167,6 +167,28 @@ describe('rlpt train', () => {
     expect(stderr.join('')).toMatch(/already holds a run.*--resume/);
   });
 
+  it('rlpt report reads the trained run: stage tables, evaluations and plots', async () => {
+    const runDir = join(dir, 'run-yaml');
+    expect(await main(['report', runDir])).toBe(0);
+    const report = await readFile(join(runDir, 'report.md'), 'utf8');
+    expect(report).toMatch(/\| pretrain \| 30 +\|/);
+    expect(report).toMatch(/\| sft +\| 85 +\|/);
+    expect(report).toMatch(/\| rlpt +\| 3 +\|.*reward/);
+    expect(report).toMatch(/\| rlpt@2 +\|/);
+    expect(report).toMatch(/\| final +\|/);
+    for (const plot of [
+      'loss',
+      'reward',
+      'response-length',
+      'clip-fraction',
+      'extraction-failures',
+      'heldout',
+    ]) {
+      expect(report).toContain(`(${plot}.svg)`);
+      await readFile(join(runDir, `${plot}.svg`));
+    }
+  });
+
   it('lists every problem of a bad config with its path, naming the flags that set values (exit 2)', async () => {
     const config = join(dir, 'bad.yaml');
     await writeFile(
