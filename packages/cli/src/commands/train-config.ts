@@ -540,7 +540,9 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
   const data = config.data;
   const dataPath = data?.path ? at(data.path) : undefined;
   const dataIsFolder = dataPath ? await isDirectory(dataPath) : false;
-  if (dataPath && !dataIsFolder && !(await isFile(dataPath))) add('data.path', `${dataPath} does not exist`);
+  // A data.path that does not exist is reported once, not again by every check that reads it.
+  const dataMissing = dataPath !== undefined && !dataIsFolder && !(await isFile(dataPath));
+  if (dataMissing) add('data.path', `${dataPath} does not exist`);
   if (data?.heldOut && !(await isFile(at(data.heldOut))) && !(await isDirectory(at(data.heldOut)))) {
     add('data.heldOut', `${at(data.heldOut)} does not exist`);
   }
@@ -560,7 +562,7 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
     const where = `stages.${index}`;
     if (stage.data && !(await isFile(at(stage.data))) && !(await isDirectory(at(stage.data))))
       add(`${where}.data`, `${at(stage.data)} does not exist`);
-    if (stage.type === 'pretrain' && !stage.data && data) {
+    if (stage.type === 'pretrain' && !stage.data && data && !dataMissing) {
       if (!dataIsFolder)
         add(
           `${where}.data`,
@@ -605,7 +607,7 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
       }
     }
   }
-  if (config.eval && data && !data.heldOut && !dataIsFolder) {
+  if (config.eval && data && !data.heldOut && !dataIsFolder && !dataMissing) {
     add(
       'eval',
       'needs held-out samples: set data.heldOut (a samples JSONL) or make data.path a prepare folder (its validation split)',

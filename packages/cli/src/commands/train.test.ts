@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createOnnxBackend } from '@rlpt/backend-onnx';
 import { prepareDemo } from '@rlpt/data';
 import { createModelServer, type ModelServer } from '@rlpt/serve';
@@ -187,6 +188,27 @@ describe('rlpt train', () => {
       expect(report).toContain(`(${plot}.svg)`);
       await readFile(join(runDir, `${plot}.svg`));
     }
+  });
+
+  it('the shipped example configs are valid (the real-model template only lacks its files)', async () => {
+    const examples = fileURLToPath(new URL('../../../../examples/train/', import.meta.url));
+    const demoConfig = await loadTrainConfig({
+      config: join(examples, 'run.yaml'),
+      data: demo,
+      runDir: join(dir, 'example'),
+    });
+    expect(demoConfig.stages.map((stage) => stage.type)).toEqual(['pretrain', 'sft', 'rlpt']);
+    const error = await loadTrainConfig({ config: join(examples, 'real-model.yaml') }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(ConfigError.isInstance(error)).toBe(true);
+    // Every problem is a file the template names but this checkout does not have.
+    expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
+      'data.path',
+      'model.dir',
+      'stages.0.data',
+      'stages.2.data',
+    ]);
   });
 
   it('lists every problem of a bad config with its path, naming the flags that set values (exit 2)', async () => {

@@ -120,7 +120,7 @@ export async function runTrain(flags: TrainFlags): Promise<number> {
     interrupts++;
     if (interrupts > 1) process.exit(130);
     process.stderr.write(
-      '\r\u001b[Krlpt train: stopping after the current step (press Ctrl-C again to quit now)\n',
+      '\r\u001b[Krlpt train: stopping; the run resumes from its last checkpoint (press Ctrl-C again to quit now)\n',
     );
     controller.abort(new Error('interrupted'));
   };

@@ -3,14 +3,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, InvalidInputError } from '@rlpt/spec';
 
-/** One metrics line: `stage`, `step` and numbers (other values are kept as they are). */
+/** One metrics line: `stage` (`''` when absent), `step` (0 when absent) and the other fields as they are. */
 export type MetricsRow = Record<string, unknown> & { stage: string; step: number };
 
 export interface MetricsFile {
   /** The file read. */
   path: string;
   rows: MetricsRow[];
-  /** Lines that were not JSON objects with a stage (e.g. a line torn by a crash), by 1-based line number. */
+  /** Lines that were not JSON objects (e.g. a line torn by a crash), by 1-based line number. */
   skippedLines: number[];
 }
 
@@ -46,8 +46,9 @@ export async function readMetricsFile(fileOrRunDir: string): Promise<MetricsFile
     if (!line.trim()) return;
     try {
       const value = JSON.parse(line) as Record<string, unknown>;
-      if (typeof value !== 'object' || value === null || typeof value.stage !== 'string') throw new Error();
-      rows.push({ ...value, stage: value.stage, step: Number(value.step ?? 0) } as MetricsRow);
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error();
+      // Lines from elsewhere (e.g. benchmark results per checkpoint) may have no stage: ''.
+      rows.push({ ...value, stage: String(value.stage ?? ''), step: Number(value.step ?? 0) } as MetricsRow);
     } catch {
       skippedLines.push(index + 1);
     }
