@@ -4,7 +4,7 @@ export { RunDirectory, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
 export type { Checkpoint, TrainerState } from './run-dir.js';
 export { deriveSeed, Rng } from './rng.js';
 export { fitScalingLaw, scalingLaw } from './scaling.js';
-export type { ScalingLaw } from './scaling.js';
+export type { FitScalingLawOptions, ScalingLaw } from './scaling.js';
 export type {
   EvaluateOptions,
   EvaluateResult,

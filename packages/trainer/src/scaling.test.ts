@@ -25,6 +25,16 @@ describe('fitScalingLaw', () => {
     expect(Math.abs(scalingLaw(fit, 400) - scalingLaw(truth, 400))).toBeLessThan(1.5);
   });
 
+  it('respects an upper bound on the asymptote', () => {
+    // A nearly linear rise over a short range: unbounded fits run off to a huge a.
+    const xs = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06];
+    const ys = [0.45, 0.6, 0.66, 0.7, 0.76, 0.8];
+    const bounded = fitScalingLaw(xs, ys, { maxA: 1 });
+    expect(bounded.a).toBeLessThanOrEqual(1);
+    expect(bounded.r2).toBeGreaterThan(0.9);
+    expect(() => fitScalingLaw(xs, ys, { maxA: 0 })).toThrowError(InvalidArgumentError);
+  });
+
   it('rejects too few or invalid points with the offending index', () => {
     expect(() => fitScalingLaw([1, 2], [1, 2])).toThrowError(InvalidArgumentError);
     expect(() => fitScalingLaw([1, 0, 3], [1, 2, 3])).toThrowError(/Point 1/);

@@ -15,11 +15,28 @@ export function scalingLaw(law: Pick<ScalingLaw, 'a' | 'b' | 'c'>, x: number): n
   return law.a * Math.exp(-law.b * x ** -law.c);
 }
 
+export interface FitScalingLawOptions {
+  /**
+   * Upper bound on the asymptote a (e.g. 1 for a pass rate, 100 for a percentage). Without it, short or
+   * noisy curves can fit a huge a with a tiny c.
+   */
+  maxA?: number;
+}
+
 /**
- * Fits y = a·exp(−b·x^(−c)) with a, b, c > 0 by least squares (Nelder–Mead on log-parameters from
- * several starts). x must be positive (e.g. training tokens in billions).
+ * Fits y = a·exp(−b·x^(−c)) with a, b, c > 0 (and a ≤ `maxA` when given) by least squares (Nelder–Mead on
+ * log-parameters — a through a logistic when bounded — from several starts). x must be positive (e.g.
+ * training tokens in billions).
  */
-export function fitScalingLaw(xs: ArrayLike<number>, ys: ArrayLike<number>): ScalingLaw {
+export function fitScalingLaw(
+  xs: ArrayLike<number>,
+  ys: ArrayLike<number>,
+  options: FitScalingLawOptions = {},
+): ScalingLaw {
+  const maxA = options.maxA;
+  if (maxA !== undefined && !(maxA > 0)) {
+    throw new InvalidArgumentError({ argument: 'maxA', message: `maxA must be positive; got ${maxA}.` });
+  }
   if (xs.length !== ys.length) {
     throw new InvalidArgumentError({
       argument: 'ys',
@@ -41,8 +58,11 @@ export function fitScalingLaw(xs: ArrayLike<number>, ys: ArrayLike<number>): Sca
     }
   }
   const n = xs.length;
+  // a = exp(p0), or maxA·sigmoid(p0) when bounded.
+  const aOf = (p: number) => (maxA === undefined ? Math.exp(p) : maxA / (1 + Math.exp(-p)));
+  const pOf = (a: number) => (maxA === undefined ? Math.log(a) : Math.log(a / (maxA - a)));
   const loss = (params: number[]): number => {
-    const law = { a: Math.exp(params[0]!), b: Math.exp(params[1]!), c: Math.exp(params[2]!) };
+    const law = { a: aOf(params[0]!), b: Math.exp(params[1]!), c: Math.exp(params[2]!) };
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const residual = ys[i]! - scalingLaw(law, xs[i]!);
@@ -54,14 +74,16 @@ export function fitScalingLaw(xs: ArrayLike<number>, ys: ArrayLike<number>): Sca
   for (let i = 0; i < n; i++) maxY = Math.max(maxY, Math.abs(ys[i]!));
   let best = { params: [0, 0, 0], value: Number.POSITIVE_INFINITY };
   for (const aScale of [1.05, 1.5, 3]) {
+    const aStart = Math.max(maxY, 1e-9) * aScale;
+    const a0 = maxA === undefined ? aStart : Math.min(aStart, maxA * 0.999);
     for (const b of [0.1, 1, 5]) {
       for (const c of [0.03, 0.3, 1]) {
-        const result = nelderMead(loss, [Math.log(Math.max(maxY, 1e-9) * aScale), Math.log(b), Math.log(c)]);
+        const result = nelderMead(loss, [pOf(a0), Math.log(b), Math.log(c)]);
         if (result.value < best.value) best = result;
       }
     }
   }
-  const law = { a: Math.exp(best.params[0]!), b: Math.exp(best.params[1]!), c: Math.exp(best.params[2]!) };
+  const law = { a: aOf(best.params[0]!), b: Math.exp(best.params[1]!), c: Math.exp(best.params[2]!) };
   let mean = 0;
   for (let i = 0; i < n; i++) mean += ys[i]! / n;
   let total = 0;

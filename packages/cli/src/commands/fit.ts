@@ -11,6 +11,7 @@ export interface RawFitFlags {
   stage?: string;
   xUnit: string;
   predict?: string;
+  maxA?: string;
   json?: boolean;
 }
 
@@ -28,6 +29,10 @@ const flagsSchema = z.object({
   stage: z.string().min(1).optional(),
   xUnit: z.coerce.number({ error: 'must be a number' }).positive({ error: 'must be greater than 0' }),
   predict: numberList.optional(),
+  maxA: z.coerce
+    .number({ error: 'must be a number' })
+    .positive({ error: 'must be greater than 0' })
+    .optional(),
   json: z.boolean().optional(),
 });
 
@@ -93,6 +98,7 @@ export async function runFit(settings: FitSettings): Promise<FitOutcome> {
   const law = fitScalingLaw(
     points.map(([x]) => x),
     points.map(([, y]) => y),
+    settings.maxA !== undefined ? { maxA: settings.maxA } : {},
   );
   const predictions = (settings.predict ?? []).map((x) => ({ x, y: scalingLaw(law, x / settings.xUnit) }));
   return {
@@ -124,6 +130,7 @@ export function register(program: Command): void {
       '1',
     )
     .option('--predict <xs>', 'comma-separated x values (in the file’s units) to predict y at, e.g. 1e9,1e10')
+    .option('--max-a <a>', 'upper bound on the asymptote a (1 for pass rates, 100 for percentages)')
     .option('--json', 'print the fit as JSON')
     .addHelpText(
       'after',

@@ -85,6 +85,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const fit = fitScalingLaw(
       points.map(([x]) => x),
       points.map(([, y]) => y),
+      { maxA: 1 },
     );
     scaling = { a: fit.a, b: fit.b, c: fit.c, r2: fit.r2, points };
   } catch (error) {
