@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lineChart, type Series } from '../report/svg.js';
 import { formatTable } from '../ui.js';
-import type { DemoSeedResult } from './seed.js';
+import type { DemoBudget, DemoSeedResult } from './seed.js';
 
 /** Mean and sample standard deviation (n − 1). */
 export function meanSd(values: number[]): { mean: number; sd: number } {
@@ -51,6 +51,7 @@ export function compare(
 export interface DemoReportInput {
   outDir: string;
   quick: boolean;
+  budget: DemoBudget;
   results: DemoSeedResult[];
   strict?: DemoSeedResult;
   /** Training metrics per seed (from each run's metrics.jsonl). */
@@ -168,6 +169,9 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
     'weekdays, syllogisms): pretrain (next token) → cold start (SFT on the task format) → RLPT (on-policy GRPO,',
     '16 prompts × 8 rollouts at T = 1, ASR:MSR = 1:0.5, prefix reward from the lexical judge) → evaluation on',
     `held-out documents never seen in training (${results[0]?.heldOutPrompts ?? '?'} prompts, 8 samples each at T = 1; reward = the exact next sentence).`,
+    '',
+    `Budget per seed: ${input.budget.pretrainSteps} pretraining steps (32 documents, lr 2e-3 cosine), ${input.budget.sftSteps} cold-start`,
+    `SFT steps (32 examples, lr ${input.budget.sftLearningRate}), ${input.budget.rlSteps} RLPT steps (lr ${input.budget.rlLearningRate}).`,
     '',
     `**Headline:** held-out sampled pass@1 went from ${pm(pass1.cold)} after cold start to ${pm(pass1.rl)} after RLPT`,
     `(mean ± sd over ${results.length} seeds); the mean gain ${fmt(pass1.gain.mean)} is ${fmt(pass1.gainOverSeedSd, 1)}× the seed noise`,

@@ -95,6 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const headline = await writeDemoReport({
     outDir: out,
     quick: options.quick,
+    budget,
     results: prefixResults,
     ...(strict ? { strict: results.get(strict.name)! } : {}),
     metrics,

@@ -13,6 +13,7 @@ export interface DemoBudget {
   sftSteps: number;
   sftLearningRate: number;
   rlSteps: number;
+  rlLearningRate: number;
   /** Held-out evaluation every N RL steps on `curvePrompts` prompts (the reward-vs-tokens curve). */
   curveEvery: number;
   curvePrompts: number;
@@ -23,9 +24,10 @@ export const quickBudget: DemoBudget = {
   heldOutDocuments: 600,
   evalPrompts: 300,
   pretrainSteps: 300,
-  sftSteps: 60,
-  sftLearningRate: 1e-3,
+  sftSteps: 30,
+  sftLearningRate: 5e-4,
   rlSteps: 100,
+  rlLearningRate: 2e-4,
   curveEvery: 25,
   curvePrompts: 100,
 };
@@ -38,6 +40,7 @@ export const fullBudget: DemoBudget = {
   sftSteps: 60,
   sftLearningRate: 1e-3,
   rlSteps: 250,
+  rlLearningRate: 2e-4,
   curveEvery: 25,
   curvePrompts: 200,
 };
@@ -235,7 +238,7 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     temperature: 1,
     maxTokens: 24,
     judge,
-    learningRate: 2e-4,
+    learningRate: budget.rlLearningRate,
     grpo: {
       advantage: { scale: 'group', std: 'unbiased', epsilon: 1e-6, dropZeroVarianceGroups: true },
       objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' },
