@@ -68,5 +68,9 @@ describe('rlpt demo --quick (the CI smoke run of the embedded demo)', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     const again = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;
     expect(again.results).toEqual(summary.results);
+    // Running again into the same folder without --resume/--overwrite is refused, naming the options.
+    const refused = await runCli(['demo', '--quick', '--out', out]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/already holds a demo.*--resume.*--overwrite/s);
   }, 600_000);
 });

@@ -7,6 +7,7 @@ interface DemoFlags {
   seeds?: string;
   parallel?: string;
   resume?: boolean;
+  overwrite?: boolean;
   worker?: string;
 }
 
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .option('--seeds <n>', 'prefix-reward seeds (default 3; quick 2)')
     .option('--parallel <n>', 'jobs at once, one core each (default: min(2, cores))')
     .option('--resume', 'continue an interrupted demo in --out from its checkpoints')
+    .option('--overwrite', 'delete an earlier demo in --out and start over')
     // Internal: one job in a child process.
     .addOption(new Option('--worker <json>').hideHelp())
     .action(async (flags: DemoFlags) => {
@@ -39,6 +41,7 @@ export function register(program: Command): void {
         ...(flags.seeds ? { seeds: Number(flags.seeds) } : {}),
         ...(flags.parallel ? { parallel: Number(flags.parallel) } : {}),
         resume: Boolean(flags.resume),
+        overwrite: Boolean(flags.overwrite),
         onProgress: (job, phase, done, total) => {
           const key = `${job.name}:${phase}`;
           let bar = bars.get(key);

@@ -128,10 +128,10 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
   );
   const heldOutSeries: Series[] = results.map((result) => ({
     name: `seed ${result.seed}`,
-    points: [
-      [result.cold.tokensSeen ?? Number.NaN, result.cold.pass1] as [number, number],
-      ...result.curve,
-    ].map(([tokens, value]) => [tokens / 1e6, value] as [number, number]),
+    // x = RLPT training tokens: the cold start sits at 0.
+    points: [[0, result.cold.pass1] as [number, number], ...result.curve].map(
+      ([tokens, value]) => [tokens / 1e6, value] as [number, number],
+    ),
     style: 'points',
   }));
   if (input.scaling) {
@@ -152,8 +152,8 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
   await writeFile(
     join(outDir, 'heldout-vs-tokens.svg'),
     lineChart({
-      title: 'Held-out next-segment pass@1 vs training tokens',
-      xLabel: 'training tokens (millions)',
+      title: 'Held-out next-segment pass@1 vs RLPT training tokens',
+      xLabel: 'RLPT training tokens (millions; 0 = cold start)',
       yLabel: 'pass@1',
       series: heldOutSeries,
     }),
@@ -259,11 +259,13 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
   }
   if (input.scaling) {
     lines.push(
-      '## Held-out reward vs training tokens',
+      '## Held-out reward vs RLPT training tokens',
       '',
       `Fitted y = a·exp(−b·x^(−c)) (the paper's scaling-law form; x = RLPT training tokens in millions) to the`,
       `held-out pass@1 points measured during RLPT, all seeds pooled (cold start: ${fmt(pass1.cold.mean)} at x = 0): a = ${fmt(input.scaling.a)}, b = ${fmt(input.scaling.b)}, c = ${fmt(input.scaling.c)}, R² = ${fmt(input.scaling.r2)}.`,
-      'Over a range this short the fit describes the measured curve; it is not evidence for extrapolation.',
+      input.scaling.r2 < 0.8
+        ? 'The fit is loose (seeds scatter around it); over a range this short it is a description of the measured points, not evidence for extrapolation.'
+        : 'Over a range this short the fit describes the measured curve; it is not evidence for extrapolation.',
       '',
     );
   }

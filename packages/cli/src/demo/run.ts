@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RlptError } from '@rlpt/spec';
+import { InvalidArgumentError, RlptError } from '@rlpt/spec';
 import { writeJsonAtomic } from '@rlpt/trainer';
 import { type MetricComparison, writeDemoReport } from './report.js';
 import { type DemoBudget, type DemoSeedResult, fullBudget, quickBudget, runDemoSeed } from './seed.js';
@@ -24,6 +24,8 @@ export interface DemoOptions {
   /** Jobs run at once (each with one onnxruntime thread). Default: cores, at most 2… */
   parallel?: number;
   resume?: boolean;
+  /** Delete an earlier demo in `out` first. */
+  overwrite?: boolean;
   /** Progress of a job: `done/total` of its current phase. */
   onProgress?: (job: DemoJob, phase: string, done: number, total: number | undefined) => void;
   onLog?: (line: string) => void;
@@ -50,6 +52,20 @@ export function demoJobs(quick: boolean, seeds: number): DemoJob[] {
 export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const started = performance.now();
   const out = resolve(options.out);
+  const earlier = await readJson<unknown>(join(out, 'demo.json'));
+  if (earlier !== undefined && !options.resume) {
+    if (!options.overwrite) {
+      throw new InvalidArgumentError({
+        argument: 'out',
+        message: `${out} already holds a demo. Pass --resume to continue (or re-report) it, --overwrite to start over, or choose another --out.`,
+      });
+    }
+    for (const entry of await readdir(out)) {
+      if (entry.startsWith('seed-') || entry.startsWith('strict-') || /\.(md|json|svg)$/.test(entry)) {
+        await rm(join(out, entry), { recursive: true, force: true });
+      }
+    }
+  }
   await mkdir(out, { recursive: true });
   const seeds = options.seeds ?? (options.quick ? 2 : 3);
   const jobs = demoJobs(options.quick, seeds);

@@ -36,7 +36,8 @@ describe('lineChart', () => {
     });
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<path /g)?.length).toBe(2);
-    expect(svg.match(/<circle /g)?.length).toBe(2);
+    // Two markers plus the point series' legend swatch.
+    expect(svg.match(/<circle /g)?.length).toBe(3);
     expect(svg).toContain('stroke-dasharray');
     expect(svg).toContain('reward &lt;held-out&gt;');
   });

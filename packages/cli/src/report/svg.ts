@@ -47,7 +47,19 @@ function formatTick(value: number): string {
 export function lineChart(options: ChartOptions): string {
   const width = options.width ?? 640;
   const height = options.height ?? 360;
-  const margin = { left: 64, right: 16, top: 36, bottom: 48 };
+  // The legend runs in rows between the title and the plot, so it never hides data.
+  const legendItems = options.series.map((series) => ({ series, width: 24 + series.name.length * 6.2 }));
+  const legendRows: (typeof legendItems)[] = [[]];
+  let rowWidth = 0;
+  for (const item of legendItems) {
+    if (rowWidth + item.width > width - 80 && legendRows[legendRows.length - 1]!.length) {
+      legendRows.push([]);
+      rowWidth = 0;
+    }
+    legendRows[legendRows.length - 1]!.push(item);
+    rowWidth += item.width + 12;
+  }
+  const margin = { left: 64, right: 16, top: 34 + legendRows.length * 15, bottom: 48 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
   const all = options.series
@@ -109,11 +121,20 @@ export function lineChart(options: ChartOptions): string {
       const dash = series.style === 'dashed' ? ' stroke-dasharray="6 4"' : '';
       parts.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="1.8"${dash}/>`);
     }
-    const legendY = margin.top + 14 + index * 15;
-    parts.push(
-      `<rect x="${margin.left + 10}" y="${legendY - 8}" width="12" height="3" fill="${color}"/>`,
-      `<text x="${margin.left + 28}" y="${legendY - 3}">${escapeXml(series.name)}</text>`,
-    );
+  });
+  legendRows.forEach((row, rowIndex) => {
+    let x = margin.left;
+    const y = 34 + rowIndex * 15;
+    for (const { series, width: itemWidth } of row) {
+      const index = options.series.indexOf(series);
+      const color = series.color ?? palette[index % palette.length]!;
+      const swatch =
+        series.style === 'points'
+          ? `<circle cx="${x + 6}" cy="${y - 4}" r="3" fill="${color}"/>`
+          : `<rect x="${x}" y="${y - 5}" width="12" height="3" fill="${color}"/>`;
+      parts.push(swatch, `<text x="${x + 18}" y="${y}">${escapeXml(series.name)}</text>`);
+      x += itemWidth + 12;
+    }
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
