@@ -2,7 +2,7 @@
 # RLPT with OpenRLHF: GRPO (group_norm) on next-segment prediction, rewards from `rlpt serve reward`
 # through OpenRLHF's remote reward protocol (POST /get_reward with {query, prompts, labels}).
 #
-#   1. rlpt prepare ... --format openrlhf    -> $DATA/train.jsonl with "input" (prompt) and "label" (reward label JSON)
+#   1. rlpt prepare ... --out $DATA --format openrlhf -> $DATA/openrlhf/train-NNNNN.jsonl with "input" (prompt) and "label" (reward label JSON)
 #   2. rlpt serve reward --host 0.0.0.0 --port 5000 \
 #        --judge openai:http://JUDGE_HOST:8000/v1 --judge-model Qwen/Qwen3-8B    (or --judge lexical)
 #   3. REWARD_URL=http://REWARD_HOST:5000/get_reward bash examples/openrlhf/run_rlpt_grpo.sh \
@@ -17,7 +17,9 @@
 # OpenRLHF sends no Authorization header: run the reward server without --token on a private network.
 set -euo pipefail
 
-DATA="${DATA:-data/openrlhf}"
+DATA="${DATA:-data/corpora}"
+TRAIN_FILES="$(ls "$DATA"/openrlhf/train-*.jsonl 2>/dev/null | paste -sd, -)"
+[[ -n "$TRAIN_FILES" ]] || { echo "no $DATA/openrlhf/train-*.jsonl (run: rlpt prepare ... --out $DATA --format openrlhf)" >&2; exit 1; }
 REWARD_URL="${REWARD_URL:-http://127.0.0.1:5000/get_reward}"
 
 curl -fsS "${REWARD_URL%/get_reward}/health" >/dev/null \
@@ -25,7 +27,7 @@ curl -fsS "${REWARD_URL%/get_reward}/health" >/dev/null \
 
 if [[ "${OPENRLHF_FLAT:-0}" == "1" ]]; then
   FLAGS=(
-    --prompt_data "$DATA/train.jsonl"
+    --prompt_data "$TRAIN_FILES"
     --input_key input
     --label_key label
     --remote_rm_url "$REWARD_URL"
@@ -35,7 +37,7 @@ if [[ "${OPENRLHF_FLAT:-0}" == "1" ]]; then
   )
 else
   FLAGS=(
-    --data.prompt_dataset "$DATA/train.jsonl"
+    --data.prompt_dataset "$TRAIN_FILES"
     --data.input_key input
     --data.label_key label
     --reward.remote_url "$REWARD_URL"

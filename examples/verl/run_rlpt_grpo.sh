@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # RLPT with verl: GRPO on next-segment prediction, rewards from `rlpt serve reward`.
 #
-#   1. rlpt prepare ... --format verl                     -> $DATA/train.parquet, $DATA/val.parquet (file names: see rlpt prepare --help)
+#   1. rlpt prepare ... --out $DATA --format verl         -> $DATA/verl/train-NNNNN.parquet, $DATA/verl/validation-NNNNN.parquet
 #   2. rlpt serve reward --host 0.0.0.0 --port 5000 \
 #        --judge openai:http://JUDGE_HOST:8000/v1 --judge-model Qwen/Qwen3-8B    (or --judge lexical)
 #   3. RLPT_REWARD_URL=http://REWARD_HOST:5000 bash examples/verl/run_rlpt_grpo.sh
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DATA="${DATA:-data/verl}"
+DATA="${DATA:-data/corpora}"
 MODEL="${MODEL:-Qwen/Qwen3-4B-Base}"
 export RLPT_REWARD_URL="${RLPT_REWARD_URL:-http://127.0.0.1:5000}"
 
@@ -32,11 +32,16 @@ fi
 python3 -c "import os, urllib.request; urllib.request.urlopen(os.environ['RLPT_REWARD_URL'] + '/health', timeout=10)" \
   || { echo "rlpt reward server not reachable at $RLPT_REWARD_URL (start: rlpt serve reward --host 0.0.0.0)" >&2; exit 1; }
 
+# Every shard of each split, as a Hydra list: ['a.parquet','b.parquet'].
+shards() { local files=("$DATA"/verl/"$1"-*.parquet); [[ -e "${files[0]}" ]] || { echo "no $DATA/verl/$1-*.parquet (run: rlpt prepare ... --out $DATA --format verl)" >&2; exit 1; }; printf "[%s]" "$(printf "'%s'," "${files[@]}" | sed 's/,$//')"; }
+TRAIN_FILES="$(shards train)"
+VAL_FILES="$(shards validation)"
+
 python3 -m verl.trainer.main_ppo \
   algorithm.adv_estimator=grpo \
   algorithm.use_kl_in_reward=False \
-  data.train_files="$DATA/train.parquet" \
-  data.val_files="$DATA/val.parquet" \
+  data.train_files="$TRAIN_FILES" \
+  data.val_files="$VAL_FILES" \
   data.prompt_key=prompt \
   data.reward_fn_key=data_source \
   data.train_batch_size=512 \
