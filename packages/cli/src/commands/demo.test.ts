@@ -1,36 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runCli, useTempDirs } from '../testing.js';
 
-const cliRoot = fileURLToPath(new URL('../..', import.meta.url));
-const dirs: string[] = [];
-
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@rlpt/source', 'src/bin.ts', ...args],
-    {
-      cwd: cliRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += String(chunk);
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
-}
+const makeTempDir = useTempDirs();
 
 interface Summary {
   quick: boolean;
@@ -40,8 +13,7 @@ interface Summary {
 
 describe('rlpt demo --quick (the CI smoke run of the embedded demo)', () => {
   it('trains two seeds end to end and shows RLPT improving held-out reward beyond seed noise', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'rlpt-demo-'));
-    dirs.push(out);
+    const out = await makeTempDir('rlpt-demo-');
     const { code, stdout, stderr } = await runCli(['demo', '--quick', '--out', out]);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/held-out pass@1: .* \(cold start\) → .* \(after RLPT\)/);

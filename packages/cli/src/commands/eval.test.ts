@@ -1,37 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createTinyModel } from '@rlpt/model';
 import { ConfigError } from '@rlpt/spec';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createProgram } from '../main.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cliRoot, defaultFlags, killCliProcesses, startCli, useTempDirs, waitForStdout } from '../testing.js';
 import { type RawEvalFlags, parseEvalFlags } from './eval.js';
 
-const cliRoot = fileURLToPath(new URL('../..', import.meta.url));
 const shipped = resolve(cliRoot, '../../../shared/data/benchmarks');
 const hasShipped = existsSync(shipped);
-const children: ChildProcess[] = [];
+const makeTempDir = useTempDirs();
 let dir: string;
 let modelDir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-eval-'));
+  dir = await makeTempDir('rlpt-cli-eval-');
   modelDir = (await createTinyModel({ dir: join(dir, 'tiny-model'), seed: 1 })).dir;
 });
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterEach(killCliProcesses);
 
-function defaults(): RawEvalFlags {
-  const command = createProgram().commands.find((candidate) => candidate.name() === 'eval');
-  return command?.opts() as RawEvalFlags;
-}
+const defaults = () => defaultFlags('eval') as unknown as RawEvalFlags;
 
 describe('rlpt eval flags', () => {
   it('defaults to the paper protocol', () => {
@@ -100,27 +87,6 @@ describe('rlpt eval flags', () => {
   });
 });
 
-function startCli(args: string[]) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@rlpt/source', 'src/bin.ts', ...args],
-    {
-      cwd: cliRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  const output = { stdout: '', stderr: '' };
-  child.stderr?.on('data', (chunk) => {
-    output.stderr += String(chunk);
-  });
-  child.stdout?.on('data', (chunk) => {
-    output.stdout += String(chunk);
-  });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { output, exited };
-}
-
 const common = [
   '--benchmarks',
   'aime24,gsm8k,mmlu-stem',
@@ -166,19 +132,7 @@ describe.skipIf(!hasShipped)('rlpt eval (the real binary) on a tiny ONNX model',
 
   it('runs against `rlpt serve model` with openai:URL', { timeout: 90_000 }, async () => {
     const server = startCli(['serve', 'model', '--model', modelDir, '--port', '0']);
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setInterval(() => {
-        const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(server.output.stdout);
-        if (match?.[1]) {
-          clearInterval(timer);
-          done(match[1]);
-        }
-      }, 20);
-      server.exited.then((code) => {
-        clearInterval(timer);
-        fail(new Error(`serve exited with ${code}: ${server.output.stderr}`));
-      });
-    });
+    const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+\/v1)/);
     const out = join(dir, 'run-openai');
     const { output, exited } = startCli([
       'eval',

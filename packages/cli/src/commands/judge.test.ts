@@ -1,37 +1,21 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startScriptedJudgeServer } from '@rlpt/reward/testing';
 import { ConfigError } from '@rlpt/spec';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createProgram, main } from '../main.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../main.js';
+import { captureOutput, defaultFlags, useTempDirs } from '../testing.js';
 import { parseJudgeFlags } from './judge.js';
 
 const reference =
   'The lighthouse keeper climbed the spiral stairs at dusk. He lit the great lamp and watched the ships. By midnight the fog had rolled in.';
 const right = 'The lighthouse keeper climbed the spiral stairs at dusk.';
 
+const { stdout, stderr } = captureOutput();
+const makeTempDir = useTempDirs();
 let dir: string;
-let stdout: string[];
-let stderr: string[];
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-judge-'));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-  process.exitCode = undefined;
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-  await rm(dir, { recursive: true, force: true });
+  dir = await makeTempDir('rlpt-judge-');
 });
 
 async function writeLines(lines: (string | object)[]): Promise<string> {
@@ -159,12 +143,8 @@ describe('rlpt judge', () => {
   });
 
   it('asks for --judge-model with an openai judge, and names a missing input file', async () => {
-    const defaults =
-      createProgram()
-        .commands.find((command) => command.name() === 'judge')
-        ?.opts() ?? {};
     expect(() =>
-      parseJudgeFlags({ ...defaults, input: 'x.jsonl', judge: 'openai:http://h/v1' } as never),
+      parseJudgeFlags({ ...defaultFlags('judge'), input: 'x.jsonl', judge: 'openai:http://h/v1' } as never),
     ).toThrow(ConfigError);
     expect(await main(['judge', '--input', join(dir, 'missing.jsonl')])).toBe(2);
     expect(stderr.join('')).toMatch(/--input: cannot read .*missing\.jsonl: ENOENT/);

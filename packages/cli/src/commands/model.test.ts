@@ -1,30 +1,14 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../main.js';
+import { captureOutput, useTempDirs } from '../testing.js';
 
+const { stdout, stderr } = captureOutput();
+const makeTempDir = useTempDirs();
 let dir: string;
-let stdout: string[];
-let stderr: string[];
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-model-'));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-  process.exitCode = undefined;
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-  await rm(dir, { recursive: true, force: true });
+  dir = await makeTempDir('rlpt-cli-model-');
 });
 
 describe('rlpt model', () => {

@@ -1,37 +1,21 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@rlpt/spec';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../main.js';
+import { captureOutput, useTempDirs } from '../testing.js';
 import { flagsToOptions, readConfigFile } from './prepare.js';
 
 const sharedData = resolve(fileURLToPath(new URL('../../../..', import.meta.url)), '../shared/data');
 const hasSharedData = existsSync(join(sharedData, 'corpora'));
 
+const { stdout, stderr } = captureOutput();
+const makeTempDir = useTempDirs();
 let dir: string;
-let stdout: string[];
-let stderr: string[];
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-prepare-'));
-  stdout = [];
-  stderr = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-  process.exitCode = undefined;
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
-  await rm(dir, { recursive: true, force: true });
+  dir = await makeTempDir('rlpt-cli-prepare-');
 });
 
 describe('rlpt prepare flags', () => {

@@ -1,16 +1,16 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scalingLaw } from '@rlpt/trainer';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 import { stageStats } from '../report/run-report.js';
+import { captureOutput, useTempDirs } from '../testing.js';
 import { parseFitFlags, runFit } from './fit.js';
 
+const { stdout, stderr } = captureOutput();
+const makeTempDir = useTempDirs();
 let dir: string;
 let runDir: string;
-let stdout: string[];
-let stderr: string[];
 const law = { a: 0.8, b: 0.6, c: 0.5 };
 
 /** A run's metrics as the trainer writes them: pretrain, SFT, RLPT with evaluations, a torn last line. */
@@ -88,7 +88,7 @@ function metricsLines(): string {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-report-'));
+  dir = await makeTempDir('rlpt-cli-report-');
   runDir = join(dir, 'run');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(runDir);
@@ -103,26 +103,6 @@ beforeAll(async () => {
       stages: [{ name: 'pretrain', type: 'pretrain', steps: 20 }],
     }),
   );
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  stdout = [];
-  stderr = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-  process.exitCode = undefined;
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
 });
 
 describe('rlpt report', () => {

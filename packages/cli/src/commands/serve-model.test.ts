@@ -1,34 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createTinyModel } from '@rlpt/model';
 import { ConfigError } from '@rlpt/spec';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createProgram } from '../main.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultFlags, killCliProcesses, startCli, useTempDirs, waitForStdout } from '../testing.js';
 import { parseServeModelFlags } from './serve-model.js';
 
-const cliRoot = fileURLToPath(new URL('../..', import.meta.url));
-const children: ChildProcess[] = [];
+const makeTempDir = useTempDirs();
 let dir: string;
 let modelDir: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-serve-model-'));
+  dir = await makeTempDir('rlpt-cli-serve-model-');
   modelDir = (await createTinyModel({ dir: join(dir, 'tiny-model') })).dir;
 });
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-afterAll(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterEach(killCliProcesses);
 
-function defaults(): Record<string, unknown> {
-  const serve = createProgram().commands.find((command) => command.name() === 'serve');
-  return serve?.commands.find((command) => command.name() === 'model')?.opts() ?? {};
-}
+const defaults = () => defaultFlags('serve', 'model');
+const startServeModel = (args: string[]) => startCli(['serve', 'model', ...args]);
 
 describe('rlpt serve model flags', () => {
   it('has working defaults, takes the key from RLPT_SERVE_API_KEY, and lists every bad flag', () => {
@@ -64,42 +52,13 @@ describe('rlpt serve model flags', () => {
   });
 });
 
-function startCli(args: string[]) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@rlpt/source', 'src/bin.ts', 'serve', 'model', ...args],
-    { cwd: cliRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  const output = { stdout: '', stderr: '' };
-  child.stderr?.on('data', (chunk) => {
-    output.stderr += String(chunk);
-  });
-  child.stdout?.on('data', (chunk) => {
-    output.stdout += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output, exited };
-}
-
 describe('rlpt serve model (the real binary)', () => {
   it('serves the model and finishes in-flight requests on SIGTERM before exiting', {
     timeout: 60_000,
   }, async () => {
-    const { child, output, exited } = startCli(['--model', modelDir, '--port', '0', '--api-key', 'cli-key']);
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const match = /at (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(output.stdout);
-        if (match?.[1]) {
-          clearInterval(timer);
-          resolve(match[1]);
-        }
-      }, 20);
-      exited.then((code) => {
-        clearInterval(timer);
-        reject(new Error(`exited with ${code}: ${output.stderr}`));
-      });
-    });
+    const server = startServeModel(['--model', modelDir, '--port', '0', '--api-key', 'cli-key']);
+    const { child, output, exited } = server;
+    const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+)\/v1/);
     expect(output.stdout).toContain('rlpt serve model: tiny-model at');
     const headers = { authorization: 'Bearer cli-key', 'content-type': 'application/json' };
     const models = await fetch(`${url}/v1/models`, { headers });
@@ -134,7 +93,7 @@ describe('rlpt serve model (the real binary)', () => {
   });
 
   it('exits 2 with a clear message for a missing model folder', { timeout: 30_000 }, async () => {
-    const { output, exited } = startCli(['--model', join(dir, 'no-such-model'), '--port', '0']);
+    const { output, exited } = startServeModel(['--model', join(dir, 'no-such-model'), '--port', '0']);
     expect(await exited).toBe(2);
     expect(output.stderr).toContain('--model');
     expect(output.stderr).toContain('no-such-model is not a folder');

@@ -1,44 +1,24 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createOnnxBackend } from '@rlpt/backend-onnx';
 import { prepareDemo } from '@rlpt/data';
 import { createModelServer, type ModelServer } from '@rlpt/serve';
 import { ConfigError } from '@rlpt/spec';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../main.js';
+import { captureOutput, useTempDirs } from '../testing.js';
 import { loadTrainConfig } from './train-config.js';
 
+const { stdout, stderr } = captureOutput();
+const makeTempDir = useTempDirs();
 let dir: string;
 let demo: string;
-let stdout: string[];
-let stderr: string[];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rlpt-cli-train-'));
+  dir = await makeTempDir('rlpt-cli-train-');
   demo = join(dir, 'demo');
   await prepareDemo({ out: demo, trainDocuments: 150, heldOutDocuments: 40, seed: 3 });
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(() => {
-  stdout = [];
-  stderr = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-  process.exitCode = undefined;
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
 });
 
 /** A small run on the demo data: a tiny word-level model, a few steps of each stage. */
