@@ -11,7 +11,8 @@ import {
 } from './decoder.js';
 import { GraphBuilder } from './ir/builder.js';
 import { serializeModel } from './ir/serialize.js';
-import { randomWeights, SeededRandom } from './random.js';
+import { SeededRandom } from './prng.js';
+import { randomWeights } from './random.js';
 import { referenceForward } from './reference.js';
 import { forward, loadOrt, maxAbs, maxAbsDiff, type OrtModule, openSession } from './testing/ort.js';
 import { createTinyModel, type TinyModelOptions } from './tiny.js';

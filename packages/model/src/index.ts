@@ -43,7 +43,8 @@ export {
   type WriteModelFolderOptions,
   writeModelFolder,
 } from './folder.js';
-export { hashString, randomWeights, type RandomWeightsOptions, SeededRandom } from './random.js';
+export { SeededRandom, Xoshiro128 } from './prng.js';
+export { hashString, randomWeights, type RandomWeightsOptions } from './random.js';
 export {
   readCheckpointWeights,
   readSafetensors,

@@ -4,7 +4,8 @@ import { type DecoderConfig, parseDecoderConfig } from './config.js';
 import { decoderParameterSpecs, type ParameterSpec, type WeightMap } from './decoder.js';
 import { serializeModel } from './ir/serialize.js';
 import type { Graph } from './ir/types.js';
-import { randomWeights, SeededRandom } from './random.js';
+import { SeededRandom } from './prng.js';
+import { randomWeights } from './random.js';
 import { referenceForward } from './reference.js';
 import { loadOrt, type OrtModule } from './testing/ort.js';
 import {

@@ -1,46 +1,8 @@
-/**
- * Per-completion random streams: xoshiro128** seeded by mixing (seed, prompt tokens, sample index), so a
- * completion's randomness never depends on which other prompts share its batch.
- */
-export class Xoshiro128 {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+// Per-completion random streams. The generator is @rlpt/model's xoshiro128** (its dependency-free `prng`
+// entry, so loading the backend does not load the graph and tokenizer code).
+import { Xoshiro128 } from '@rlpt/model/prng';
 
-  constructor(words: readonly [number, number, number, number]) {
-    [this.s0, this.s1, this.s2, this.s3] = words.map((word) => word >>> 0) as [
-      number,
-      number,
-      number,
-      number,
-    ];
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 0x9e3779b9;
-  }
-
-  nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return result;
-  }
-
-  /** Uniform in [0, 1) with 53 random bits. */
-  nextFloat(): number {
-    const high = this.nextUint32() >>> 5;
-    const low = this.nextUint32() >>> 6;
-    return (high * 67108864 + low) / 9007199254740992;
-  }
-}
-
-function rotl(value: number, shift: number): number {
-  return (value << shift) | (value >>> (32 - shift));
-}
+export { Xoshiro128 };
 
 /** murmur3's 32-bit finaliser. */
 function fmix(h: number): number {
@@ -65,8 +27,9 @@ function hashWords(values: ArrayLike<number>, salt: number): [number, number, nu
 }
 
 /**
- * The random stream of one completion: a function of the request seed, the prompt's token ids and the
- * sample index only.
+ * The random stream of one completion: xoshiro128** seeded by mixing the request seed, the prompt's token
+ * ids and the sample index only, so a completion's randomness never depends on which other prompts share
+ * its batch.
  */
 export function completionStream(
   seed: number,

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { attr, GraphBuilder } from '../ir/builder.js';
 import { serializeModel } from '../ir/serialize.js';
 import type { Dim, DType, TensorData, ValueInfo } from '../ir/types.js';
-import { SeededRandom } from '../random.js';
+import { SeededRandom } from '../prng.js';
 import { loadOrt, type OrtModule } from '../testing/ort.js';
 import { buildGradients } from './gradients.js';
 
