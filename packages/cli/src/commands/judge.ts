@@ -7,6 +7,7 @@ import { ConfigError } from '@rlpt/spec';
 import type { JudgeStats, JudgeWithStats } from '@rlpt/reward';
 import type { Command } from 'commander';
 import * as z from 'zod';
+import { buildJudge } from '../build-judge.js';
 import { createProgressBar, formatTable } from '../ui.js';
 
 /** Judge flags shared by `rlpt judge` and `rlpt serve reward`, as commander hands them over. */
@@ -126,65 +127,12 @@ export function addJudgeOptions(command: Command): Command {
     .option('--system <text>', 'openai judge: system message (chat format)');
 }
 
-/** Builds the judge the settings describe. Packages are imported here, lazily. */
-export async function createJudgeFromSettings(
-  settings: JudgeSettings,
-  logger: Logger,
-): Promise<JudgeWithStats> {
-  const reward = await import('@rlpt/reward');
-  const hardening = settings.hardening ? { minWords: settings.minWords } : (false as const);
-  const cache = settings.cacheSize > 0 ? { maxEntries: settings.cacheSize } : (false as const);
-  if (settings.judge === 'lexical') {
-    return reward.createLexicalJudge({
-      mode: settings.mode,
-      tolerance: settings.tolerance,
-      scoring: settings.scoring,
-      hardening,
-      cache,
-      logger,
-    });
-  }
-  const { createOpenAIBackend } = await import('@rlpt/backend-openai');
-  const backend = createOpenAIBackend({
-    baseURL: settings.judge.slice('openai:'.length),
-    model: settings.judgeModel as string,
-    ...(settings.judgeApiKeyEnv ? { apiKeyEnv: settings.judgeApiKeyEnv } : {}),
-    // The judge retries and times out itself; the backend should not multiply that.
-    maxRetries: 0,
-    concurrency: settings.concurrency * settings.batchSize,
+/** Builds the judge the flags describe. Packages are imported there, lazily. */
+export function createJudgeFromSettings(settings: JudgeSettings, logger: Logger): Promise<JudgeWithStats> {
+  return buildJudge(
+    { ...settings, spec: settings.judge, model: settings.judgeModel, apiKeyEnv: settings.judgeApiKeyEnv },
     logger,
-  });
-  let template: import('@rlpt/prompts').PromptTemplate | undefined;
-  if (settings.template) {
-    const { loadTemplate } = await import('@rlpt/prompts');
-    template = await loadTemplate(settings.template, {
-      kind: settings.mode === 'prefix' ? 'grmPrefix' : 'grmStrict',
-    });
-  }
-  const judge = reward.createGenerativeJudge({
-    backend,
-    mode: settings.mode,
-    preset: settings.preset,
-    ...(template ? { template } : {}),
-    maxTokens: settings.maxTokens,
-    promptFormat: settings.promptFormat,
-    ...(settings.system !== undefined ? { system: settings.system } : {}),
-    batchSize: settings.batchSize,
-    concurrency: settings.concurrency,
-    retries: settings.retries,
-    timeoutMs: settings.timeoutMs,
-    onFailure: settings.onFailure,
-    cache,
-    hardening,
-    logger,
-  });
-  return {
-    ...judge,
-    async close() {
-      await judge.close();
-      await backend.close();
-    },
-  };
+  );
 }
 
 /** A logger writing `level message {fields}` lines to stderr; `debug` only when verbose. */

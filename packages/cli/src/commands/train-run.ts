@@ -18,6 +18,7 @@ import {
   type TaskKind,
 } from '@rlpt/spec';
 import type { EvaluateOptions, RlItem, SftExample, StageSummary, TokenizerLike } from '@rlpt/trainer';
+import { buildJudge } from '../build-judge.js';
 import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './train-config.js';
 
 const PREDICTION_START = '<|startofprediction|>';
@@ -308,83 +309,17 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Builds the RLPT judge the configuration describes; `close` releases its backend too. */
-async function createJudge(
+function createJudge(
   config: ResolvedTrainConfig,
   logger: Logger,
   onEvent: (event: RlptEvent) => void,
 ): Promise<JudgeV1 & { close(): Promise<void> }> {
-  const reward = await import('@rlpt/reward');
   const settings = config.judge;
-  const hardening = settings.hardening ? { minWords: settings.minWords } : (false as const);
-  const cache = settings.cacheSize > 0 ? { maxEntries: settings.cacheSize } : (false as const);
-  if (settings.type === 'lexical') {
-    return reward.createLexicalJudge({
-      mode: settings.mode,
-      tolerance: settings.tolerance,
-      scoring: settings.scoring,
-      hardening,
-      cache,
-      logger,
-      onEvent,
-    });
-  }
-  const spec = settings.backend!;
-  let backend: InferenceBackendV1;
-  if (spec.startsWith('openai:')) {
-    const { createOpenAIBackend } = await import('@rlpt/backend-openai');
-    backend = createOpenAIBackend({
-      baseURL: spec.slice('openai:'.length),
-      model: settings.model!,
-      apiKeyEnv: settings.apiKeyEnv,
-      server: settings.server,
-      // The judge retries and times out itself.
-      maxRetries: 0,
-      concurrency: settings.concurrency * settings.batchSize,
-      logger,
-    });
-  } else {
-    const { createOnnxBackend } = await import('@rlpt/backend-onnx');
-    backend = createOnnxBackend({
-      modelDir: spec.slice('onnx:'.length),
-      threads: settings.threads ?? 1,
-      logger,
-      onEvent,
-    });
-  }
-  let template: import('@rlpt/prompts').PromptTemplate | undefined;
-  if (settings.template) {
-    const { loadTemplate } = await import('@rlpt/prompts');
-    template = await loadTemplate(settings.template, {
-      kind: settings.mode === 'prefix' ? 'grmPrefix' : 'grmStrict',
-    });
-  }
-  const judge = reward.createGenerativeJudge({
-    backend,
-    mode: settings.mode,
-    preset: settings.preset,
-    ...(template ? { template } : {}),
-    maxTokens: settings.maxTokens,
-    promptFormat: settings.promptFormat,
-    ...(settings.system !== undefined ? { system: settings.system } : {}),
-    batchSize: settings.batchSize,
-    concurrency: settings.concurrency,
-    retries: settings.retries,
-    timeoutMs: settings.timeoutMs,
-    onFailure: settings.onFailure,
-    cache,
-    hardening,
+  return buildJudge(
+    { ...settings, spec: settings.type === 'lexical' ? 'lexical' : settings.backend! },
     logger,
     onEvent,
-  });
-  return {
-    specificationVersion: 'v1',
-    name: judge.name,
-    judge: (items, options) => judge.judge(items, options),
-    async close() {
-      await judge.close();
-      await backend.close?.();
-    },
-  };
+  );
 }
 
 /** Runs the configured stages; resumes from the run directory's latest checkpoint with `resume`. */
