@@ -1,4 +1,4 @@
-import { RlptError } from '@rlpt/spec';
+import { type Logger, RlptError } from '@rlpt/spec';
 
 /**
  * Terminal output helpers. Only the CLI prints: progress bars on a TTY, plain log lines otherwise.
@@ -99,4 +99,21 @@ export function printError(error: unknown, stream: NodeJS.WriteStream = process.
   stream.write(
     `rlpt: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
+}
+
+/**
+ * A logger writing `<time> <level> message {fields}` lines to stderr; debug lines (labelled `debugLabel`)
+ * only when verbose.
+ */
+export function stderrLogger(verbose: boolean, debugLabel = 'debug'): Logger {
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+    process.stderr.write(`${new Date().toISOString()} ${level} ${message}${extra}\n`);
+  };
+  return {
+    debug: verbose ? write(debugLabel) : () => {},
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+  };
 }

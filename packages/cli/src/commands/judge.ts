@@ -8,7 +8,8 @@ import type { JudgeStats, JudgeWithStats } from '@rlpt/reward';
 import type { Command } from 'commander';
 import * as z from 'zod';
 import { buildJudge } from '../build-judge.js';
-import { createProgressBar, formatTable } from '../ui.js';
+import { flagError, integer } from '../flags.js';
+import { createProgressBar, formatTable, stderrLogger } from '../ui.js';
 
 /** Judge flags shared by `rlpt judge` and `rlpt serve reward`, as commander hands them over. */
 export interface RawJudgeFlags {
@@ -32,12 +33,6 @@ export interface RawJudgeFlags {
   promptFormat: string;
   system?: string;
 }
-
-const integer = (min: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` });
 
 const judgeSpec = z.string().refine((value) => value === 'lexical' || /^openai:https?:\/\/.+/.test(value), {
   error: "must be 'lexical' or 'openai:<base URL>', e.g. openai:http://127.0.0.1:8000/v1",
@@ -66,17 +61,6 @@ export const judgeFlagsSchema = z.object({
 });
 
 export type JudgeSettings = z.infer<typeof judgeFlagsSchema>;
-
-/** Turns zod issues into a `ConfigError` naming each flag as typed (`--judge-model`). */
-export function flagError(source: string, issues: z.core.$ZodIssue[]): ConfigError {
-  return new ConfigError({
-    source,
-    issues: issues.map((issue) => ({
-      path: `--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`,
-      message: issue.message,
-    })),
-  });
-}
 
 /** Checks the judge flags that depend on each other (after the schema). */
 export function judgeFlagIssues(settings: JudgeSettings): { path: string; message: string }[] {
@@ -133,20 +117,6 @@ export function createJudgeFromSettings(settings: JudgeSettings, logger: Logger)
     { ...settings, spec: settings.judge, model: settings.judgeModel, apiKeyEnv: settings.judgeApiKeyEnv },
     logger,
   );
-}
-
-/** A logger writing `level message {fields}` lines to stderr; `debug` only when verbose. */
-export function stderrLogger(verbose: boolean): Logger {
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
-    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
-    process.stderr.write(`${new Date().toISOString()} ${level} ${message}${extra}\n`);
-  };
-  return {
-    debug: verbose ? write('debug') : () => {},
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-  };
 }
 
 interface RawRunFlags extends RawJudgeFlags {

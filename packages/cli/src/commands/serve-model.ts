@@ -1,9 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { ConfigError, type InferenceBackendV1, type Logger } from '@rlpt/spec';
+import { ConfigError, type InferenceBackendV1 } from '@rlpt/spec';
 import type { ModelServerOptions } from '@rlpt/serve';
 import type { Command } from 'commander';
 import * as z from 'zod';
+import { flagError, integer } from '../flags.js';
+import { untilShutdown } from '../signals.js';
+import { stderrLogger } from '../ui.js';
 
 /** Flags of `rlpt serve model`, as commander hands them over (strings until validated). */
 interface RawFlags {
@@ -20,12 +23,6 @@ interface RawFlags {
   shutdownTimeoutMs: string;
   logRequests?: boolean;
 }
-
-const integer = (min: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` });
 
 const flagsSchema = z.object({
   model: z.string({ error: 'is required: the model folder (config.json, tokenizer, ONNX graph)' }).min(1),
@@ -51,29 +48,8 @@ export function parseServeModelFlags(
   env: NodeJS.ProcessEnv = process.env,
 ): ServeModelSettings {
   const result = flagsSchema.safeParse({ ...flags, apiKey: flags.apiKey ?? env.RLPT_SERVE_API_KEY });
-  if (!result.success) {
-    throw new ConfigError({
-      source: 'rlpt serve model flags',
-      issues: result.error.issues.map((issue) => ({
-        path: `--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`,
-        message: issue.message,
-      })),
-    });
-  }
+  if (!result.success) throw flagError('rlpt serve model flags', result.error.issues);
   return result.data;
-}
-
-function stderrLogger(verbose: boolean): Logger {
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
-    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
-    process.stderr.write(`${new Date().toISOString()} ${level} ${message}${extra}\n`);
-  };
-  return {
-    debug: verbose ? write('request') : () => {},
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-  };
 }
 
 /** What the server needs from a model folder: the backend, and the tokenizer for logprobs and /tokenize. */
@@ -106,7 +82,8 @@ async function loadModel(dir: string): Promise<LoadedModel> {
 
 /** Runs the server until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function runServeModel(settings: ServeModelSettings): Promise<void> {
-  const logger = stderrLogger(settings.logRequests === true);
+  // The server logs one debug line per request: labelled `request`, shown with --log-requests.
+  const logger = stderrLogger(settings.logRequests === true, 'request');
   const dir = resolve(settings.model);
   const folder = await stat(dir).catch(() => undefined);
   if (!folder?.isDirectory()) {
@@ -141,30 +118,14 @@ export async function runServeModel(settings: ServeModelSettings): Promise<void>
     `rlpt serve model: ${server.modelName} at ${url}/v1 (${batching}${settings.apiKey ? ', bearer token required' : ''}; loaded in ${((performance.now() - started) / 1000).toFixed(1)}s)\n`,
   );
 
-  await new Promise<void>((resolveShutdown) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        process.stderr.write(`rlpt serve model: ${signal} again, exiting now\n`);
-        process.exit(130);
-      }
-      stopping = true;
-      const { inFlightRequests } = server.stats();
-      process.stderr.write(
-        `rlpt serve model: ${signal}: stopped accepting connections, finishing ${inFlightRequests} request(s) in flight (send it again to exit now)\n`,
-      );
-      server
-        .close({ timeoutMs: settings.shutdownTimeoutMs })
-        .then(() => backend.close?.())
-        .then(() => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          process.stderr.write('rlpt serve model: stopped\n');
-          resolveShutdown();
-        });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  await untilShutdown('rlpt serve model', async (signal) => {
+    const { inFlightRequests } = server.stats();
+    process.stderr.write(
+      `rlpt serve model: ${signal}: stopped accepting connections, finishing ${inFlightRequests} request(s) in flight (send it again to exit now)\n`,
+    );
+    await server.close({ timeoutMs: settings.shutdownTimeoutMs });
+    await backend.close?.();
+    process.stderr.write('rlpt serve model: stopped\n');
   });
 }
 

@@ -1,14 +1,15 @@
 import { ConfigError } from '@rlpt/spec';
 import type { Command } from 'commander';
 import * as z from 'zod';
+import { flagError, integer } from '../flags.js';
+import { untilShutdown } from '../signals.js';
+import { stderrLogger } from '../ui.js';
 import {
   type RawJudgeFlags,
   addJudgeOptions,
   createJudgeFromSettings,
-  flagError,
   judgeFlagIssues,
   judgeFlagsSchema,
-  stderrLogger,
 } from './judge.js';
 
 interface RawServeFlags extends RawJudgeFlags {
@@ -21,12 +22,6 @@ interface RawServeFlags extends RawJudgeFlags {
   shutdownTimeoutMs: string;
   verbose?: boolean;
 }
-
-const integer = (min: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` });
 
 const serveSchema = judgeFlagsSchema.extend({
   host: z.string().min(1),
@@ -79,32 +74,16 @@ export async function runServeReward(settings: ServeRewardSettings): Promise<voi
     `rlpt serve reward: judge ${judge.name} (${settings.mode}) at ${url} — POST /get_reward (OpenRLHF), POST /v1/reward, GET /health, GET /metrics${settings.token ? '; bearer token required' : ''}\n`,
   );
 
-  await new Promise<void>((resolveShutdown) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        process.stderr.write(`rlpt serve reward: ${signal} again, exiting now\n`);
-        process.exit(130);
-      }
-      stopping = true;
-      process.stderr.write(
-        `rlpt serve reward: ${signal}: draining requests in flight (up to ${settings.shutdownTimeoutMs} ms; send it again to exit now)\n`,
-      );
-      server
-        .close({ timeoutMs: settings.shutdownTimeoutMs })
-        .then(() => judge.close())
-        .then(() => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          const stats = judge.stats();
-          process.stderr.write(
-            `rlpt serve reward: stopped after ${stats.items} samples (${stats.ok} judged, ${stats.skipped} skipped, ${stats.failed} failed, ${stats.cacheHits} cache hits)\n`,
-          );
-          resolveShutdown();
-        });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  await untilShutdown('rlpt serve reward', async (signal) => {
+    process.stderr.write(
+      `rlpt serve reward: ${signal}: draining requests in flight (up to ${settings.shutdownTimeoutMs} ms; send it again to exit now)\n`,
+    );
+    await server.close({ timeoutMs: settings.shutdownTimeoutMs });
+    await judge.close();
+    const stats = judge.stats();
+    process.stderr.write(
+      `rlpt serve reward: stopped after ${stats.items} samples (${stats.ok} judged, ${stats.skipped} skipped, ${stats.failed} failed, ${stats.cacheHits} cache hits)\n`,
+    );
   });
 }
 

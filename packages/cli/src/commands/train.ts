@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { AbortError, type RlptEvent } from '@rlpt/spec';
 import type { Command } from 'commander';
-import { createProgressBar, formatDuration, formatTable, type ProgressBar } from '../ui.js';
+import { createProgressBar, formatDuration, formatTable, type ProgressBar, stderrLogger } from '../ui.js';
 import type { TrainFlags } from './train-config.js';
 import type { TrainOutcome } from './train-run.js';
 
@@ -112,7 +112,6 @@ export async function runTrain(flags: TrainFlags): Promise<number> {
   const { loadTrainConfig } = await import('./train-config.js');
   const config = await loadTrainConfig(flags);
   const { runTraining } = await import('./train-run.js');
-  const { stderrLogger } = await import('./judge.js');
   const progress = progressRenderer();
   const controller = new AbortController();
   let interrupts = 0;
