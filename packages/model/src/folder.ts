@@ -67,11 +67,9 @@ export async function writeModelFolder(options: WriteModelFolderOptions): Promis
       message: `Model folder ${dir} already exists; pass overwrite: true (CLI: --overwrite) to replace it, or choose another folder.`,
     });
   }
-  await mkdir(dirname(dir), { recursive: true });
-  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
-  await mkdir(join(temp, 'onnx'), { recursive: true });
   const files: string[] = [];
-  try {
+  await writeDirectoryAtomically(dir, async (temp) => {
+    await mkdir(join(temp, 'onnx'));
     const graph = buildInferenceGraph(options.config, options.weights, options.graph);
     const written = await writeOnnxModel(graph, join(temp, 'onnx', 'model.onnx'), {
       externalData: options.externalData ?? 'auto',
@@ -125,19 +123,38 @@ export async function writeModelFolder(options: WriteModelFolderOptions): Promis
       await writeSafetensors(join(temp, 'model.safetensors'), options.weights);
       files.push('model.safetensors');
     }
-    if (await exists(dir)) {
-      const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}-${Date.now()}`);
-      await rename(dir, old);
-      await rename(temp, dir);
+  });
+  return { dir, config: options.config, files: files.sort() };
+}
+
+/**
+ * Fills a temp folder next to `dir` and renames it into place (replacing an existing `dir` by a second
+ * rename), so readers see the old folder or the new one, never a partial one.
+ */
+export async function writeDirectoryAtomically(
+  dir: string,
+  fill: (temp: string) => Promise<void>,
+): Promise<string> {
+  const target = resolve(dir);
+  await mkdir(dirname(target), { recursive: true });
+  const stamp = `${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+  const temp = join(dirname(target), `.${basename(target)}.tmp-${stamp}`);
+  await mkdir(temp);
+  try {
+    await fill(temp);
+    if (await exists(target)) {
+      const old = join(dirname(target), `.${basename(target)}.old-${stamp}`);
+      await rename(target, old);
+      await rename(temp, target);
       await rm(old, { recursive: true, force: true });
     } else {
-      await rename(temp, dir);
+      await rename(temp, target);
     }
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;
   }
-  return { dir, config: options.config, files: files.sort() };
+  return target;
 }
 
 /** Reads and validates `config.json` of a model or checkpoint folder. */

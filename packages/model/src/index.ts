@@ -41,6 +41,7 @@ export {
   type ModelFolder,
   readModelConfig,
   type WriteModelFolderOptions,
+  writeDirectoryAtomically,
   writeModelFolder,
 } from './folder.js';
 export { SeededRandom, Xoshiro128 } from './prng.js';

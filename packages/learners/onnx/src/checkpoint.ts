@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   checkWeights,
   type DecoderConfig,
@@ -9,6 +9,7 @@ import {
   type TensorData,
   type TokenizerFiles,
   type WeightMap,
+  writeDirectoryAtomically,
   writeSafetensors,
 } from '@rlpt/model';
 import { ModelLoadError } from '@rlpt/spec';
@@ -52,36 +53,6 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Fills a temp folder next to `dir` and renames it into place (replacing an existing `dir` by a second
- * rename), so readers see the old folder or the new one, never a partial one.
- */
-export async function writeDirectoryAtomically(
-  dir: string,
-  fill: (temp: string) => Promise<void>,
-): Promise<string> {
-  const target = resolve(dir);
-  await mkdir(dirname(target), { recursive: true });
-  const stamp = `${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-  const temp = join(dirname(target), `.${basename(target)}.tmp-${stamp}`);
-  await mkdir(temp);
-  try {
-    await fill(temp);
-    if (await exists(target)) {
-      const old = join(dirname(target), `.${basename(target)}.old-${stamp}`);
-      await rename(target, old);
-      await rename(temp, target);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(temp, target);
-    }
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true });
-    throw error;
-  }
-  return target;
 }
 
 /** Copies (or writes) tokenizer files into `dir`; returns the names written. */
