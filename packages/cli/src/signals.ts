@@ -27,3 +27,30 @@ export function untilShutdown(
     process.on('SIGTERM', onSignal);
   });
 }
+
+/**
+ * For commands that checkpoint and stop: the first SIGINT/SIGTERM prints `message` and aborts `signal`
+ * (with `reason`); a second one exits at once. `dispose` removes the handlers.
+ */
+export function abortOnInterrupt(
+  message: string,
+  reason?: unknown,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(message);
+    controller.abort(reason);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

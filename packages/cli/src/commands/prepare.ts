@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import type { DemoStats, PrepareOptions, PrepareStats } from '@rlpt/data';
 import { AbortError, ConfigError, type RlptEvent } from '@rlpt/spec';
 import { type Command, Option } from 'commander';
+import { abortOnInterrupt } from '../signals.js';
 import { createProgressBar, formatTable, type ProgressBar } from '../ui.js';
 
 /** Flags of `rlpt prepare` as commander hands them over (strings until validated). */
@@ -407,18 +408,9 @@ function formatDemoSummary(stats: DemoStats, outDir: string): string {
 export async function runPrepare(inputs: string[], flags: PrepareFlags): Promise<number> {
   const data = await import('@rlpt/data');
   const progress = progressHandler();
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(
-      '\r\u001b[Krlpt prepare: interrupted, saving a checkpoint (press Ctrl-C again to quit now)\n',
-    );
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = abortOnInterrupt(
+    '\r\u001b[Krlpt prepare: interrupted, saving a checkpoint (press Ctrl-C again to quit now)\n',
+  );
   try {
     if (flags.demo) {
       const source = 'rlpt prepare --demo flags';
@@ -460,7 +452,7 @@ export async function runPrepare(inputs: string[], flags: PrepareFlags): Promise
     const source = flags.config ? `rlpt prepare flags and ${flags.config}` : 'rlpt prepare flags';
     let result: Awaited<ReturnType<typeof data.prepare>>;
     try {
-      result = await data.prepare(options, { onEvent: progress.onEvent, signal: controller.signal });
+      result = await data.prepare(options, { onEvent: progress.onEvent, signal: interrupt.signal });
     } catch (error) {
       progress.finish();
       if (AbortError.isInstance(error)) {
@@ -477,8 +469,7 @@ export async function runPrepare(inputs: string[], flags: PrepareFlags): Promise
     );
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { AbortError, type RlptEvent } from '@rlpt/spec';
 import type { Command } from 'commander';
+import { abortOnInterrupt } from '../signals.js';
 import { createProgressBar, formatDuration, formatTable, type ProgressBar, stderrLogger } from '../ui.js';
 import type { TrainFlags } from './train-config.js';
 import type { TrainOutcome } from './train-run.js';
@@ -113,18 +114,10 @@ export async function runTrain(flags: TrainFlags): Promise<number> {
   const config = await loadTrainConfig(flags);
   const { runTraining } = await import('./train-run.js');
   const progress = progressRenderer();
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(
-      '\r\u001b[Krlpt train: stopping; the run resumes from its last checkpoint (press Ctrl-C again to quit now)\n',
-    );
-    controller.abort(new Error('interrupted'));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupt = abortOnInterrupt(
+    '\r\u001b[Krlpt train: stopping; the run resumes from its last checkpoint (press Ctrl-C again to quit now)\n',
+    new Error('interrupted'),
+  );
   process.stderr.write(
     `rlpt train: ${config.stages.map((stage) => `${stage.name} (${stage.steps} steps)`).join(' → ')}${config.resume ? ', resuming' : ''} · run ${config.runDir}\n`,
   );
@@ -132,7 +125,7 @@ export async function runTrain(flags: TrainFlags): Promise<number> {
     const outcome = await runTraining(config, {
       onEvent: progress.onEvent,
       logger: { ...stderrLogger(false), info: () => {} },
-      signal: controller.signal,
+      signal: interrupt.signal,
       onInfo: (line) => process.stderr.write(`${line}\n`),
     });
     progress.finish();
@@ -148,8 +141,7 @@ export async function runTrain(flags: TrainFlags): Promise<number> {
     }
     throw error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
 }
 
