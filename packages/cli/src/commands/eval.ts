@@ -3,6 +3,7 @@ import type { EvalReport, RunEvalOptions } from '@rlpt/eval';
 import { ConfigError, type InferenceBackendV1, type RlptEvent } from '@rlpt/spec';
 import type { Command } from 'commander';
 import * as z from 'zod';
+import { flagName, integer } from '../flags.js';
 import { type ProgressBar, createProgressBar } from '../ui.js';
 
 /** Flags of `rlpt eval`, as commander hands them over (strings until validated). */
@@ -30,12 +31,6 @@ export interface RawEvalFlags {
   promptFormat: string;
   threads?: string;
 }
-
-const integer = (min: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` });
 
 const backendSpec = z
   .string({ error: 'is required: onnx:<model folder> or openai:<base URL>' })
@@ -96,8 +91,6 @@ const flagsSchema = z.object({
 
 /** The validated settings of `rlpt eval`. */
 export type EvalSettings = z.infer<typeof flagsSchema>;
-
-const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 
 /** Validates the flags; a `ConfigError` lists every bad flag. */
 export function parseEvalFlags(flags: RawEvalFlags): EvalSettings {

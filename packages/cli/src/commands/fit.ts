@@ -1,6 +1,6 @@
-import { ConfigError } from '@rlpt/spec';
 import type { Command } from 'commander';
 import * as z from 'zod';
+import { flagError } from '../flags.js';
 import { formatTable } from '../ui.js';
 
 /** Flags of `rlpt fit` as commander hands them over. */
@@ -38,20 +38,10 @@ const flagsSchema = z.object({
 
 export type FitSettings = z.infer<typeof flagsSchema>;
 
-const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
-
 /** Validates the flags; a `ConfigError` lists every bad flag. */
 export function parseFitFlags(flags: RawFitFlags): FitSettings {
   const result = flagsSchema.safeParse(flags);
-  if (!result.success) {
-    throw new ConfigError({
-      source: 'rlpt fit flags',
-      issues: result.error.issues.map((issue) => ({
-        path: flagName(String(issue.path[0] ?? '')),
-        message: issue.message,
-      })),
-    });
-  }
+  if (!result.success) throw flagError('rlpt fit flags', result.error.issues);
   return result.data;
 }
 

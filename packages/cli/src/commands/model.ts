@@ -3,13 +3,9 @@ import { resolve } from 'node:path';
 import { ConfigError } from '@rlpt/spec';
 import type { Command } from 'commander';
 import * as z from 'zod';
+import { flagError, integer } from '../flags.js';
 import { createProgressBar, formatTable } from '../ui.js';
 
-const integer = (min: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` });
 const positive = z.coerce.number({ error: 'must be a number' }).positive({ error: 'must be > 0' });
 
 const initSchema = z.object({
@@ -52,27 +48,17 @@ const convertSchema = z.object({
 /** Validated `rlpt model convert` settings. */
 export type ModelConvertSettings = z.infer<typeof convertSchema>;
 
-function flagIssues(source: string, issues: z.core.$ZodIssue[]): ConfigError {
-  return new ConfigError({
-    source,
-    issues: issues.map((issue) => ({
-      path: `--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`,
-      message: issue.message,
-    })),
-  });
-}
-
 /** Validates `rlpt model init` flags; a `ConfigError` lists every bad flag. */
 export function parseModelInitFlags(flags: Record<string, unknown>): ModelInitSettings {
   const result = initSchema.safeParse(flags);
-  if (!result.success) throw flagIssues('rlpt model init flags', result.error.issues);
+  if (!result.success) throw flagError('rlpt model init flags', result.error.issues);
   return result.data;
 }
 
 /** Validates `rlpt model convert` flags. */
 export function parseModelConvertFlags(flags: Record<string, unknown>): ModelConvertSettings {
   const result = convertSchema.safeParse(flags);
-  if (!result.success) throw flagIssues('rlpt model convert flags', result.error.issues);
+  if (!result.success) throw flagError('rlpt model convert flags', result.error.issues);
   return result.data;
 }
 

@@ -3,6 +3,7 @@ import { extname, join } from 'node:path';
 import type { DemoStats, PrepareOptions, PrepareStats } from '@rlpt/data';
 import { AbortError, ConfigError, type RlptEvent } from '@rlpt/spec';
 import { type Command, Option } from 'commander';
+import { flagName } from '../flags.js';
 import { abortOnInterrupt } from '../signals.js';
 import { createProgressBar, formatTable, type ProgressBar } from '../ui.js';
 
@@ -92,7 +93,7 @@ const flagNames: Record<string, string> = {
 };
 
 function flagOf(path: string): string {
-  return flagNames[path] ?? `--${path.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+  return flagNames[path] ?? flagName(path);
 }
 
 /** A number flag: kept as NaN when unparsable, so validation reports it with its flag. */
