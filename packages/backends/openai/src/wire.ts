@@ -176,6 +176,25 @@ function choicesOf(json: unknown, fail: (problem: string) => Error): Json[] {
   });
 }
 
+/** A choice's token ids: `token_ids` when the server sends them (vLLM), else read from `token_id:<n>` strings. */
+function tokenIdsOf(choice: Json, tokenStrings: unknown[] | undefined): number[] | undefined {
+  if (isIntArray(choice.token_ids)) return choice.token_ids;
+  return tokenStrings ? tokenIdsFromTokenStrings(tokenStrings) : undefined;
+}
+
+/** The parsed reply: its choices, prompt token ids when sent, and usage when well-formed. */
+function responseOf(
+  choices: ParsedChoice[],
+  promptTokenIds: number[] | undefined,
+  json: unknown,
+): ParsedResponse {
+  const response: ParsedResponse = { choices };
+  if (promptTokenIds) response.promptTokenIds = promptTokenIds;
+  const usage = parseUsage(json as Json);
+  if (usage) response.usage = usage;
+  return response;
+}
+
 /** Parses a `/v1/completions` reply (OpenAI legacy shape; vLLM adds `token_ids`/`prompt_token_ids`). */
 export function parseCompletionsResponse(
   json: unknown,
@@ -210,18 +229,11 @@ export function parseCompletionsResponse(
       if (hadNull) result.nullLogprobs = true;
       if (Array.isArray(logprobs.tokens)) tokenStrings = logprobs.tokens;
     }
-    if (isIntArray(choice.token_ids)) result.tokenIds = choice.token_ids;
-    else if (tokenStrings) {
-      const ids = tokenIdsFromTokenStrings(tokenStrings);
-      if (ids) result.tokenIds = ids;
-    }
+    const tokenIds = tokenIdsOf(choice, tokenStrings);
+    if (tokenIds) result.tokenIds = tokenIds;
     return result;
   });
-  const response: ParsedResponse = { choices: parsed };
-  if (promptTokenIds) response.promptTokenIds = promptTokenIds;
-  const usage = parseUsage(json as Json);
-  if (usage) response.usage = usage;
-  return response;
+  return responseOf(parsed, promptTokenIds, json);
 }
 
 /** Parses a `/v1/chat/completions` reply (`message.content`, `logprobs.content[].logprob`). */
@@ -268,19 +280,12 @@ export function parseChatResponse(
       result.logprobs = array;
       if (hadNull) result.nullLogprobs = true;
     }
-    if (isIntArray(choice.token_ids)) result.tokenIds = choice.token_ids;
-    else if (tokenStrings) {
-      const ids = tokenIdsFromTokenStrings(tokenStrings);
-      if (ids) result.tokenIds = ids;
-    }
+    const tokenIds = tokenIdsOf(choice, tokenStrings);
+    if (tokenIds) result.tokenIds = tokenIds;
     return result;
   });
-  const response: ParsedResponse = { choices: parsed };
-  const root = json as Json;
-  if (isIntArray(root.prompt_token_ids)) response.promptTokenIds = root.prompt_token_ids;
-  const usage = parseUsage(root);
-  if (usage) response.usage = usage;
-  return response;
+  const promptTokenIds = (json as Json).prompt_token_ids;
+  return responseOf(parsed, isIntArray(promptTokenIds) ? promptTokenIds : undefined, json);
 }
 
 /** A plain string prompt in chat mode becomes one user message. */
