@@ -149,6 +149,21 @@ function encodeBuckets(byBucket: Map<number, string[]>): [Uint8Array, Int32Array
   return [records, ranges];
 }
 
+/** The output fields of a document result before any sentence is kept: no samples, zero counts. */
+function noOutput() {
+  return {
+    sentences: { total: 0, kept: 0, filtered: {} },
+    samples: 0,
+    records: new Uint8Array(0),
+    bucketRanges: new Int32Array(0),
+    asr: 0,
+    msr: 0,
+    contextTruncated: 0,
+    promptTokens: emptyHistogram(),
+    contextTokens: emptyHistogram(),
+  };
+}
+
 /** Loads the tokenizer, templates and indexes once per thread. */
 export async function createDocumentProcessor(config: ProcessorConfig): Promise<DocumentProcessor> {
   const { options } = config;
@@ -176,15 +191,7 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
       contentHash: hash64(text.replace(/\s+/g, ' ')),
       split,
       normalize: counts,
-      sentences: { total: 0, kept: 0, filtered: {} },
-      samples: 0,
-      records: new Uint8Array(0),
-      bucketRanges: new Int32Array(0),
-      asr: 0,
-      msr: 0,
-      contextTruncated: 0,
-      promptTokens: emptyHistogram(),
-      contextTokens: emptyHistogram(),
+      ...noOutput(),
     };
     if (text === '') {
       result.status = 'empty';
@@ -291,15 +298,7 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
             unicodeChanged: 0,
             wikitextMarkers: 0,
           },
-          sentences: { total: 0, kept: 0, filtered: {} },
-          samples: 0,
-          records: new Uint8Array(0),
-          bucketRanges: new Int32Array(0),
-          asr: 0,
-          msr: 0,
-          contextTruncated: 0,
-          promptTokens: emptyHistogram(),
-          contextTokens: emptyHistogram(),
+          ...noOutput(),
         };
       }
     },

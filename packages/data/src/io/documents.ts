@@ -277,17 +277,24 @@ class TextDocumentBuilder {
   }
 }
 
-async function* readTextDocuments(
+/** The lines of an input file, read with the documents options that apply to lines. */
+function readFileLines(
   file: InputFile,
   options: ReadDocumentsOptions,
-): AsyncGenerator<DocumentEvent[], void, undefined> {
-  const lineOptions = {
+): AsyncGenerator<LineEvent[], void, undefined> {
+  return readLines(file.path, {
     label: file.label,
     maxLineBytes: options.maxLineBytes,
     invalidUtf8: options.invalidUtf8,
     signal: options.signal,
     onProgress: options.onProgress,
-  };
+  });
+}
+
+async function* readTextDocuments(
+  file: InputFile,
+  options: ReadDocumentsOptions,
+): AsyncGenerator<DocumentEvent[], void, undefined> {
   let builder: TextDocumentBuilder | undefined;
   const held: LineEvent[][] = [];
   let heldLines = 0;
@@ -304,7 +311,7 @@ async function* readTextDocuments(
     return out.splice(0, out.length);
   };
 
-  for await (const batch of readLines(file.path, lineOptions)) {
+  for await (const batch of readFileLines(file, options)) {
     if (!builder) {
       held.push(batch);
       for (const event of batch) if (event.kind === 'line' && event.text.trim() !== '') heldLines++;
@@ -415,14 +422,7 @@ async function* readJsonlDocuments(
   file: InputFile,
   options: ReadDocumentsOptions,
 ): AsyncGenerator<DocumentEvent[], void, undefined> {
-  const lineOptions = {
-    label: file.label,
-    maxLineBytes: options.maxLineBytes,
-    invalidUtf8: options.invalidUtf8,
-    signal: options.signal,
-    onProgress: options.onProgress,
-  };
-  for await (const batch of readLines(file.path, lineOptions)) {
+  for await (const batch of readFileLines(file, options)) {
     const out: DocumentEvent[] = [];
     for (const event of batch) {
       if (event.kind === 'issue') {
