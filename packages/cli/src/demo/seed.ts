@@ -174,44 +174,36 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   lap('setup');
 
   // Tasks: ASR for every target, MSR (λ = 0.5 → one MSR prompt per two ASR) where a next sentence exists.
-  const toItem = (target: (typeof corpus.trainTargets)[number], task: TaskKind): RlItem => ({
+  // Training is judged with the run's reward; held-out reward is always the exact next sentence, so
+  // prefix and strict runs compare on one scale.
+  type DemoTarget = (typeof corpus.trainTargets)[number];
+  const toItem = (target: DemoTarget, task: TaskKind, mode: 'prefix' | 'strict'): RlItem => ({
     id: `${target.id}:${task}`,
     task,
     prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
     toJudgeItem: (prediction) => ({
       prediction,
-      reference: options.reward === 'prefix' ? target.reference : target.target,
+      reference: mode === 'prefix' ? target.reference : target.target,
       target: target.target,
       context: target.context,
-      mode: options.reward,
+      mode,
     }),
   });
-  const mix = (targets: typeof corpus.trainTargets, salt: number): RlItem[] =>
-    targets.map((target, index) => {
-      const msr = target.next !== '' && (index * 2654435761 + salt) % 3 === 0;
-      return toItem(target, msr ? 'msr' : 'asr');
-    });
-  const trainItems = mix(corpus.trainTargets, seed);
-  const heldOut = mix(corpus.heldOutTargets, seed + 1);
-  const evalItems = heldOut.slice(0, budget.evalPrompts);
-  const curveItems = heldOut.slice(0, budget.curvePrompts);
-  const targetOf = new Map(corpus.trainTargets.map((target) => [target.id, target.target]));
-  const sftExamples = trainItems.map((item) => ({
+  const taskOf = (target: DemoTarget, index: number, salt: number): TaskKind =>
+    target.next !== '' && (index * 2654435761 + salt) % 3 === 0 ? 'msr' : 'asr';
+  const trainItems = corpus.trainTargets.map((target, index) =>
+    toItem(target, taskOf(target, index, seed), options.reward),
+  );
+  const sftExamples = trainItems.map((item, index) => ({
     id: item.id,
     prompt: item.prompt,
-    completion: `${tags[0]} ${targetOf.get(item.id.replace(/:(asr|msr)$/, ''))} ${tags[1]}`,
+    completion: `${tags[0]} ${corpus.trainTargets[index]!.target} ${tags[1]}`,
   }));
+  const heldOutEvalItems = corpus.heldOutTargets
+    .slice(0, budget.evalPrompts)
+    .map((target, index) => toItem(target, taskOf(target, index, seed + 1), 'strict'));
   const judge: JudgeV1 = createLexicalJudge({ tolerance: 0, mode: options.reward });
   const evalJudge: JudgeV1 = createLexicalJudge({ tolerance: 0, mode: 'strict' });
-  const heldOutEvalItems = evalItems.map((item) => ({
-    ...item,
-    // Held-out reward is always the exact next sentence, so prefix and strict runs compare on one scale.
-    toJudgeItem: (prediction: string) => ({
-      ...item.toJudgeItem(prediction),
-      mode: 'strict' as const,
-      reference: item.toJudgeItem('').target ?? '',
-    }),
-  }));
   const evaluation = { n: 8, temperature: 1, maxTokens: 24, greedy: true, judge: evalJudge };
 
   const stages: Record<string, StageSummary> = {};
@@ -245,7 +237,7 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     },
     evaluation: {
       every: budget.curveEvery,
-      items: curveItems.map((item, index) => heldOutEvalItems[index] ?? item),
+      items: heldOutEvalItems.slice(0, budget.curvePrompts),
       options: { ...evaluation, greedy: false, name: 'curve' },
     },
   });
