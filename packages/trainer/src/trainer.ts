@@ -37,6 +37,11 @@ export interface StageSummary {
   last: Record<string, number>;
 }
 
+/** The prediction a rollout offers the judge: the tagged prediction (RLPT) or the whole text (RLVR). */
+function readPrediction(text: string, extract: 'tags' | 'full' = 'tags'): { status: string; text: string } {
+  return extract === 'tags' ? extractPrediction(text) : { status: 'ok', text };
+}
+
 /** Learning rate at a 1-based step under the stage's schedule. */
 export function learningRateAt(settings: OptimizerSettings, step: number, totalSteps: number): number {
   const warmup = settings.warmupSteps ?? 0;
@@ -265,10 +270,7 @@ export class Trainer {
           promptTokenIds,
           completion,
           completionTokenIds: completion.tokenIds ?? this.tokenizer.encode(completion.text),
-          extraction:
-            (options.extract ?? 'tags') === 'tags'
-              ? extractPrediction(completion.text)
-              : { status: 'ok' as const, text: completion.text },
+          extraction: readPrediction(completion.text, options.extract),
         }));
       });
       const judged = rollouts.filter((rollout) => rollout.extraction.status === 'ok');
@@ -573,10 +575,7 @@ export class Trainer {
       const owners: number[] = [];
       slice.forEach((item, offset) => {
         for (const completion of generated.results[offset]!.completions) {
-          const extraction =
-            (options.extract ?? 'tags') === 'tags'
-              ? extractPrediction(completion.text)
-              : { status: 'ok' as const, text: completion.text };
+          const extraction = readPrediction(completion.text, options.extract);
           if (extraction.status !== 'ok') {
             extractionFailures++;
             continue;
