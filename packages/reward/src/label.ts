@@ -22,8 +22,13 @@ export interface RewardLabel {
   mode?: JudgeMode;
 }
 
-/** Result of {@link parseRewardLabel}. */
-export type ParsedRewardLabel = { ok: true; label: RewardLabel } | { ok: false; message: string };
+/**
+ * Result of {@link parseRewardLabel}. `plain` is true for a plain-text label (the whole string is the
+ * reference): it has no separate target for a prefix judge to require.
+ */
+export type ParsedRewardLabel =
+  | { ok: true; label: RewardLabel; plain?: boolean }
+  | { ok: false; message: string };
 
 /**
  * Reads a label string. A JSON object (first non-blank character `{`) must have the {@link RewardLabel}
@@ -45,7 +50,7 @@ export function parseRewardLabel(label: unknown): ParsedRewardLabel {
         'the label is empty: pass the label column to the trainer (OpenRLHF --data.label_key label) with labels written by `rlpt prepare --format openrlhf`',
     };
   }
-  if (!trimmed.startsWith('{')) return { ok: true, label: { reference: label, target: label } };
+  if (!trimmed.startsWith('{')) return { ok: true, label: { reference: label, target: label }, plain: true };
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
@@ -107,6 +112,24 @@ export function referenceFor(
     ok: false,
     message: 'strict mode needs the label\'s "target" (s_i alone); this label only has "reference"',
   };
+}
+
+/**
+ * The `reference` and `target` fields of the `JudgeItem` for a label in `mode` — what `rlpt train` hands
+ * its judge (`reference`: the window for `prefix`, s_i for `strict`; `target`: s_i), so remote training
+ * (verl, OpenRLHF through `rlpt serve reward`) and `rlpt judge` reward the same thing as local training: a
+ * prefix judge then requires the prediction to cover s_i, and a 3-word fragment of s_i scores 0. A
+ * plain-text label (`plain`) has no target of its own and gives none.
+ */
+export function judgeFieldsFor(
+  parsed: { label: RewardLabel; plain?: boolean },
+  mode: JudgeMode,
+): { ok: true; reference: string; target?: string } | { ok: false; message: string } {
+  const chosen = referenceFor(parsed.label, mode);
+  if (!chosen.ok) return chosen;
+  const { target } = parsed.label;
+  if (parsed.plain || target === undefined || target.trim().length === 0) return chosen;
+  return { ok: true, reference: chosen.reference, target };
 }
 
 /**

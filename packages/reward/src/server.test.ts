@@ -100,6 +100,32 @@ describe('POST /get_reward (OpenRLHF remote reward protocol)', () => {
     expect(json.rewards).toEqual([1, 0]);
   });
 
+  it("scores a fragment of the target 0, as `rlpt train` does (the label's target reaches the judge)", async () => {
+    const server = await start();
+    const fragment = 'The lighthouse keeper climbed';
+    const local = await createLexicalJudge().judge([
+      { prediction: fragment, reference, target, mode: 'prefix' },
+    ]);
+    expect(local[0]).toMatchObject({ score: 0, reason: 'partial-target' });
+    const { json } = await post(`${server.url}/get_reward`, {
+      query: [prompt + response(fragment), prompt + response(target), prompt + response(fragment)],
+      prompts: [prompt, prompt, prompt],
+      // A plain-text label is the whole reference: no target to cover, so a prefix still scores.
+      labels: [label, label, reference],
+    });
+    expect(json.rewards).toEqual([0, 1, 1]);
+    const batch = await post(`${server.url}/v1/reward`, {
+      items: [
+        { prediction: fragment, label },
+        { prediction: fragment, label: JSON.parse(label) },
+        { prediction: fragment, reference, target },
+        { prediction: target, label },
+      ],
+    });
+    expect(batch.json.verdicts.map((verdict: { score: number }) => verdict.score)).toEqual([0, 0, 0, 1]);
+    expect(batch.json.verdicts[0].reason).toBe('partial-target');
+  });
+
   it('scores a bad label 0 as a judge failure, reports it by index, and judges the rest', async () => {
     const events: RlptEvent[] = [];
     const server = await start({ onEvent: (event) => events.push(event) });

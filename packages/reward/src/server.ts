@@ -5,7 +5,7 @@ import { extractPrediction } from '@rlpt/prompts';
 import type { EventHandler, JudgeItem, JudgeMode, JudgeV1, JudgeVerdict, Logger } from '@rlpt/spec';
 import { AbortError, InvalidArgumentError, silentLogger } from '@rlpt/spec';
 import { assertInteger, assertMode } from './common.js';
-import { parseRewardLabel, referenceFor, responseFromQuery, validateRewardLabel } from './label.js';
+import { judgeFieldsFor, parseRewardLabel, responseFromQuery, validateRewardLabel } from './label.js';
 import { Counter, Histogram, renderMetrics } from './metrics.js';
 import type { JudgeStats } from './stats.js';
 
@@ -55,6 +55,8 @@ export interface BatchRewardItem {
   response?: string;
   /** Reference text for the item's mode. Give this or `label`. */
   reference?: string;
+  /** The target s_i: a prefix judge requires the prediction to cover it. A JSON `label` carries it too. */
+  target?: string;
   /** A {@link RewardLabel} (object or JSON string) or plain reference text. */
   label?: string | Record<string, unknown>;
   /** Context s_<i (or the prompt), for hardening against copying it. */
@@ -255,7 +257,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       }
       const { label } = parsed;
       const mode = label.mode ?? defaultMode;
-      const reference = referenceFor(label, mode);
+      const reference = judgeFieldsFor(parsed, mode);
       if (!reference.ok) {
         verdicts[index] = itemFailure(
           index,
@@ -281,6 +283,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
         context: prompt,
         mode,
       };
+      if (reference.target !== undefined) item.target = reference.target;
       if (label.id !== undefined) item.id = label.id;
       prepared.push({ index, item });
     }
@@ -571,7 +574,7 @@ export type PreparedRewardItem =
   | { failure: JudgeVerdict; message: string; id: string | undefined };
 
 /**
- * Turns one loose reward record — `{id?, prediction | response, reference | label, context?, mode?}`, as
+ * Turns one loose reward record — `{id?, prediction | response, reference | label, target?, context?, mode?}`, as
  * `POST /v1/reward` items and `rlpt judge` JSONL lines have it — into a `JudgeItem`. A raw `response` goes
  * through `extractPrediction` (a missing, empty or unterminated prediction is `skipped`, reason
  * `prediction-<status>`); a bad record is `failed` with reason `invalid-item` or `invalid-label` and a
@@ -598,16 +601,20 @@ export function prepareRewardItem(
       return fail('invalid-item', '"mode" must be "prefix" or "strict"', id);
     mode = item.mode;
   }
+  if (item.target !== undefined && typeof item.target !== 'string')
+    return fail('invalid-item', '"target" must be a string (s_i)', id);
   let reference: string | undefined;
+  let target = typeof item.target === 'string' && item.target.trim() ? item.target : undefined;
   if (typeof item.reference === 'string') reference = item.reference;
   else if (item.label !== undefined) {
     const parsed =
       typeof item.label === 'string' ? parseRewardLabel(item.label) : validateRewardLabel(item.label);
     if (!parsed.ok) return fail('invalid-label', parsed.message, id);
     if (item.mode === undefined && parsed.label.mode) mode = parsed.label.mode;
-    const chosen = referenceFor(parsed.label, mode);
+    const chosen = judgeFieldsFor(parsed, mode);
     if (!chosen.ok) return fail('invalid-label', chosen.message, id);
     reference = chosen.reference;
+    target ??= chosen.target;
   } else {
     return fail('invalid-item', 'needs "reference" (string) or "label"', id);
   }
@@ -627,6 +634,8 @@ export function prepareRewardItem(
     return fail('invalid-item', 'needs "prediction" or "response" (string)', id);
   }
   const judgeItem: JudgeItem = { prediction, reference, mode };
+  // s_i, so a prefix judge requires the prediction to cover it (what `rlpt train` passes too).
+  if (target !== undefined) judgeItem.target = target;
   if (id !== undefined) judgeItem.id = id;
   if (typeof item.context === 'string') judgeItem.context = item.context;
   return { item: judgeItem };

@@ -73,6 +73,25 @@ describe('rlpt judge', () => {
     expect(stdout.join('')).toMatch(/\| ok \(judged\)\s+\| 3/);
   });
 
+  it('scores a fragment of the target 0 when the label (or the line) carries the target, as `rlpt train` does', async () => {
+    const fragment = 'The lighthouse keeper climbed';
+    const label = JSON.stringify({ reference, target: right, task: 'asr', id: 'doc:1' });
+    const input = await writeLines([
+      { id: 'label', response: `<|startofprediction|>${fragment}<|endofprediction|>`, label },
+      { id: 'field', prediction: fragment, reference, target: right },
+      { id: 'whole', prediction: right, label },
+      { id: 'plain', prediction: fragment, reference },
+    ]);
+    expect(await main(['judge', '--input', input])).toBe(0);
+    const verdicts = await readJsonl(join(dir, 'predictions.verdicts.jsonl'));
+    expect(verdicts.map((verdict) => [verdict.id, verdict.score, verdict.reason])).toEqual([
+      ['label', 0, 'partial-target'],
+      ['field', 0, 'partial-target'],
+      ['whole', 1, undefined],
+      ['plain', 1, undefined],
+    ]);
+  });
+
   it('judges through an OpenAI-compatible judge server, hardening included', async () => {
     const server = await startScriptedJudgeServer();
     try {
