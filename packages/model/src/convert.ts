@@ -15,7 +15,7 @@ export interface ConvertCheckpointOptions {
   overwrite?: boolean;
   /** External data for the ONNX weights: `'auto'` (default: above 1.5 GB), or forced on/off. */
   externalData?: boolean | 'auto';
-  /** Also write `model.safetensors` (float32) into the output. Default false. */
+  /** Also write `model.safetensors` (float32) into the output: what `@rlpt/learner-onnx` (and so `rlpt train`) reads the weights from. Default true; false for an inference-only folder. */
   safetensors?: boolean;
   /** Inference graph options (see `InferenceGraphOptions`; standard ONNX: `{ norm: 'primitive', linear: 'matmul', numLogitsToKeep: false }`). */
   graph?: InferenceGraphOptions;
@@ -108,7 +108,7 @@ export async function convertCheckpoint(options: ConvertCheckpointOptions): Prom
     ...(generationConfig ? { generationConfig } : {}),
     ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
     ...(options.externalData !== undefined ? { externalData: options.externalData } : {}),
-    ...(options.safetensors !== undefined ? { safetensors: options.safetensors } : {}),
+    safetensors: options.safetensors ?? true,
     ...(options.graph ? { graph: options.graph } : {}),
   });
   onEvent?.({ type: 'progress', phase: 'write-model', done: 1, total: 1, unit: 'folders' });

@@ -32,6 +32,13 @@ describe('rlpt model', () => {
     const converted = join(dir, 'converted');
     expect(await main(['model', 'convert', '--checkpoint', out, '--out', converted])).toBe(0);
     expect((await readdir(join(converted, 'onnx'))).sort()).toEqual(['model.onnx']);
+    // What rlpt train's learner reads, written by default (examples/train/real-model.yaml needs it).
+    expect(await readdir(converted)).toContain('model.safetensors');
+    const inferenceOnly = join(dir, 'inference-only');
+    expect(
+      await main(['model', 'convert', '--checkpoint', out, '--out', inferenceOnly, '--no-safetensors']),
+    ).toBe(0);
+    expect(await readdir(inferenceOnly)).not.toContain('model.safetensors');
     expect(stderr.join('')).toContain('rlpt model convert done');
     // The same weights give the same ONNX bytes.
     const { readFile } = await import('node:fs/promises');

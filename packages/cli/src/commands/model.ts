@@ -128,7 +128,8 @@ export async function runModelConvert(settings: ModelConvertSettings) {
     checkpoint: settings.checkpoint,
     out: settings.out,
     externalData: settings.externalData === 'auto' ? 'auto' : settings.externalData === 'on',
-    ...(settings.safetensors !== undefined ? { safetensors: settings.safetensors } : {}),
+    // model.safetensors by default: rlpt train's learner reads the weights from it.
+    safetensors: settings.safetensors !== false,
     overwrite: settings.overwrite === true,
     ...(settings.standardOnnx ? { graph: standardGraph } : {}),
     onEvent: (event) => {
@@ -220,7 +221,8 @@ export function register(program: Command): void {
       "weights in onnx/model.onnx_data: 'auto' (above 1.5 GB), 'on' or 'off'",
       'auto',
     )
-    .option('--safetensors', 'also write float32 model.safetensors into the output')
+    .option('--safetensors', 'write float32 model.safetensors, which rlpt train reads (the default)')
+    .option('--no-safetensors', 'skip model.safetensors: an inference-only folder (rlpt train cannot use it)')
     .option(
       '--standard-onnx',
       'plain ONNX ops and exactly the Optimum inputs (no onnxruntime kernels, no num_logits_to_keep)',
