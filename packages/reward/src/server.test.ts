@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { renderTaskPrompt, wrapPrediction } from '@rlpt/prompts';
 import type { JudgeV1, RlptEvent } from '@rlpt/spec';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,6 +43,40 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
     text,
     json: text ? JSON.parse(text) : undefined,
   };
+}
+
+/**
+ * Opens `count` raw sockets that send a POST's headers (announcing a 1 MB body) and then one byte every
+ * `intervalMs`. Resolves, per socket, what the server answered and when the socket closed.
+ */
+function trickleClients(url: string, path: string, count: number, intervalMs: number) {
+  const { hostname, port } = new URL(url);
+  const started = performance.now();
+  const sockets: ReturnType<typeof connect>[] = [];
+  const outcomes = Array.from({ length: count }, () => {
+    const socket = connect(Number(port), hostname);
+    sockets.push(socket);
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      received += text;
+    });
+    socket.on('error', () => {});
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{`,
+    );
+    const timer = setInterval(() => {
+      if (socket.writable) socket.write(' ');
+    }, intervalMs);
+    return new Promise<{ status: number | undefined; closedAfterMs: number }>((resolve) => {
+      socket.on('close', () => {
+        clearInterval(timer);
+        const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
+        resolve({ status: match ? Number(match[1]) : undefined, closedAfterMs: performance.now() - started });
+      });
+    });
+  });
+  return { outcomes: Promise.all(outcomes), destroy: () => sockets.forEach((socket) => socket.destroy()) };
 }
 
 describe('POST /get_reward (OpenRLHF remote reward protocol)', () => {
@@ -345,6 +380,34 @@ describe('server operation', () => {
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
     expect((await post(`${server.url}/v1/reward`, body)).status).toBe(200);
+  });
+
+  it('keeps serving while 256 clients trickle their bodies; they get 408 after bodyTimeoutMs', {
+    timeout: 20_000,
+  }, async () => {
+    const bodyTimeoutMs = 1_500;
+    const server = await start({ maxConcurrentRequests: 8, bodyTimeoutMs });
+    const slow = trickleClients(server.url, '/get_reward', 256, 100);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const body = { query: [prompt + response(target)], prompts: [prompt], labels: [label] };
+      const statuses: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        statuses.push((await post(`${server.url}/get_reward`, body)).status);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Every normal request is scored while the slow ones are still connected.
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+      const outcomes = await slow.outcomes;
+      expect(outcomes.filter((outcome) => outcome.status === 408).length).toBeGreaterThan(200);
+      expect(outcomes.every((outcome) => outcome.status === 408 || outcome.status === undefined)).toBe(true);
+      const last = Math.max(...outcomes.map((outcome) => outcome.closedAfterMs));
+      expect(last).toBeGreaterThan(bodyTimeoutMs - 100);
+      expect(last).toBeLessThan(bodyTimeoutMs + 5_000);
+      expect(server.metrics()).toContain('rlpt_reward_http_requests_total{code="408",route="/get_reward"}');
+    } finally {
+      slow.destroy();
+    }
   });
 
   it('answers 504 when the judge exceeds the request timeout, even a judge that ignores abort', async () => {

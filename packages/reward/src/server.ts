@@ -18,9 +18,17 @@ export interface RewardServerOptions {
   token?: string;
   /** Largest request body in bytes; larger ones get 413. Default 16 MiB. */
   maxBodyBytes?: number;
-  /** Time limit of one request, body to response; then 504 and the judge call is aborted. Default 300 000 ms. */
+  /** Time limit of one request's scoring, from its complete body to the response; then 504 and the judge call is aborted. Default 300 000 ms. */
   requestTimeoutMs?: number;
-  /** Scoring requests handled at once; more get 429 with `Retry-After`. Default 256. */
+  /** Time limit for a client to send the request line and headers; then the connection is closed (Node's `headersTimeout`). Default 20 000 ms. */
+  headersTimeoutMs?: number;
+  /**
+   * Time limit for a client to send the whole body, from its headers on; then 408 and the connection is
+   * closed. A slow body never holds a scoring slot: a slot is taken only once the body is complete.
+   * Default 30 000 ms.
+   */
+  bodyTimeoutMs?: number;
+  /** Scoring requests handled at once (counted once their body is complete); more get 429 with `Retry-After`. Default 256. */
   maxConcurrentRequests?: number;
   /** `Retry-After` (seconds) sent with 429 and 503. Default 1. */
   retryAfterSeconds?: number;
@@ -136,6 +144,8 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
   const defaultMode = assertMode(options.mode ?? 'prefix', 'mode');
   const maxBodyBytes = assertInteger(options.maxBodyBytes ?? 16 * 1024 * 1024, 'maxBodyBytes', 1);
   const requestTimeoutMs = assertInteger(options.requestTimeoutMs ?? 300_000, 'requestTimeoutMs', 1);
+  const headersTimeoutMs = assertInteger(options.headersTimeoutMs ?? 20_000, 'headersTimeoutMs', 1);
+  const bodyTimeoutMs = assertInteger(options.bodyTimeoutMs ?? 30_000, 'bodyTimeoutMs', 1);
   const maxConcurrent = assertInteger(options.maxConcurrentRequests ?? 256, 'maxConcurrentRequests', 1);
   const retryAfterSeconds = assertInteger(options.retryAfterSeconds ?? 1, 'retryAfterSeconds', 0);
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length === 0)) {
@@ -438,9 +448,36 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
         'The reward server is shutting down; retry against another instance.',
       );
     }
+    // The body first, under its own deadline: a client that trickles it holds a socket, never a slot.
+    let text: string;
+    try {
+      text = await readBody(request, maxBodyBytes, bodyTimeoutMs);
+    } catch (error) {
+      if (error instanceof BadRequest) {
+        const status = error.code === 'body-too-large' ? 413 : error.code === 'body-timeout' ? 408 : 400;
+        if (status !== 400) response.setHeader('connection', 'close');
+        if (status === 408) {
+          logger.warn(`${path}: ${error.message}`);
+          // The client is still sending: end the connection once the 408 is out.
+          response.on('finish', () => request.socket.destroySoon());
+        }
+        return sendError(response, status, error.code, error.message);
+      }
+      // The client hung up mid-body: nobody to answer.
+      if (!response.destroyed) response.destroy();
+      return;
+    }
+    if (draining) {
+      response.setHeader('retry-after', String(retryAfterSeconds));
+      return sendError(
+        response,
+        503,
+        'draining',
+        'The reward server is shutting down; retry against another instance.',
+      );
+    }
     if (inFlight >= maxConcurrent) {
       response.setHeader('retry-after', String(retryAfterSeconds));
-      request.resume();
       return sendError(
         response,
         429,
@@ -456,7 +493,6 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       if (!response.writableFinished) controller.abort(new Error('client closed the connection'));
     });
     try {
-      const text = await readBody(request, maxBodyBytes, controller.signal);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -473,9 +509,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       sendJson(response, 200, result);
     } catch (error) {
       if (error instanceof BadRequest) {
-        const status = error.code === 'body-too-large' ? 413 : 400;
-        if (status === 413) response.setHeader('connection', 'close');
-        sendError(response, status, error.code, error.message);
+        sendError(response, 400, error.code, error.message);
       } else if (controller.signal.aborted || AbortError.isInstance(error)) {
         if (!response.destroyed) {
           sendError(
@@ -496,16 +530,24 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     }
   };
 
-  const httpServer = createServer((request, response) => {
-    const done = handle(request, response).catch((error: unknown) => {
-      logger.error(`reward server error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!response.headersSent) sendError(response, 500, 'internal', 'Unexpected server error.');
-      else response.destroy();
-    });
-    active.add(done);
-    void done.finally(() => active.delete(done));
-  });
-  httpServer.requestTimeout = requestTimeoutMs + 5_000;
+  const httpServer = createServer(
+    {
+      // Node closes connections whose headers are late (and, as a backstop, whole requests that are late);
+      // it checks every `connectionsCheckingInterval`, so keep that below the limit.
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs + requestTimeoutMs + 5_000,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
+    },
+    (request, response) => {
+      const done = handle(request, response).catch((error: unknown) => {
+        logger.error(`reward server error: ${error instanceof Error ? error.message : String(error)}`);
+        if (!response.headersSent) sendError(response, 500, 'internal', 'Unexpected server error.');
+        else response.destroy();
+      });
+      active.add(done);
+      void done.finally(() => active.delete(done));
+    },
+  );
   httpServer.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -687,27 +729,68 @@ function sendError(response: ServerResponse, status: number, code: string, messa
   sendJson(response, status, { error: { code, message } });
 }
 
-async function readBody(request: IncomingMessage, limit: number, signal: AbortSignal): Promise<string> {
+/**
+ * Reads the whole body within `timeoutMs` (else `body-timeout`, answered 408) and `limit` bytes (else
+ * `body-too-large`, 413). Rejects with a plain Error when the client goes away first.
+ */
+function readBody(request: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     request.resume();
-    throw new BadRequest(
-      'body-too-large',
-      `The request body is ${declared} bytes; the limit is ${limit} (maxBodyBytes).`,
+    return Promise.reject(
+      new BadRequest(
+        'body-too-large',
+        `The request body is ${declared} bytes; the limit is ${limit} (maxBodyBytes).`,
+      ),
     );
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    if (signal.aborted) throw new AbortError({ cause: signal.reason });
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      request.resume();
-      throw new BadRequest('body-too-large', `The request body exceeds ${limit} bytes (maxBodyBytes).`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      clearTimeout(timer);
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('close', onClose);
+    };
+    const fail = (error: Error) => {
+      cleanup();
+      chunks.length = 0;
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        fail(new BadRequest('body-too-large', `The request body exceeds ${limit} bytes (maxBodyBytes).`));
+        request.resume();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size).toString('utf8'));
+    };
+    const onError = (error: Error) => fail(error);
+    const onClose = () => {
+      if (!request.complete)
+        fail(new Error('the client closed the connection before sending the whole body'));
+    };
+    const timer = setTimeout(() => {
+      fail(
+        new BadRequest(
+          'body-timeout',
+          `The request body did not arrive within ${timeoutMs} ms (bodyTimeoutMs / --body-timeout-ms; ${size} bytes received); send it at once.`,
+        ),
+      );
+      request.pause();
+    }, timeoutMs);
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.on('close', onClose);
+  });
 }
 
 function checkOpenRlhfRequest(body: unknown): OpenRlhfRewardRequest {
