@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRecordingBackend, expectedText, promptText } from '../test/recording-backend.js';
@@ -313,6 +314,72 @@ describe('errors in OpenAI format', () => {
     expect(rejected.headers.get('retry-after')).toBe('1');
     expect(((await rejected.json()) as { error: { code: string } }).error.code).toBe('server_overloaded');
     await Promise.all([running, queued]);
+  });
+});
+
+/**
+ * Opens `count` raw sockets that send a POST's headers (announcing a 1 MB body) and then one byte every
+ * `intervalMs`. Resolves, per socket, what the server answered and when the socket closed.
+ */
+function trickleClients(url: string, path: string, count: number, intervalMs: number) {
+  const { hostname, port } = new URL(url);
+  const started = performance.now();
+  const sockets: ReturnType<typeof connect>[] = [];
+  const outcomes = Array.from({ length: count }, () => {
+    const socket = connect(Number(port), hostname);
+    sockets.push(socket);
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      received += text;
+    });
+    socket.on('error', () => {});
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{`,
+    );
+    const timer = setInterval(() => {
+      if (socket.writable) socket.write(' ');
+    }, intervalMs);
+    return new Promise<{ status: number | undefined; closedAfterMs: number }>((resolve) => {
+      socket.on('close', () => {
+        clearInterval(timer);
+        const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
+        resolve({ status: match ? Number(match[1]) : undefined, closedAfterMs: performance.now() - started });
+      });
+    });
+  });
+  return { outcomes: Promise.all(outcomes), destroy: () => sockets.forEach((socket) => socket.destroy()) };
+}
+
+describe('hostile clients', () => {
+  it('keeps serving while 256 clients trickle their bodies; they get 408 after bodyTimeoutMs', {
+    timeout: 20_000,
+  }, async () => {
+    const bodyTimeoutMs = 1_500;
+    const { client, url } = await start({ bodyTimeoutMs, maxQueuedRequests: 8 });
+    const slow = trickleClients(url, '/v1/completions', 256, 100);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const texts: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        const response = await client.completions.create({
+          model: MODEL,
+          prompt: `abc${round}`,
+          max_tokens: 8,
+        });
+        texts.push(response.choices[0]!.text);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(texts).toEqual([0, 1, 2, 3, 4].map((round) => expectedText(`abc${round}`, 0, 8)));
+      const outcomes = await slow.outcomes;
+      expect(outcomes.filter((outcome) => outcome.status === 408).length).toBeGreaterThan(200);
+      expect(outcomes.every((outcome) => outcome.status === 408 || outcome.status === undefined)).toBe(true);
+      const last = Math.max(...outcomes.map((outcome) => outcome.closedAfterMs));
+      expect(last).toBeGreaterThan(bodyTimeoutMs - 100);
+      expect(last).toBeLessThan(bodyTimeoutMs + 5_000);
+    } finally {
+      slow.destroy();
+    }
   });
 });
 

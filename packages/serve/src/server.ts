@@ -50,6 +50,13 @@ export interface ModelServerOptions {
   maxQueuedRequests?: number;
   /** Largest request body in bytes; larger ones get 413. Default 4 MiB. */
   maxBodyBytes?: number;
+  /** Time limit for a client to send the request line and headers; then the connection is closed (Node's `headersTimeout`). Default 20 000 ms. */
+  headersTimeoutMs?: number;
+  /**
+   * Time limit for a client to send the whole body, from its headers on; then 408 and the connection is
+   * closed. Nothing is queued for a request before its body is complete. Default 30 000 ms.
+   */
+  bodyTimeoutMs?: number;
   /** Largest `max_tokens` accepted, and the default for chat requests. Default 2048. */
   maxTokens?: number;
   /** `max_tokens` of completions requests that set none (the OpenAI default). Default 16. */
@@ -97,6 +104,7 @@ interface Resolved {
   modelName: string;
   apiKeyDigest: Buffer | undefined;
   maxBodyBytes: number;
+  bodyTimeoutMs: number;
   maxTokens: number;
   defaultCompletionsMaxTokens: number;
   maxSequencesPerRequest: number;
@@ -145,6 +153,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     modelName: options.modelName ?? options.backend.modelId,
     apiKeyDigest: options.apiKey ? digest(options.apiKey) : undefined,
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * 1024 * 1024),
+    bodyTimeoutMs: positiveInteger('bodyTimeoutMs', options.bodyTimeoutMs, 30_000),
     maxTokens: positiveInteger('maxTokens', options.maxTokens, 2048),
     defaultCompletionsMaxTokens: positiveInteger(
       'defaultCompletionsMaxTokens',
@@ -171,21 +180,31 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
   let closePromise: Promise<void> | undefined;
   let requestIdleWaiters: (() => void)[] = [];
 
-  const httpServer = createServer((req, res) => {
-    inFlightRequests++;
-    res.on('close', () => {
-      inFlightRequests--;
-      if (inFlightRequests === 0) {
-        for (const resolve of requestIdleWaiters) resolve();
-        requestIdleWaiters = [];
-      }
-    });
-    handle(req, res).catch((error: unknown) => {
-      logger.error('unexpected error while handling a request', { error: String(error) });
-      if (!res.headersSent) sendError(res, internalError(error));
-      else res.end();
-    });
-  });
+  const headersTimeoutMs = positiveInteger('headersTimeoutMs', options.headersTimeoutMs, 20_000);
+  const httpServer = createServer(
+    {
+      // Node closes connections whose headers are late (and, as a backstop, whole requests that are late);
+      // it checks every `connectionsCheckingInterval`, so keep that below the limit.
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: headersTimeoutMs + resolved.bodyTimeoutMs + 5_000,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      inFlightRequests++;
+      res.on('close', () => {
+        inFlightRequests--;
+        if (inFlightRequests === 0) {
+          for (const resolve of requestIdleWaiters) resolve();
+          requestIdleWaiters = [];
+        }
+      });
+      handle(req, res).catch((error: unknown) => {
+        logger.error('unexpected error while handling a request', { error: String(error) });
+        if (!res.headersSent) sendError(res, internalError(error));
+        else res.end();
+      });
+    },
+  );
   httpServer.keepAliveTimeout = 5_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -255,8 +274,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         res.end('data: [DONE]\n\n');
         return;
       }
+      if (res.destroyed) return;
       sendError(res, httpError);
-      if (!req.complete) req.resume();
+      if (httpError.status === 408) {
+        // The client is still sending: end the connection once the 408 is out.
+        res.on('finish', () => req.socket.destroySoon());
+      } else if (!req.complete) req.resume();
     }
   }
 
@@ -297,21 +320,43 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       const chunks: Buffer[] = [];
       let size = 0;
       let failed = false;
+      const fail = (error: Error) => {
+        failed = true;
+        chunks.length = 0;
+        clearTimeout(timer);
+        reject(error);
+      };
+      // A client that trickles its body holds a socket until this deadline, nothing else.
+      const timer = setTimeout(() => {
+        if (failed) return;
+        req.pause();
+        logger.warn(`request body not complete after ${resolved.bodyTimeoutMs} ms (${size} bytes)`);
+        fail(
+          new HttpError({
+            status: 408,
+            message: `The request body did not arrive within ${resolved.bodyTimeoutMs} ms (${size} bytes received; bodyTimeoutMs / --body-timeout-ms). Send the body at once.`,
+            code: 'request_timeout',
+            headers: { connection: 'close' },
+          }),
+        );
+      }, resolved.bodyTimeoutMs);
       req.on('data', (chunk: Buffer) => {
         if (failed) return;
         size += chunk.length;
         if (size > resolved.maxBodyBytes) {
-          failed = true;
-          chunks.length = 0;
-          reject(tooLarge(size));
+          fail(tooLarge(size));
           return;
         }
         chunks.push(chunk);
       });
       req.on('error', (error) => {
-        if (!failed) reject(error);
+        if (!failed) fail(error);
+      });
+      req.on('close', () => {
+        if (!failed && !req.complete) fail(new Error('the client closed the connection mid-body'));
       });
       req.on('end', () => {
+        clearTimeout(timer);
         if (failed) return;
         const text = Buffer.concat(chunks).toString('utf8');
         try {

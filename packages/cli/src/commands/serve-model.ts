@@ -20,6 +20,8 @@ interface RawFlags {
   maxQueue: string;
   maxTokens: string;
   maxBodyBytes: string;
+  headersTimeoutMs: string;
+  bodyTimeoutMs: string;
   shutdownTimeoutMs: string;
   logRequests?: boolean;
 }
@@ -35,6 +37,8 @@ const flagsSchema = z.object({
   maxQueue: integer(1),
   maxTokens: integer(1),
   maxBodyBytes: integer(1024),
+  headersTimeoutMs: integer(1),
+  bodyTimeoutMs: integer(1),
   shutdownTimeoutMs: integer(0),
   logRequests: z.boolean().optional(),
 });
@@ -105,6 +109,8 @@ export async function runServeModel(settings: ServeModelSettings): Promise<void>
     maxQueuedRequests: settings.maxQueue,
     maxTokens: settings.maxTokens,
     maxBodyBytes: settings.maxBodyBytes,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    bodyTimeoutMs: settings.bodyTimeoutMs,
     ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
     decodeToken,
     tokenize,
@@ -149,6 +155,8 @@ export function register(serve: Command): void {
     .option('--max-queue <n>', 'waiting requests before new ones get 429', '1024')
     .option('--max-tokens <n>', 'largest max_tokens accepted (and the chat default)', '2048')
     .option('--max-body-bytes <n>', 'largest request body; larger get 413', String(4 * 1024 * 1024))
+    .option('--headers-timeout-ms <ms>', 'time a client has to send the request headers', '20000')
+    .option('--body-timeout-ms <ms>', 'time a client has to send the whole body (then 408)', '30000')
     .option('--shutdown-timeout-ms <ms>', 'on SIGINT/SIGTERM, how long to let requests finish', '30000')
     .option('--log-requests', 'print one line per request on stderr')
     .addHelpText(

@@ -18,6 +18,8 @@ interface RawServeFlags extends RawJudgeFlags {
   token?: string;
   maxBodyBytes: string;
   requestTimeoutMs: string;
+  headersTimeoutMs: string;
+  bodyTimeoutMs: string;
   maxConcurrentRequests: string;
   shutdownTimeoutMs: string;
   verbose?: boolean;
@@ -29,6 +31,8 @@ const serveSchema = judgeFlagsSchema.extend({
   token: z.string().min(1, { error: 'must not be empty' }).optional(),
   maxBodyBytes: integer(1024),
   requestTimeoutMs: integer(1),
+  headersTimeoutMs: integer(1),
+  bodyTimeoutMs: integer(1),
   maxConcurrentRequests: integer(1),
   shutdownTimeoutMs: integer(0),
   verbose: z.boolean().optional(),
@@ -60,6 +64,8 @@ export async function runServeReward(settings: ServeRewardSettings): Promise<voi
     ...(settings.token ? { token: settings.token } : {}),
     maxBodyBytes: settings.maxBodyBytes,
     requestTimeoutMs: settings.requestTimeoutMs,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    bodyTimeoutMs: settings.bodyTimeoutMs,
     maxConcurrentRequests: settings.maxConcurrentRequests,
     logger,
   });
@@ -98,7 +104,9 @@ export function register(serve: Command): void {
     .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
     .option('--token <token>', 'require Authorization: Bearer <token> (default: env RLPT_REWARD_TOKEN)')
     .option('--max-body-bytes <n>', 'largest request body', String(16 * 1024 * 1024))
-    .option('--request-timeout-ms <ms>', 'time limit per request (then 504)', '300000')
+    .option('--request-timeout-ms <ms>', 'time limit for scoring a request (then 504)', '300000')
+    .option('--headers-timeout-ms <ms>', 'time a client has to send the request headers', '20000')
+    .option('--body-timeout-ms <ms>', 'time a client has to send the whole body (then 408)', '30000')
     .option('--max-concurrent-requests <n>', 'scoring requests at once (more get 429 + Retry-After)', '256')
     .option('--shutdown-timeout-ms <ms>', 'how long SIGINT/SIGTERM waits for requests in flight', '10000')
     .option('--verbose', 'log skipped predictions and retries');
