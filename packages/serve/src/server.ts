@@ -290,6 +290,8 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       created,
       owned_by: 'rlpt',
       root: resolved.backend.modelId,
+      // As vLLM and SGLang report it: clients (rlpt eval) fit max_tokens to it.
+      ...(resolved.maxModelLength !== undefined ? { max_model_len: resolved.maxModelLength } : {}),
     };
   }
 
