@@ -1,18 +1,21 @@
-import { createWriteStream, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { constants, gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../../test/helpers.js';
+import { corpus, hasSharedData, tempDir } from '../../test/helpers.js';
 import type { InputIssue } from './issues.js';
 import { type LineEvent, readLines } from './lines.js';
 
 const { dir, cleanup } = tempDir();
 afterAll(cleanup);
 
-async function collect(path: string, options: Parameters<typeof readLines>[1] = {}) {
+async function collect(path: string, options: Parameters<typeof readLines>[1] = {}, delayMs = 0) {
   const lines: { text: string; line: number }[] = [];
   const issues: InputIssue[] = [];
   for await (const batch of readLines(path, options)) {
+    // A slow consumer (prepare's workers) lets the reader run ahead and buffer decoded data.
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     for (const event of batch as LineEvent[]) {
       if (event.kind === 'line') lines.push({ text: event.text, line: event.line });
       else issues.push(event.issue);
@@ -55,6 +58,55 @@ describe('readLines', () => {
     expect(lines.length).toBeLessThan(5000);
     // Every line that came back is complete and in order.
     for (const [index, line] of lines.entries()) expect(line.text).toBe(`line ${index} ${'x'.repeat(40)}`);
+  });
+
+  it.skipIf(!hasSharedData)(
+    'keeps every complete line a truncated gzip stream still holds, as zcat does',
+    async () => {
+      // Real text (WikiText-2 and Shakespeare excerpts), so the compressed file spans several read chunks.
+      const text = Buffer.concat([
+        readFileSync(corpus.wikitextValid).subarray(0, 400_000),
+        readFileSync(corpus.shakespeare).subarray(0, 300_000),
+      ]);
+      const full = gzipSync(text);
+      for (const fraction of [0.3, 0.77, 0.95]) {
+        const path = join(dir, `cut-${fraction}.txt.gz`);
+        writeFileSync(path, full.subarray(0, Math.floor(full.length * fraction)));
+        // What the truncated file really holds: everything zlib can decode, minus the cut last line.
+        const decodable = gunzipSync(full.subarray(0, Math.floor(full.length * fraction)), {
+          finishFlush: constants.Z_SYNC_FLUSH,
+        }).toString('utf8');
+        const complete = decodable.split('\n').slice(0, -1);
+        let zcat: string | undefined;
+        try {
+          zcat = execFileSync('zcat', [path], { stdio: ['ignore', 'pipe', 'ignore'] }).toString('utf8');
+        } catch (error) {
+          // zcat exits 1 on a truncated file but still prints what it decoded.
+          const stdout = (error as { stdout?: Buffer }).stdout;
+          if (stdout) zcat = stdout.toString('utf8');
+        }
+        if (zcat !== undefined) expect(zcat.split('\n').slice(0, -1)).toEqual(complete);
+        const { lines, issues } = await collect(path, { label: 'cut.txt.gz', chunkBytes: 65_536 }, 2);
+        expect(lines.map((line) => line.text)).toEqual(complete);
+        expect(issues).toHaveLength(1);
+        expect(issues[0]).toMatchObject({ reason: 'truncated-gzip', action: 'skipped', file: 'cut.txt.gz' });
+        expect(issues[0]?.message).toContain(
+          `cut.txt.gz: gzip stream is truncated after line ${complete.length}`,
+        );
+      }
+    },
+  );
+
+  it('strips a UTF-8 byte order mark at the start of plain and gzip files', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const path = join(dir, 'bom.jsonl');
+    writeFileSync(path, Buffer.concat([bom, Buffer.from('{"text": "first"}\n{"text": "\uFEFFsecond"}\n')]));
+    const plain = await collect(path, { chunkBytes: 2 });
+    expect(plain.lines.map((line) => line.text)).toEqual(['{"text": "first"}', '{"text": "\uFEFFsecond"}']);
+    expect(plain.issues).toEqual([]);
+    const gz = join(dir, 'bom.txt.gz');
+    writeFileSync(gz, gzipSync(Buffer.concat([bom, Buffer.from('= Title =\nbody\n')])));
+    expect((await collect(gz)).lines.map((line) => line.text)).toEqual(['= Title =', 'body']);
   });
 
   it('reports corrupt gzip data', async () => {

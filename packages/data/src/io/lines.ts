@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { constants, createGunzip } from 'node:zlib';
 import type { InputIssue } from './issues.js';
 
 /** One line of a file: text without the line break, 1-based line number. */
@@ -115,7 +115,9 @@ export async function* readLines(
     lineNumber++;
     let end = bytes.length;
     if (end > 0 && bytes[end - 1] === 0x0d) end--;
-    let view = end === bytes.length ? bytes : bytes.subarray(0, end);
+    // A UTF-8 byte order mark starts some exported files; it is not text (and breaks JSON.parse).
+    const bom = lineNumber === 1 && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+    let view = bom ? bytes.subarray(3, end) : end === bytes.length ? bytes : bytes.subarray(0, end);
     if (view.includes(0)) {
       let count = 0;
       for (const byte of view) if (byte === 0) count++;
@@ -174,40 +176,49 @@ export async function* readLines(
     });
   };
 
+  // Decoded bytes handed to `take` so far (a truncated gzip stream is re-read from this offset).
+  let consumed = 0;
+  /** Cuts a chunk of decoded bytes into lines. */
+  const take = (chunk: Buffer): void => {
+    consumed += chunk.length;
+    let position = 0;
+    while (position < chunk.length) {
+      const newline = chunk.indexOf(0x0a, position);
+      const end = newline === -1 ? chunk.length : newline;
+      if (skippingBytes >= 0) {
+        skippingBytes += end - position;
+        if (newline !== -1) {
+          reportLongLine(skippingBytes);
+          skippingBytes = -1;
+        }
+      } else if (pendingBytes + (end - position) > maxLineBytes) {
+        skippingBytes = pendingBytes + (end - position);
+        pending = [];
+        pendingBytes = 0;
+        if (newline !== -1) {
+          reportLongLine(skippingBytes);
+          skippingBytes = -1;
+        }
+      } else if (newline === -1) {
+        pending.push(chunk.subarray(position));
+        pendingBytes += chunk.length - position;
+      } else if (pendingBytes > 0) {
+        pending.push(chunk.subarray(position, end));
+        emitLine(Buffer.concat(pending, pendingBytes + (end - position)));
+        pending = [];
+        pendingBytes = 0;
+      } else {
+        emitLine(chunk.subarray(position, end));
+      }
+      position = newline === -1 ? chunk.length : newline + 1;
+    }
+  };
+
+  let failure: unknown;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (options.signal?.aborted) break;
-      let position = 0;
-      while (position < chunk.length) {
-        const newline = chunk.indexOf(0x0a, position);
-        const end = newline === -1 ? chunk.length : newline;
-        if (skippingBytes >= 0) {
-          skippingBytes += end - position;
-          if (newline !== -1) {
-            reportLongLine(skippingBytes);
-            skippingBytes = -1;
-          }
-        } else if (pendingBytes + (end - position) > maxLineBytes) {
-          skippingBytes = pendingBytes + (end - position);
-          pending = [];
-          pendingBytes = 0;
-          if (newline !== -1) {
-            reportLongLine(skippingBytes);
-            skippingBytes = -1;
-          }
-        } else if (newline === -1) {
-          pending.push(chunk.subarray(position));
-          pendingBytes += chunk.length - position;
-        } else if (pendingBytes > 0) {
-          pending.push(chunk.subarray(position, end));
-          emitLine(Buffer.concat(pending, pendingBytes + (end - position)));
-          pending = [];
-          pendingBytes = 0;
-        } else {
-          emitLine(chunk.subarray(position, end));
-        }
-        position = newline === -1 ? chunk.length : newline + 1;
-      }
+      take(chunk);
       options.onProgress?.(fileStream.bytesRead);
       if (batch.length > 0) {
         yield batch;
@@ -215,10 +226,41 @@ export async function* readLines(
       }
     }
   } catch (error) {
-    const code = errorCode(error);
+    failure = error;
+  }
+  if (failure !== undefined) {
+    const code = errorCode(failure);
+    const truncated = code === 'Z_BUF_ERROR' || (gzip && /unexpected end of file/i.test(String(failure)));
+    if (truncated) {
+      // The stream error can arrive while decoded data is still buffered (a slow reader loses it): decode the
+      // file again, flushing what a truncated stream holds (as zcat does), and go on after what was read.
+      let skip = consumed;
+      const recovery = pipeline(
+        createReadStream(path, { highWaterMark: options.chunkBytes ?? 256 * 1024 }),
+        createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }),
+        () => {},
+      );
+      try {
+        for await (const chunk of recovery as AsyncIterable<Buffer>) {
+          if (options.signal?.aborted) break;
+          if (skip >= chunk.length) {
+            skip -= chunk.length;
+            continue;
+          }
+          take(skip > 0 ? chunk.subarray(skip) : chunk);
+          skip = 0;
+          if (batch.length > 0) {
+            yield batch;
+            batch = [];
+          }
+        }
+      } catch {
+        // Nothing more can be decoded; report the truncation with what was read.
+      }
+    }
     const lost = pendingBytes > 0 || skippingBytes >= 0 ? ' the incomplete last line was dropped;' : '';
     let issue: InputIssue;
-    if (code === 'Z_BUF_ERROR' || (gzip && /unexpected end of file/i.test(String(error)))) {
+    if (truncated) {
       issue = {
         reason: 'truncated-gzip',
         action: 'skipped',
@@ -232,7 +274,7 @@ export async function* readLines(
         action: 'skipped',
         file: label,
         line: lineNumber + 1,
-        message: `${label}: gzip data is corrupt after line ${lineNumber} (${describeFsError(error)});${lost} the rest of the file was skipped.`,
+        message: `${label}: gzip data is corrupt after line ${lineNumber} (${describeFsError(failure)});${lost} the rest of the file was skipped.`,
       };
     } else {
       issue = {
@@ -240,7 +282,7 @@ export async function* readLines(
         action: 'skipped',
         file: label,
         line: lineNumber + 1,
-        message: `cannot read ${label} after line ${lineNumber}: ${describeFsError(error)};${lost} the rest of the file was skipped.`,
+        message: `cannot read ${label} after line ${lineNumber}: ${describeFsError(failure)};${lost} the rest of the file was skipped.`,
       };
     }
     batch.push({ kind: 'issue', issue });
