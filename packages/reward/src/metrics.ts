@@ -40,6 +40,10 @@ export class Counter implements Metric {
   set(labels: Labels, value: number): void {
     this.values.set(labelKey(labels), value);
   }
+  /** Forgets every series (for gauges recomputed from scratch at each scrape). */
+  clear(): void {
+    this.values.clear();
+  }
   get(labels: Labels = {}): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }

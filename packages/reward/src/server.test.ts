@@ -321,6 +321,82 @@ describe('server operation', () => {
     );
   });
 
+  it('exposes the recent judge failure rate by reason and warns once when it crosses maxJudgeFailureRate', async () => {
+    // Fails predictions mentioning "garbled" (unparseable), and "slow" as a zeroed failure (onFailure: 'zero').
+    const flaky: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'flaky',
+      async judge(items) {
+        return items.map((item) =>
+          item.prediction.includes('garbled')
+            ? { score: 0, status: 'failed' as const, reason: 'unparseable' }
+            : item.prediction.includes('slow')
+              ? { score: 0, status: 'ok' as const, reason: 'judge-failure:timeout' }
+              : { score: 1, status: 'ok' as const },
+        );
+      },
+    };
+    const warnings: string[] = [];
+    const events: RlptEvent[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (message: string) => warnings.push(message) };
+    const server = await start({ judge: flaky, logger, onEvent: (event) => events.push(event) });
+    const items = (good: number, garbled: number, slow: number) => ({
+      items: [
+        ...Array.from({ length: good }, () => ({ prediction: target, reference })),
+        ...Array.from({ length: garbled }, () => ({ prediction: 'garbled words here', reference })),
+        ...Array.from({ length: slow }, () => ({ prediction: 'slow words here', reference })),
+      ],
+    });
+    // 3 of 30 failed (10%): below the default 20%.
+    await post(`${server.url}/v1/reward`, items(27, 2, 1));
+    expect(warnings).toEqual([]);
+    let metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('rlpt_reward_judge_failure_rate 0.1\n');
+    expect(metrics).toContain('rlpt_reward_judge_failure_rate_threshold 0.2\n');
+    // 3 + 12 of 30 + 20 failed (30%): one warning, naming the rate and the reasons.
+    await post(`${server.url}/v1/reward`, items(8, 8, 4));
+    await post(`${server.url}/v1/reward`, items(0, 1, 0));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /judge failure rate 30\.0% \(15 of 50 samples .*above 20\.0%.*unparseable 10, timeout 5/,
+    );
+    expect(events.filter((event) => event.type === 'warning')).toHaveLength(1);
+    metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('rlpt_reward_window_samples 51\n');
+    expect(metrics).toContain(`rlpt_reward_judge_failure_rate ${16 / 51}\n`);
+    expect(metrics).toContain(`rlpt_reward_judge_failure_rate_by_reason{reason="unparseable"} ${11 / 51}\n`);
+    expect(metrics).toContain(`rlpt_reward_judge_failure_rate_by_reason{reason="timeout"} ${5 / 51}\n`);
+    expect(metrics).toContain('rlpt_reward_window_judge_failures{reason="unparseable"} 11\n');
+    // Back below the threshold re-arms the warning; crossing again warns again.
+    await post(`${server.url}/get_reward`, {
+      query: Array.from({ length: 40 }, () => prompt + response(target)),
+      prompts: Array.from({ length: 40 }, () => prompt),
+      labels: Array.from({ length: 40 }, () => label),
+    });
+    await post(`${server.url}/v1/reward`, items(0, 30, 0));
+    expect(warnings).toHaveLength(2);
+  });
+
+  it('takes the failure threshold and window as options', async () => {
+    expect(() => createRewardServer({ judge: createLexicalJudge(), maxJudgeFailureRate: 1.5 })).toThrow(
+      /maxJudgeFailureRate must be a number in \[0, 1\]/,
+    );
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (message: string) => warnings.push(message) };
+    const server = await start({ maxJudgeFailureRate: 0.5, failureWindowMs: 200, logger });
+    const bad = { items: Array.from({ length: 30 }, () => ({ prediction: target, label: '{"reference":' })) };
+    const good = { items: Array.from({ length: 30 }, () => ({ prediction: target, reference })) };
+    await post(`${server.url}/v1/reward`, good);
+    await post(`${server.url}/v1/reward`, { items: [...good.items, ...bad.items.slice(0, 20)] });
+    expect(warnings.filter((message) => message.includes('failure rate'))).toEqual([]); // 20 of 80
+    // After the window has passed, only the new samples count: 30 of 30 failed.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await post(`${server.url}/v1/reward`, bad);
+    expect(warnings.filter((message) => message.includes('failure rate'))).toEqual([
+      expect.stringMatching(/judge failure rate 100\.0% \(30 of 30 samples.*invalid-label 30/),
+    ]);
+  });
+
   it('requires the bearer token when one is set (except /health)', async () => {
     const server = await start({ token: 's3cret' });
     const body = { items: [{ prediction: target, reference }] };

@@ -32,6 +32,15 @@ export interface RewardServerOptions {
   maxConcurrentRequests?: number;
   /** `Retry-After` (seconds) sent with 429 and 503. Default 1. */
   retryAfterSeconds?: number;
+  /**
+   * Judge failure rate (failed samples / samples scored, over `failureWindowMs`) above which the server
+   * logs a warning (once per crossing; again after the rate fell back below it). In [0, 1]. Default 0.2.
+   */
+  maxJudgeFailureRate?: number;
+  /** The recent window the failure rate of `/metrics` and the warning are computed over. Default 300 000 ms. */
+  failureWindowMs?: number;
+  /** Samples the window needs before the warning can fire (so 1 failure of 2 samples is not an alarm). Default 20. */
+  failureWarningMinSamples?: number;
   logger?: Logger;
   onEvent?: EventHandler;
 }
@@ -148,6 +157,21 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
   const bodyTimeoutMs = assertInteger(options.bodyTimeoutMs ?? 30_000, 'bodyTimeoutMs', 1);
   const maxConcurrent = assertInteger(options.maxConcurrentRequests ?? 256, 'maxConcurrentRequests', 1);
   const retryAfterSeconds = assertInteger(options.retryAfterSeconds ?? 1, 'retryAfterSeconds', 0);
+  const maxFailureRate = options.maxJudgeFailureRate ?? 0.2;
+  if (typeof maxFailureRate !== 'number' || !(maxFailureRate >= 0 && maxFailureRate <= 1)) {
+    throw new InvalidArgumentError({
+      argument: 'maxJudgeFailureRate',
+      message: `maxJudgeFailureRate must be a number in [0, 1]; got ${JSON.stringify(maxFailureRate)}.`,
+    });
+  }
+  const failureWindow = new FailureWindow(
+    assertInteger(options.failureWindowMs ?? 300_000, 'failureWindowMs', 1),
+  );
+  const minWarningSamples = assertInteger(
+    options.failureWarningMinSamples ?? 20,
+    'failureWarningMinSamples',
+    1,
+  );
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length === 0)) {
     throw new InvalidArgumentError({
       argument: 'token',
@@ -192,6 +216,32 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     'gauge',
   );
   const heapUsed = new Counter('nodejs_heap_used_bytes', 'V8 heap in use.', 'gauge');
+  const windowSamples = new Counter(
+    'rlpt_reward_window_samples',
+    'Samples scored in the recent window (failureWindowMs).',
+    'gauge',
+  );
+  const windowFailures = new Counter(
+    'rlpt_reward_window_judge_failures',
+    'Samples the judge could not decide (status failed, or a judge failure scored 0) in the recent window, by reason.',
+    'gauge',
+  );
+  const failureRate = new Counter(
+    'rlpt_reward_judge_failure_rate',
+    'Judge failures / samples scored in the recent window (failureWindowMs); 0 when the window is empty.',
+    'gauge',
+  );
+  const failureRateByReason = new Counter(
+    'rlpt_reward_judge_failure_rate_by_reason',
+    'Judge failures with this reason / samples scored in the recent window.',
+    'gauge',
+  );
+  const failureRateThreshold = new Counter(
+    'rlpt_reward_judge_failure_rate_threshold',
+    'The failure rate above which the server warns (maxJudgeFailureRate).',
+    'gauge',
+  );
+  let failureAlarm = false;
 
   let inFlight = 0;
   let draining = false;
@@ -222,6 +272,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
   };
 
   const record = (verdict: JudgeVerdict) => {
+    failureWindow.add(judgeFailureReason(verdict));
     itemsTotal.inc({ status: verdict.status });
     if (verdict.status !== 'ok' || verdict.reason !== undefined) {
       reasonsTotal.inc({ status: verdict.status, reason: verdict.reason ?? 'unknown' });
@@ -317,6 +368,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       );
       flags.cached.push(verdict.cached ? 1 : 0);
     }
+    checkFailureRate();
     return { rewards, scores: [...rewards], extra_logs: flags };
   };
 
@@ -350,7 +402,30 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       out.push(typeof id === 'string' ? { id, ...verdict } : verdict);
     }
     summary.meanScore = count > 0 ? summary.meanScore / count : 0;
+    checkFailureRate();
     return { verdicts: out, summary };
+  };
+
+  /** Warns once when the recent failure rate goes above the threshold; re-arms when it is back below. */
+  const checkFailureRate = () => {
+    const { samples, failures, reasons } = failureWindow.totals();
+    const rate = samples > 0 ? failures / samples : 0;
+    if (!failureAlarm && samples >= minWarningSamples && rate > maxFailureRate) {
+      failureAlarm = true;
+      const top = Object.entries(reasons)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 5)
+        .map(([reason, count]) => `${reason} ${count}`)
+        .join(', ');
+      const message = `judge failure rate ${(rate * 100).toFixed(1)}% (${failures} of ${samples} samples in the last ${Math.round(failureWindow.windowMs / 1000)} s) is above ${(maxFailureRate * 100).toFixed(1)}% (maxJudgeFailureRate / --max-judge-failure-rate); reasons: ${top}. Failed samples get no reward: check the judge server, its model name and the label column.`;
+      logger.warn(message, { judge: judge.name, rate, failures, samples, reasons });
+      options.onEvent?.({ type: 'warning', message });
+    } else if (failureAlarm && rate <= maxFailureRate) {
+      failureAlarm = false;
+      logger.info(
+        `judge failure rate back to ${(rate * 100).toFixed(1)}% (${failures} of ${samples} samples), at or below ${(maxFailureRate * 100).toFixed(1)}%`,
+      );
+    }
   };
 
   const metrics = () => {
@@ -371,6 +446,16 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       }
     }
     inFlightGauge.set({}, inFlight);
+    const window = failureWindow.totals();
+    windowSamples.set({}, window.samples);
+    failureRate.set({}, window.samples > 0 ? window.failures / window.samples : 0);
+    failureRateThreshold.set({}, maxFailureRate);
+    windowFailures.clear();
+    failureRateByReason.clear();
+    for (const [reason, count] of Object.entries(window.reasons)) {
+      windowFailures.set({ reason }, count);
+      failureRateByReason.set({ reason }, window.samples > 0 ? count / window.samples : 0);
+    }
     const memory = process.memoryUsage();
     residentMemory.set({}, memory.rss);
     heapUsed.set({}, memory.heapUsed);
@@ -384,6 +469,11 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       scoreSum,
       promptMismatch,
       judgeCounters,
+      windowSamples,
+      windowFailures,
+      failureRate,
+      failureRateByReason,
+      failureRateThreshold,
       residentMemory,
       heapUsed,
     ]);
@@ -849,4 +939,58 @@ function checkBatchRequest(body: unknown): BatchRewardRequest {
     throw new BadRequest('invalid-request', '"mode" must be "prefix" or "strict".');
   }
   return record as unknown as BatchRewardRequest;
+}
+
+/**
+ * Why a verdict is a judge failure, or undefined when it is not one: status `failed` (the judge, or the
+ * server for a bad label, could not decide), or a failure the judge turned into a 0 (`onFailure: 'zero'`
+ * gives status `ok` with reason `judge-failure:<reason>`).
+ */
+function judgeFailureReason(verdict: JudgeVerdict): string | undefined {
+  if (verdict.reason?.startsWith('judge-failure')) {
+    return verdict.reason.slice('judge-failure'.length).replace(/^:/, '') || 'unknown';
+  }
+  if (verdict.status === 'failed') return verdict.reason ?? 'unknown';
+  return undefined;
+}
+
+/** Samples and judge failures (by reason) over the last `windowMs`, in 30 time buckets. */
+class FailureWindow {
+  private readonly bucketMs: number;
+  private buckets: { start: number; samples: number; failures: number; reasons: Map<string, number> }[] = [];
+  constructor(readonly windowMs: number) {
+    this.bucketMs = Math.max(1, Math.ceil(windowMs / 30));
+  }
+  add(failureReason: string | undefined, now = Date.now()): void {
+    const start = now - (now % this.bucketMs);
+    let bucket = this.buckets[this.buckets.length - 1];
+    if (!bucket || bucket.start !== start) {
+      bucket = { start, samples: 0, failures: 0, reasons: new Map() };
+      this.buckets.push(bucket);
+      this.prune(now);
+    }
+    bucket.samples++;
+    if (failureReason !== undefined) {
+      bucket.failures++;
+      bucket.reasons.set(failureReason, (bucket.reasons.get(failureReason) ?? 0) + 1);
+    }
+  }
+  totals(now = Date.now()): { samples: number; failures: number; reasons: Record<string, number> } {
+    this.prune(now);
+    let samples = 0;
+    let failures = 0;
+    const reasons: Record<string, number> = {};
+    for (const bucket of this.buckets) {
+      samples += bucket.samples;
+      failures += bucket.failures;
+      for (const [reason, count] of bucket.reasons) reasons[reason] = (reasons[reason] ?? 0) + count;
+    }
+    return { samples, failures, reasons };
+  }
+  private prune(now: number): void {
+    const oldest = now - this.windowMs;
+    let drop = 0;
+    while (drop < this.buckets.length && (this.buckets[drop]?.start ?? 0) + this.bucketMs <= oldest) drop++;
+    if (drop > 0) this.buckets = this.buckets.slice(drop);
+  }
 }

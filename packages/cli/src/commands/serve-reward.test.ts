@@ -15,12 +15,19 @@ describe('rlpt serve reward flags', () => {
       port: 5000,
       token: 'abc',
       judge: 'lexical',
+      maxJudgeFailureRate: 0.2,
       mode: 'prefix',
     });
     let error: unknown;
     try {
       parseServeRewardFlags(
-        { ...defaults(), port: '70000', judge: 'gpt4', maxConcurrentRequests: '0' } as never,
+        {
+          ...defaults(),
+          port: '70000',
+          judge: 'gpt4',
+          maxConcurrentRequests: '0',
+          maxJudgeFailureRate: '1.5',
+        } as never,
         {},
       );
     } catch (caught) {
@@ -30,6 +37,7 @@ describe('rlpt serve reward flags', () => {
     expect((error as ConfigError).issues.map((issue) => issue.path).sort()).toEqual([
       '--judge',
       '--max-concurrent-requests',
+      '--max-judge-failure-rate',
       '--port',
     ]);
   });
@@ -37,7 +45,16 @@ describe('rlpt serve reward flags', () => {
 
 describe('rlpt serve reward (the real binary)', () => {
   it('serves OpenRLHF requests and shuts down gracefully on SIGTERM', { timeout: 30_000 }, async () => {
-    const server = startCli(['serve', 'reward', '--port', '0', '--token', 't0k3n']);
+    const server = startCli([
+      'serve',
+      'reward',
+      '--port',
+      '0',
+      '--token',
+      't0k3n',
+      '--max-judge-failure-rate',
+      '0.5',
+    ]);
     const { child, output, exited } = server;
     const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+)/);
     expect(output.stdout).toContain('POST /get_reward (OpenRLHF)');
@@ -54,8 +71,24 @@ describe('rlpt serve reward (the real binary)', () => {
       body: JSON.stringify(body),
     });
     expect(await response.json()).toMatchObject({ rewards: [1], scores: [1] });
+    // 24 of 25 samples with an empty label (no label column passed): above 50%, one warning.
+    const unlabelled = await fetch(`${url}/get_reward`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer t0k3n', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: Array.from({ length: 24 }, () => body.query[0]),
+        prompts: Array.from({ length: 24 }, () => body.prompts[0]),
+        labels: Array.from({ length: 24 }, () => ''),
+      }),
+    });
+    expect(unlabelled.status).toBe(200);
+    const metrics = await (
+      await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer t0k3n' } })
+    ).text();
+    expect(metrics).toContain('rlpt_reward_judge_failure_rate 0.96\n');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output.stderr).toContain('rlpt serve reward: stopped after 1 samples (1 judged');
+    expect(output.stderr.match(/judge failure rate 96\.0% \(24 of 25 samples/g)).toHaveLength(1);
   });
 });

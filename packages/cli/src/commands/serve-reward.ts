@@ -21,6 +21,7 @@ interface RawServeFlags extends RawJudgeFlags {
   headersTimeoutMs: string;
   bodyTimeoutMs: string;
   maxConcurrentRequests: string;
+  maxJudgeFailureRate: string;
   shutdownTimeoutMs: string;
   verbose?: boolean;
 }
@@ -34,6 +35,10 @@ const serveSchema = judgeFlagsSchema.extend({
   headersTimeoutMs: integer(1),
   bodyTimeoutMs: integer(1),
   maxConcurrentRequests: integer(1),
+  maxJudgeFailureRate: z.coerce
+    .number({ error: 'must be a number' })
+    .min(0, { error: 'must be in [0, 1]' })
+    .max(1, { error: 'must be in [0, 1]' }),
   shutdownTimeoutMs: integer(0),
   verbose: z.boolean().optional(),
 });
@@ -67,6 +72,7 @@ export async function runServeReward(settings: ServeRewardSettings): Promise<voi
     headersTimeoutMs: settings.headersTimeoutMs,
     bodyTimeoutMs: settings.bodyTimeoutMs,
     maxConcurrentRequests: settings.maxConcurrentRequests,
+    maxJudgeFailureRate: settings.maxJudgeFailureRate,
     logger,
   });
   let url: string;
@@ -108,6 +114,11 @@ export function register(serve: Command): void {
     .option('--headers-timeout-ms <ms>', 'time a client has to send the request headers', '20000')
     .option('--body-timeout-ms <ms>', 'time a client has to send the whole body (then 408)', '30000')
     .option('--max-concurrent-requests <n>', 'scoring requests at once (more get 429 + Retry-After)', '256')
+    .option(
+      '--max-judge-failure-rate <x>',
+      'warn when more than this share of the samples of the last 5 minutes were judge failures (see /metrics)',
+      '0.2',
+    )
     .option('--shutdown-timeout-ms <ms>', 'how long SIGINT/SIGTERM waits for requests in flight', '10000')
     .option('--verbose', 'log skipped predictions and retries');
   addJudgeOptions(command).action(async (flags: RawServeFlags) => {
