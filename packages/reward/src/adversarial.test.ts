@@ -113,7 +113,7 @@ let hardened: JudgeWithStats;
 let unhardened: JudgeWithStats;
 
 beforeAll(async () => {
-  server = await startScriptedJudgeServer();
+  server = await startScriptedJudgeServer({ maxModelLen: Number.MAX_SAFE_INTEGER });
   hardened = createGenerativeJudge({ backend: backendFor(server) });
   unhardened = createGenerativeJudge({ backend: backendFor(server), hardening: false, cache: false });
 });

@@ -45,7 +45,7 @@ function counting(backend: InferenceBackendV1): InferenceBackendV1 & { batches: 
 }
 
 describe('createGenerativeJudge', () => {
-  it('sends the paper prompt with the fenced prediction, greedy, 8 tokens, as a chat message', async () => {
+  it('sends the paper prompt with the fenced prediction, greedy, thinking off, 4096 tokens, as a chat message', async () => {
     const server = await serve();
     const seen: GenerateRequest[] = [];
     const backend = backendFor(server);
@@ -60,7 +60,12 @@ describe('createGenerativeJudge', () => {
     });
     const [verdict] = await judge.judge([{ prediction: `  ${right}\u200b `, reference }]);
     expect(verdict).toEqual({ score: 1, status: 'ok', raw: 'Score: 1' });
-    expect(seen[0]).toMatchObject({ maxTokens: 8, temperature: 0, n: 1 });
+    expect(seen[0]).toMatchObject({
+      maxTokens: 4096,
+      temperature: 0,
+      n: 1,
+      providerOptions: { openai: { chat_template_kwargs: { enable_thinking: false } } },
+    });
     expect(server.prompts[0]).toBe(
       renderJudgePrompt('prefix', { reference: fenceText(reference), predicted: fenceText(right) }),
     );

@@ -26,7 +26,14 @@ import {
 } from './cache.js';
 import { type JudgeObservability, assertInteger, assertMode, checkItem, failedVerdict } from './common.js';
 import { type HardeningOptions, fenceText, hardenPrediction, resolveHardeningOptions } from './harden.js';
-import { type JudgeStats, type JudgeWithStats, countReason, emptyStats, snapshotStats } from './stats.js';
+import {
+  type JudgeStats,
+  type JudgeWithStats,
+  countReason,
+  emptyStats,
+  recordFailure,
+  snapshotStats,
+} from './stats.js';
 import { parseVerdict } from './verdict.js';
 
 /** What a final judge failure becomes (see the README's "Judge failures"). */
@@ -46,8 +53,25 @@ export interface GenerativeJudgeOptions extends JudgeObservability {
   template?: string | PromptTemplate | { prefix?: string | PromptTemplate; strict?: string | PromptTemplate };
   /** Judge name in caches and logs. Default `generative:<provider>:<modelId>`. */
   name?: string;
-  /** Maximum new tokens of the judge's answer (`Score: 1` is 3–5 tokens). Default 8. */
+  /**
+   * Maximum new tokens of the judge's answer, thoughts included. `Score: 1` is 3–5 tokens, but chat models
+   * may think first (Qwen3, QwQ, DeepSeek-R1 distills, gpt-oss) when the server ignores `thinking: false`.
+   * Default 4096 for chat prompts, 8 for raw-text prompts (a base model rambles on after its verdict).
+   */
   maxTokens?: number;
+  /**
+   * Let a hybrid reasoning model think before its verdict. Default `false`: chat requests ask the chat
+   * template to skip thinking (`chat_template_kwargs: {enable_thinking: false}` on OpenAI-compatible
+   * servers — vLLM, SGLang, llama.cpp; `providerOptions.enableThinking: false` on local backends). Either
+   * way the verdict is read after any `<think>…</think>` block, so a server that ignores the switch still works.
+   */
+  thinking?: boolean;
+  /**
+   * Extra JSON fields of every request body on OpenAI-compatible backends (`providerOptions.openai`),
+   * merged over rlpt's own (a `chat_template_kwargs` object is merged key by key). E.g.
+   * `{ "chat_template_kwargs": { "reasoning_effort": "low" } }` or `{ "top_k": 1 }`.
+   */
+  extraBody?: Record<string, unknown>;
   /**
    * `chat`: send the prompt as one user message (the backend applies the model's chat template).
    * `text`: send the raw prompt (base models). `auto` (default): `chat` when the backend supports it.
@@ -61,10 +85,18 @@ export interface GenerativeJudgeOptions extends JudgeObservability {
   batchSize?: number;
   /** `generate` requests in flight at once. Default 8. */
   concurrency?: number;
-  /** Extra tries after a retryable error (timeouts, 429, 5xx, connection errors). Default 2. */
+  /**
+   * Extra tries of one prompt after a retryable error (timeouts, 5xx, dropped connections, garbled replies).
+   * A failed batch is first split: its prompts are retried one by one, without using a try, so one bad
+   * request never fails the others. Rate limiting (429, or 503 with `Retry-After`) uses no try either: the
+   * whole judge pauses for `Retry-After` and halves its concurrency, so a rate-limited judge slows down
+   * instead of failing, within `maxRateLimitWaitMs`. Default 3.
+   */
   retries?: number;
   /** First retry delay; doubles each try (with jitter), or the server's `Retry-After`. Default 500 ms. */
   retryDelayMs?: number;
+  /** Longest total time one prompt may wait on rate limiting before it fails. Default 600 000 ms (10 min). */
+  maxRateLimitWaitMs?: number;
   /** Time limit of one `generate` request. Default 60 000 ms. */
   timeoutMs?: number;
   /** What a judge failure becomes once retries are spent. Default `exclude`. */
@@ -89,7 +121,12 @@ interface Task {
   prompt: Prompt;
   /** Callers still waiting for this task. */
   waiters: number;
+  /** Failed tries so far (rate limiting and batch splits not counted). */
   attempt: number;
+  /** Sent alone (after its batch failed), so its failure is its own. */
+  solo: boolean;
+  /** Time spent waiting on rate limits so far. */
+  rateLimitWaitMs: number;
   resolve(outcome: Outcome): void;
   promise: Promise<Outcome>;
 }
@@ -111,11 +148,27 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     });
   }
   const defaultMode = assertMode(options.mode ?? 'prefix', 'mode');
-  const maxTokens = assertInteger(options.maxTokens ?? 8, 'maxTokens', 1);
   const batchSize = assertInteger(options.batchSize ?? 16, 'batchSize', 1);
   const concurrency = assertInteger(options.concurrency ?? 8, 'concurrency', 1);
-  const retries = assertInteger(options.retries ?? 2, 'retries', 0);
+  const retries = assertInteger(options.retries ?? 3, 'retries', 0);
   const retryDelayMs = assertInteger(options.retryDelayMs ?? 500, 'retryDelayMs', 0);
+  const maxRateLimitWaitMs = assertInteger(options.maxRateLimitWaitMs ?? 600_000, 'maxRateLimitWaitMs', 0);
+  if (options.thinking !== undefined && typeof options.thinking !== 'boolean') {
+    throw new InvalidArgumentError({
+      argument: 'thinking',
+      message: `thinking must be true or false; got ${JSON.stringify(options.thinking)}.`,
+    });
+  }
+  const thinking = options.thinking ?? false;
+  if (
+    options.extraBody !== undefined &&
+    (typeof options.extraBody !== 'object' || options.extraBody === null || Array.isArray(options.extraBody))
+  ) {
+    throw new InvalidArgumentError({
+      argument: 'extraBody',
+      message: `extraBody must be a JSON object; got ${JSON.stringify(options.extraBody)}.`,
+    });
+  }
   const timeoutMs = assertInteger(options.timeoutMs ?? 60_000, 'timeoutMs', 1);
   const onFailure = options.onFailure ?? 'exclude';
   if (onFailure !== 'exclude' && onFailure !== 'zero') {
@@ -132,6 +185,8 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     });
   }
   const useChat = promptFormat === 'chat' || (promptFormat === 'auto' && backend.capabilities?.chat === true);
+  const maxTokens = assertInteger(options.maxTokens ?? (useChat ? 4096 : 8), 'maxTokens', 1);
+  const providerOptions = thinkingProviderOptions(backend, useChat, thinking, options.extraBody);
   if (options.system !== undefined && !useChat) {
     throw new InvalidArgumentError({
       argument: 'system',
@@ -143,7 +198,17 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
   const namespaces = Object.fromEntries(
     modes.map((mode) => [
       mode,
-      hashTemplate(JSON.stringify([templates[mode].text, options.system ?? '', fence, useChat, maxTokens])),
+      hashTemplate(
+        JSON.stringify([
+          templates[mode].text,
+          options.system ?? '',
+          fence,
+          useChat,
+          maxTokens,
+          thinking,
+          options.extraBody ?? null,
+        ]),
+      ),
     ]),
   ) as Record<JudgeMode, string>;
   const taskNamespaces: Record<JudgeMode, string> = {
@@ -173,6 +238,16 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
   let closed = false;
   const closeController = new AbortController();
   const requestControllers = new Set<AbortController>();
+  // Retry and rate-limit timers. They are not unref()ed: pending judge work keeps the process alive.
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  // Rate limiting: no request goes out before `pausedUntil`; the number of requests in flight adapts
+  // (halved on each rate-limit answer, +1/limit on each success: AIMD) between 1 and `concurrency`.
+  let pausedUntil = 0;
+  let pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  let limit = concurrency;
+  let rateLimitStreak = 0;
+  // Each failure reason is printed once as a warning; later ones are counted (stats) and logged at debug.
+  const warnedReasons = new Set<string>();
 
   const buildPrompt = (mode: JudgeMode, reference: string, prediction: string): Prompt => {
     const text = templates[mode].render({
@@ -182,6 +257,14 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     if (!useChat) return text;
     const messages = options.system === undefined ? [] : [{ role: 'system', content: options.system }];
     return { messages: [...messages, { role: 'user', content: text }] };
+  };
+
+  const later = (delayMs: number, run: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      run();
+    }, delayMs);
+    timers.add(timer);
   };
 
   const scheduleFlush = () => {
@@ -195,12 +278,28 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
   };
 
   const flush = () => {
-    while (inFlight < concurrency && queue.length > 0) {
+    if (closed) return;
+    const wait = pausedUntil - Date.now();
+    if (wait > 0) {
+      if (pauseTimer === undefined && queue.length > 0) {
+        pauseTimer = setTimeout(() => {
+          timers.delete(pauseTimer as ReturnType<typeof setTimeout>);
+          pauseTimer = undefined;
+          flush();
+        }, wait);
+        timers.add(pauseTimer);
+      }
+      return;
+    }
+    while (inFlight < Math.max(1, Math.floor(limit)) && queue.length > 0) {
       const batch: Task[] = [];
       while (batch.length < batchSize && queue.length > 0) {
-        const task = queue.shift() as Task;
-        if (task.waiters > 0) batch.push(task);
-        else settle(task, { kind: 'failed', reason: 'aborted', message: 'every caller aborted' });
+        const next = queue[0] as Task;
+        // A task whose batch failed goes alone, so that its failure is its own.
+        if (batch.length > 0 && (next.solo || (batch[0] as Task).solo)) break;
+        queue.shift();
+        if (next.waiters > 0) batch.push(next);
+        else settle(next, { kind: 'failed', reason: 'aborted', message: 'every caller aborted' });
       }
       if (batch.length > 0) void runBatch(batch);
     }
@@ -234,6 +333,14 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       const result = await backend.generate(
         {
           ...options.generateOptions,
+          ...(providerOptions
+            ? {
+                providerOptions: mergeProviderOptions(
+                  options.generateOptions?.providerOptions,
+                  providerOptions,
+                ),
+              }
+            : {}),
           prompts: batch.map((task) => task.prompt),
           maxTokens,
           temperature: 0,
@@ -245,40 +352,16 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
         throw new RlptError({
           code: 'bad-backend-response',
           message: `Backend ${backend.provider}:${backend.modelId} returned ${result?.results?.length ?? 'no'} results for ${batch.length} prompts.`,
+          isRetryable: true,
         });
       }
+      rateLimitStreak = 0;
+      limit = Math.min(concurrency, limit + 1 / limit);
       batch.forEach((task, index) => {
-        settle(task, toOutcome(result.results[index]?.completions?.[0]));
+        settle(task, toOutcome(result.results[index]?.completions?.[0], maxTokens, thinking));
       });
     } catch (error) {
-      const failure = describeFailure(error, signal, closeController.signal, timeoutMs);
-      const retryable = failure.retryable && !closed;
-      const retrying = batch.filter((task) => retryable && task.attempt < retries && task.waiters > 0);
-      for (const task of batch) {
-        if (!retrying.includes(task))
-          settle(task, { kind: 'failed', reason: failure.reason, message: failure.message });
-      }
-      if (retrying.length > 0) {
-        stats.retries++;
-        const delay = retryDelay(error, retrying[0]?.attempt ?? 0);
-        logger.debug(
-          `judge request failed (${failure.message}); retrying ${retrying.length} prompt(s) in ${delay} ms`,
-          {
-            judge: name,
-          },
-        );
-        setTimeout(() => {
-          for (const task of retrying) {
-            task.attempt++;
-            if (closed) {
-              settle(task, { kind: 'failed', reason: 'closed', message: 'the judge was closed' });
-              continue;
-            }
-            queue.unshift(task);
-          }
-          scheduleFlush();
-        }, delay).unref?.();
-      }
+      handleFailure(batch, error, signal);
     } finally {
       clearTimeout(timer);
       requestControllers.delete(controller);
@@ -288,11 +371,84 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     }
   };
 
+  const handleFailure = (batch: Task[], error: unknown, signal: AbortSignal) => {
+    const failure = describeFailure(error, signal, closeController.signal, timeoutMs);
+    const retryable = failure.retryable && !closed;
+    const live = batch.filter((task) => task.waiters > 0);
+    for (const task of batch) {
+      if (!retryable || task.waiters === 0) {
+        settle(task, { kind: 'failed', reason: failure.reason, message: failure.message });
+      }
+    }
+    if (!retryable || live.length === 0) return;
+    const rateLimited = isRateLimit(error);
+    if (rateLimited) {
+      stats.rateLimited++;
+      rateLimitStreak++;
+      limit = Math.max(1, limit / 2);
+      const delay = retryDelay(error, rateLimitStreak - 1);
+      pausedUntil = Math.max(pausedUntil, Date.now() + delay);
+      logger.debug(
+        `judge rate-limited (${failure.message}); pausing ${delay} ms, ${Math.floor(limit)} request(s) in flight at most`,
+        { judge: name },
+      );
+      const requeue: Task[] = [];
+      for (const task of live) {
+        task.solo ||= live.length > 1;
+        if (task.rateLimitWaitMs + delay > maxRateLimitWaitMs) {
+          settle(task, {
+            kind: 'failed',
+            reason: 'rate-limited',
+            message: `still rate-limited after waiting ${Math.round(task.rateLimitWaitMs / 1000)} s (maxRateLimitWaitMs ${maxRateLimitWaitMs}): ${failure.message}`,
+          });
+          continue;
+        }
+        task.rateLimitWaitMs += delay;
+        stats.retries++;
+        requeue.push(task);
+      }
+      queue.unshift(...requeue);
+      return;
+    }
+    if (live.length > 1) {
+      // Split: each prompt of the failed batch is retried alone, at once, without using one of its tries.
+      for (const task of live) task.solo = true;
+      stats.retries += live.length;
+      logger.debug(
+        `judge request failed (${failure.message}); retrying its ${live.length} prompts one by one`,
+        { judge: name },
+      );
+      queue.unshift(...live);
+      return;
+    }
+    const task = live[0] as Task;
+    if (task.attempt >= retries) {
+      settle(task, {
+        kind: 'failed',
+        reason: failure.reason,
+        message: `${failure.message} (gave up after ${task.attempt + 1} tries)`,
+      });
+      return;
+    }
+    const delay = retryDelay(error, task.attempt);
+    task.attempt++;
+    stats.retries++;
+    logger.debug(`judge request failed (${failure.message}); retrying in ${delay} ms`, { judge: name });
+    later(delay, () => {
+      if (closed) {
+        settle(task, { kind: 'failed', reason: 'closed', message: 'the judge was closed' });
+        return;
+      }
+      queue.unshift(task);
+      flush();
+    });
+  };
+
   const retryDelay = (error: unknown, attempt: number): number => {
     if (ApiCallError.isInstance(error) && error.retryAfterSeconds !== undefined) {
-      return Math.min(30_000, Math.max(0, error.retryAfterSeconds * 1000));
+      return Math.min(60_000, Math.max(0, error.retryAfterSeconds * 1000));
     }
-    const base = retryDelayMs * 2 ** attempt;
+    const base = Math.min(30_000, retryDelayMs * 2 ** attempt);
     return Math.round(base * (0.75 + Math.random() * 0.5));
   };
 
@@ -319,7 +475,21 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
     stats.failed++;
     countReason(stats, outcome.reason);
     if (outcome.reason === 'aborted') return;
-    logger.warn(`judge failure (${outcome.reason}): ${outcome.message}`, { judge: name, id: item?.id });
+    recordFailure(stats, {
+      reason: outcome.reason,
+      message: outcome.message,
+      raw: outcome.raw,
+      id: item?.id,
+    });
+    if (warnedReasons.has(outcome.reason)) {
+      logger.debug(`judge failure (${outcome.reason}): ${outcome.message}`, { judge: name, id: item?.id });
+    } else {
+      warnedReasons.add(outcome.reason);
+      logger.warn(
+        `judge failure (${outcome.reason}): ${outcome.message} — further '${outcome.reason}' failures are counted in the judge stats, not printed`,
+        { judge: name, id: item?.id },
+      );
+    }
     options.onEvent?.({
       type: 'judge-error',
       id: item?.id,
@@ -327,7 +497,6 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       message: outcome.message,
     });
   };
-
   const judge: JudgeWithStats['judge'] = async (items, callOptions) => {
     const signal = callOptions?.signal;
     if (signal?.aborted) throw new AbortError({ cause: signal.reason });
@@ -439,6 +608,8 @@ export function createGenerativeJudge(options: GenerativeJudgeOptions): JudgeWit
       closed = true;
       closeController.abort(new AbortError({ message: `Judge ${name} was closed.` }));
       for (const controller of requestControllers) controller.abort(closeController.signal.reason);
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
       for (const task of queue.splice(0)) {
         settle(task, { kind: 'failed', reason: 'closed', message: 'the judge was closed' });
       }
@@ -457,18 +628,100 @@ function createTask(
   const promise = new Promise<Outcome>((done) => {
     resolve = done;
   });
-  return { namespace, reference, prediction, cache, prompt, waiters: 0, attempt: 0, resolve, promise };
+  return {
+    namespace,
+    reference,
+    prediction,
+    cache,
+    prompt,
+    waiters: 0,
+    attempt: 0,
+    solo: false,
+    rateLimitWaitMs: 0,
+    resolve,
+    promise,
+  };
 }
 
-function toOutcome(completion: { text?: unknown; finishReason?: string } | undefined): Outcome {
-  if (!completion || typeof completion.text !== 'string') {
+/**
+ * The request fields that turn a hybrid model's thinking off (or leave it on), plus the caller's extra
+ * body, in the shape the backend reads: `providerOptions.openai` (request-body fields) for OpenAI-compatible
+ * servers, `providerOptions.enableThinking` for local backends (onnx, transformers.js).
+ */
+function thinkingProviderOptions(
+  backend: InferenceBackendV1,
+  useChat: boolean,
+  thinking: boolean,
+  extraBody: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (backend.provider === 'openai') {
+    // The strict OpenAI API rejects unknown fields; vLLM, SGLang and llama.cpp read chat_template_kwargs.
+    const strictOpenAI = (backend as { server?: unknown }).server === 'openai';
+    const body: Record<string, unknown> = {};
+    if (useChat && !thinking && !strictOpenAI) body.chat_template_kwargs = { enable_thinking: false };
+    for (const [key, value] of Object.entries(extraBody ?? {})) {
+      body[key] =
+        key === 'chat_template_kwargs' && isPlainObject(value) && isPlainObject(body[key])
+          ? { ...(body[key] as Record<string, unknown>), ...value }
+          : value;
+    }
+    return Object.keys(body).length > 0 ? { openai: body } : undefined;
+  }
+  if (extraBody !== undefined && Object.keys(extraBody).length > 0) {
+    throw new InvalidArgumentError({
+      argument: 'extraBody',
+      message: `extraBody is sent to OpenAI-compatible servers only; backend ${backend.provider}:${backend.modelId} has no request body. Use generateOptions.providerOptions for it.`,
+    });
+  }
+  return useChat && !thinking ? { enableThinking: false } : undefined;
+}
+
+function mergeProviderOptions(
+  given: Record<string, unknown> | undefined,
+  ours: Record<string, unknown>,
+): Record<string, unknown> {
+  if (!given) return ours;
+  const merged: Record<string, unknown> = { ...ours, ...given };
+  if (isPlainObject(ours.openai) && isPlainObject(given.openai)) {
+    merged.openai = { ...ours.openai, ...given.openai };
+  }
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** 429, or 503 with a `Retry-After`: the server asks the client to slow down. */
+function isRateLimit(error: unknown): boolean {
+  if (!ApiCallError.isInstance(error)) return false;
+  return error.statusCode === 429 || (error.statusCode === 503 && error.retryAfterSeconds !== undefined);
+}
+
+const THINK_OPEN = '<think>';
+const THINK_CLOSE = '</think>';
+
+/**
+ * Reads the verdict after the model's thoughts. Thoughts arrive three ways (see
+ * shared/reference/inference-servers.md §2.3–2.4): split out by the server's reasoning parser (`text` is
+ * then the content alone, empty or null when the budget ran out while thinking), inline as
+ * `<think>…</think>` (no parser; or an old vLLM `qwen3` parser returning a cut-off thought as content), or
+ * with only the closing `</think>` (templates that open the block in the prompt: Qwen3-Thinking-2507,
+ * DeepSeek-R1). A `Score:` line inside the thoughts never counts.
+ */
+function toOutcome(
+  completion: { text?: unknown; finishReason?: string; reasoning?: string } | undefined,
+  maxTokens: number,
+  thinking: boolean,
+): Outcome {
+  if (!completion || (typeof completion.text !== 'string' && completion.text !== null)) {
     return {
       kind: 'failed',
       reason: 'bad-backend-response',
       message: 'the backend returned no completion text',
     };
   }
-  const raw = completion.text;
+  const raw = completion.text ?? '';
   if (completion.finishReason === 'error') {
     return {
       kind: 'failed',
@@ -477,16 +730,39 @@ function toOutcome(completion: { text?: unknown; finishReason?: string } | undef
       raw,
     };
   }
-  const score = parseVerdict(raw);
-  if (score === undefined) {
+  const close = raw.lastIndexOf(THINK_CLOSE);
+  const openOnly = close < 0 && raw.includes(THINK_OPEN);
+  const answer = close >= 0 ? raw.slice(close + THINK_CLOSE.length) : openOnly ? '' : raw;
+  let score = parseVerdict(answer);
+  // A parser that files the whole reply under reasoning although the model finished (vLLM's deepseek_r1
+  // parser with enable_thinking=false: no </think> in the output, so content is null) — the verdict is there.
+  if (
+    score === undefined &&
+    answer.trim() === '' &&
+    completion.finishReason !== 'length' &&
+    typeof completion.reasoning === 'string'
+  ) {
+    const reasoning = completion.reasoning;
+    const end = reasoning.lastIndexOf(THINK_CLOSE);
+    score = parseVerdict(end >= 0 ? reasoning.slice(end + THINK_CLOSE.length) : reasoning);
+    if (score !== undefined) return { kind: 'ok', score, raw: reasoning };
+  }
+  if (score !== undefined) return { kind: 'ok', score, raw };
+  if (completion.finishReason === 'length') {
+    const where = openOnly || answer.trim() === '' ? ' while the model was still thinking' : '';
     return {
       kind: 'failed',
-      reason: 'unparseable',
-      message: `the judge's output has no "Score: 0" or "Score: 1" line: ${JSON.stringify(raw.slice(0, 200))}${completion.finishReason === 'length' ? ' (cut at maxTokens)' : ''}`,
+      reason: 'truncated',
+      message: `the judge's output was cut at maxTokens=${maxTokens}${where}, before a "Score: 0|1" verdict: raise --judge-max-tokens (judge.maxTokens)${thinking ? '' : ', or check that the server honours chat_template_kwargs.enable_thinking=false (--judge-thinking off)'}. Output starts ${JSON.stringify(raw.slice(0, 120))}`,
       raw,
     };
   }
-  return { kind: 'ok', score, raw };
+  return {
+    kind: 'failed',
+    reason: 'unparseable',
+    message: `the judge's output has no "Score: 0" or "Score: 1" line${close >= 0 ? ' after its thoughts' : ''}: ${JSON.stringify(answer.slice(-200))}`,
+    raw,
+  };
 }
 
 function describeFailure(
@@ -502,17 +778,19 @@ function describeFailure(
   }
   if (ApiCallError.isInstance(error)) {
     const status = error.statusCode === undefined ? '' : ` (HTTP ${error.statusCode})`;
+    // A 2xx whose body is not a reply (garbled by a proxy, cut off) is worth another try, unlike a 4xx.
+    const garbled = error.statusCode !== undefined && error.statusCode >= 200 && error.statusCode < 300;
     return {
-      reason: 'api-error',
+      reason: garbled ? 'bad-backend-response' : 'api-error',
       message: `${error.url}${status}: ${message}`,
-      retryable: error.isRetryable,
+      retryable: error.isRetryable || garbled,
     };
   }
   if (RlptError.isInstance(error)) {
     return {
       reason: error.code === 'bad-backend-response' ? error.code : 'backend-error',
       message,
-      retryable: error.isRetryable,
+      retryable: error.isRetryable || error.code === 'bad-backend-response',
     };
   }
   // Unknown errors (e.g. a fetch TypeError from a dropped connection) are worth one more try.

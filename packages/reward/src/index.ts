@@ -15,7 +15,7 @@ export type {
 export { parseVerdict } from './verdict.js';
 export { foldForDetection, normalizeWords } from './text.js';
 export type { JudgeObservability } from './common.js';
-export type { JudgeStats, JudgeWithStats } from './stats.js';
+export type { JudgeFailureRecord, JudgeStats, JudgeWithStats } from './stats.js';
 export {
   formatRewardLabel,
   parseRewardLabel,

@@ -23,10 +23,24 @@ export interface JudgeStats {
   judgeCalls: number;
   /** `generate` requests sent (each carries up to `batchSize` prompts). */
   requests: number;
-  /** Requests retried after a retryable error. */
+  /** Judge prompts sent again after a retryable error (a failed batch split, a rate limit, a retry). */
   retries: number;
+  /** Rate-limit answers received (HTTP 429, or 503 with `Retry-After`). */
+  rateLimited: number;
+  /** The last few failures (most recent last, at most 8), with the judge's raw output when there was one. */
+  lastFailures: JudgeFailureRecord[];
   /** Skipped and failed items by reason code (`too-short`, `unparseable`, `timeout`, …). */
   reasons: Record<string, number>;
+}
+
+/** One judge failure as kept in {@link JudgeStats.lastFailures}. */
+export interface JudgeFailureRecord {
+  reason: string;
+  message: string;
+  /** The judge's raw output, when it answered (cut to 500 characters). */
+  raw?: string;
+  /** The item's id, when it had one. */
+  id?: string;
 }
 
 /** A `JudgeV1` that also reports its counters. Both rlpt judges are one. */
@@ -51,12 +65,32 @@ export function emptyStats(): JudgeStats {
     judgeCalls: 0,
     requests: 0,
     retries: 0,
+    rateLimited: 0,
+    lastFailures: [],
     reasons: {},
   };
 }
 
+const keptFailures = 8;
+
+/** Keeps `failure` among the last few of `stats`. */
+export function recordFailure(
+  stats: JudgeStats,
+  failure: { reason: string; message: string; raw?: string | undefined; id?: string | undefined },
+): void {
+  const record: JudgeFailureRecord = { reason: failure.reason, message: failure.message };
+  if (failure.raw !== undefined) record.raw = failure.raw.slice(0, 500);
+  if (failure.id !== undefined) record.id = failure.id;
+  stats.lastFailures.push(record);
+  if (stats.lastFailures.length > keptFailures) stats.lastFailures.shift();
+}
+
 export function snapshotStats(stats: JudgeStats): JudgeStats {
-  return { ...stats, reasons: { ...stats.reasons } };
+  return {
+    ...stats,
+    reasons: { ...stats.reasons },
+    lastFailures: stats.lastFailures.map((failure) => ({ ...failure })),
+  };
 }
 
 export function countReason(stats: JudgeStats, reason: string): void {

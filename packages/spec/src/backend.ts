@@ -48,6 +48,12 @@ export interface Completion {
    */
   logprobs?: Float32Array;
   finishReason: FinishReason;
+  /**
+   * Reasoning the server split out of the reply (a reasoning parser's `reasoning` /
+   * `reasoning_content`); `text` then holds only the final answer. Absent when the thoughts, if any, are in
+   * `text` (as `<think>…</think>`).
+   */
+  reasoning?: string;
 }
 
 export interface PromptResult {

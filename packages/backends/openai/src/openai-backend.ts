@@ -442,6 +442,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
           else if (request.logprobs) missingLogprobs = true;
           if (choice.nullLogprobs) nullLogprobs = true;
           if (choice.separateReasoning) separateReasoning = true;
+          if (choice.reasoning !== undefined) completion.reasoning = choice.reasoning;
           return completion;
         }),
       };

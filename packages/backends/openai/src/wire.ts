@@ -87,6 +87,8 @@ export interface ParsedChoice {
   nullLogprobs?: boolean;
   /** The server split out reasoning (`reasoning_content`) that `text` does not include. */
   separateReasoning?: boolean;
+  /** That reasoning (`message.reasoning`, vLLM ≥ 0.11.1, or `message.reasoning_content`). */
+  reasoning?: string;
 }
 
 export interface ParsedResponse {
@@ -258,8 +260,13 @@ export function parseChatResponse(
       text: content ?? '',
       finishReason: mapFinishReason(choice.finish_reason),
     };
-    const reasoning = message.reasoning_content ?? message.reasoning;
-    if (typeof reasoning === 'string' && reasoning.length > 0) result.separateReasoning = true;
+    // vLLM renamed reasoning_content to reasoning (both in 0.11.1–0.15, reasoning only from 0.16);
+    // SGLang and llama.cpp keep reasoning_content.
+    const reasoning = message.reasoning ?? message.reasoning_content;
+    if (typeof reasoning === 'string' && reasoning.length > 0) {
+      result.separateReasoning = true;
+      result.reasoning = reasoning;
+    }
     const logprobs = choice.logprobs;
     let tokenStrings: unknown[] | undefined;
     if (wantLogprobs && isObject(logprobs)) {

@@ -1,7 +1,16 @@
-export { alwaysYesModel, gullibleJudgeModel, startScriptedJudgeServer } from './judge-server.js';
+export {
+  alwaysYesModel,
+  deliberation,
+  gullibleJudgeModel,
+  startScriptedJudgeServer,
+} from './judge-server.js';
 export type {
+  FaultKind,
+  FaultOptions,
   JudgeModel,
   ScriptedFailure,
   ScriptedJudgeServer,
   ScriptedJudgeServerOptions,
+  StandInTokenizer,
+  ThinkingOptions,
 } from './judge-server.js';
