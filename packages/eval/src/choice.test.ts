@@ -54,6 +54,11 @@ describe('extractChoice', () => {
 });
 
 describe('gradeChoiceResponse', () => {
+  it('a standalone letter in byte soup is not an answer', () => {
+    expect(extractChoice('\uFFFD\u0013B\uFFFD(x\uFFFD\u0002 C \uFFFD\uFFFD')).toBeNull();
+    expect(extractChoice('Answer: C \uFFFD\uFFFD')).toBe('C');
+  });
+
   it('compares the letter and reports unanswered as null', () => {
     expect(gradeChoiceResponse('Answer: B', 'B')).toEqual({ extracted: 'B', correct: true });
     expect(gradeChoiceResponse('Answer: C', 'b')).toEqual({ extracted: 'C', correct: false });

@@ -3,7 +3,7 @@
  * without a recognisable answer is wrong and counted as unanswered). Also KOR-Bench's `[[…]]` answers.
  */
 import { answersEquivalent } from './math/equivalence.js';
-import { boxedAnswers } from './math/extract.js';
+import { boxedAnswers, isGarbled } from './math/extract.js';
 
 /** Options of {@link extractChoice} and {@link gradeChoiceResponse}. */
 export interface ChoiceOptions {
@@ -146,7 +146,8 @@ function extractFromRegion(
     if (byText) return byText;
   }
 
-  if (!allowStandalone) return null;
+  // A standalone letter inside byte soup is noise, not an answer.
+  if (!allowStandalone || isGarbled(text)) return null;
   const paragraphs = text.split(/\n\s*\n/);
   const finalParagraph = paragraphs[paragraphs.length - 1] ?? '';
   const standalone = new RegExp(`(?<![A-Za-z])\\(?([${letters}])\\)?(?![A-Za-z'’])`, 'g');

@@ -12,6 +12,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { passAtK as unbiasedPassAtK } from '@rlpt/grpo';
 import type { FinishReason } from '@rlpt/spec';
 
 /** Why a sample scored 0. */
@@ -67,10 +68,16 @@ export interface BenchmarkSummary {
   samples: number;
   /** Mean fraction of correct samples (= pass@1; the paper's accuracy). */
   accuracy: number;
-  /** Mean unbiased pass@k over items, for every k all items have. */
+  /** Mean unbiased pass@k over items, for every requested k that every item has at least k samples for. */
   passAtK: Record<string, number>;
+  /** Share of samples with no extractable answer (garbage, no box/marker/number): counted as wrong. */
   unansweredRate: number;
   truncatedRate: number;
+  /**
+   * Metrics that could not be computed, with the reason, keyed `accuracy`, `pass@<k>`, `unanswered`,
+   * `truncated` (e.g. `pass@8`: "needs ≥ 8 samples per item; ran n = 2"). Shown as n/a in the tables.
+   */
+  unavailable: Record<string, string>;
   /** Malformed source records skipped by the loader. */
   skippedRecords: number;
 }
@@ -161,7 +168,10 @@ export function writeFileAtomic(file: string, content: string): void {
   renameSync(temporary, file);
 }
 
-/** Summarises item results (the latest result per id; errored items counted apart). */
+/**
+ * Summarises item results (the latest result per id; errored items counted apart). `ks`: the pass@k
+ * values to report (default: those in the item results); a k above an item's sample count is n/a.
+ */
 export function summarize(
   benchmark: {
     name: string;
@@ -171,6 +181,7 @@ export function summarize(
     skippedRecords?: number;
   },
   results: ItemResult[],
+  ks?: number[],
 ): BenchmarkSummary {
   const latest = new Map<string, ItemResult>();
   for (const result of results) latest.set(result.id, result);
@@ -179,12 +190,27 @@ export function summarize(
   const samples = graded.reduce((sum, result) => sum + result.n, 0);
   const mean = (values: number[]) =>
     values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : 0;
+  const unavailable: Record<string, string> = {};
   const passAtK: Record<string, number> = {};
-  const ks = new Set<string>();
-  for (const result of graded) for (const k of Object.keys(result.passAtK)) ks.add(k);
-  for (const k of [...ks].sort((a, b) => Number(a) - Number(b))) {
-    if (graded.every((result) => result.passAtK[k] !== undefined))
-      passAtK[k] = mean(graded.map((result) => result.passAtK[k]!));
+  const wanted = new Set<number>(ks ?? []);
+  if (!ks) for (const result of graded) for (const k of Object.keys(result.passAtK)) wanted.add(Number(k));
+  const fewest = graded.length ? Math.min(...graded.map((result) => result.n)) : 0;
+  for (const k of [...wanted].sort((a, b) => a - b)) {
+    if (graded.length === 0) continue;
+    if (fewest < k) {
+      unavailable[`pass@${k}`] = `needs ≥ ${k} samples per item; ran n = ${fewest}`;
+      continue;
+    }
+    passAtK[String(k)] = mean(graded.map((result) => unbiasedPassAtK(result.n, result.correct, k)));
+  }
+  if (graded.length === 0) {
+    const reason = errors
+      ? `no graded items: the backend failed on ${errors} of ${benchmark.total}`
+      : 'no graded items';
+    unavailable.accuracy = reason;
+    for (const k of wanted) unavailable[`pass@${k}`] = reason;
+    unavailable.unanswered = reason;
+    unavailable.truncated = reason;
   }
   return {
     name: benchmark.name,
@@ -199,6 +225,7 @@ export function summarize(
     unansweredRate: samples ? graded.reduce((sum, result) => sum + result.unanswered, 0) / samples : 0,
     truncatedRate: samples ? graded.reduce((sum, result) => sum + result.truncated, 0) / samples : 0,
     skippedRecords: benchmark.skippedRecords ?? 0,
+    unavailable,
   };
 }
 
@@ -220,6 +247,7 @@ const PAPER_ORDER = [
 ];
 
 const percent = (value: number) => (value * 100).toFixed(1);
+const NA = 'n/a';
 
 function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) =>
@@ -243,32 +271,51 @@ export function formatResultsMarkdown(model: string, summaries: BenchmarkSummary
   const header = ['Model'];
   const row = [model];
   for (const summary of ordered) {
+    const unavailable = summary.unavailable ?? {};
     if (summary.metric === 'accuracy') {
       header.push(summary.title);
-      row.push(percent(summary.accuracy));
+      row.push(unavailable.accuracy ? NA : percent(summary.accuracy));
     } else {
       for (const k of ks) {
         const value = summary.passAtK[String(k)];
-        if (value === undefined) continue;
         header.push(`${summary.title} P@${k}`);
-        row.push(percent(value));
+        row.push(value === undefined ? NA : percent(value));
       }
     }
   }
-  const details = ordered.map((summary) => [
-    summary.title,
-    summary.metric === 'accuracy'
-      ? `acc ${percent(summary.accuracy)}`
-      : Object.entries(summary.passAtK)
-          .map(([k, value]) => `P@${k} ${percent(value)}`)
-          .join(', '),
-    `${summary.items}/${summary.total}`,
-    summary.items ? (summary.samples / summary.items).toFixed(0) : '0',
-    percent(summary.unansweredRate),
-    percent(summary.truncatedRate),
-    String(summary.errors),
-    String(summary.skippedRecords),
-  ]);
+  const details = ordered.map((summary) => {
+    const unavailable = summary.unavailable ?? {};
+    const score =
+      summary.metric === 'accuracy'
+        ? `acc ${unavailable.accuracy ? NA : percent(summary.accuracy)}`
+        : ks
+            .map((k) => {
+              const value = summary.passAtK[String(k)];
+              return `P@${k} ${value === undefined ? NA : percent(value)}`;
+            })
+            .join(', ');
+    return [
+      summary.title,
+      score,
+      `${summary.items}/${summary.total}`,
+      summary.items ? (summary.samples / summary.items).toFixed(0) : NA,
+      unavailable.unanswered ? NA : percent(summary.unansweredRate),
+      unavailable.truncated ? NA : percent(summary.truncatedRate),
+      String(summary.errors),
+      String(summary.skippedRecords),
+    ];
+  });
+  // Every n/a with its reason, once per benchmark and reason.
+  const notes = ordered.flatMap((summary) => {
+    const byReason = new Map<string, string[]>();
+    for (const [metric, reason] of Object.entries(summary.unavailable ?? {})) {
+      if (summary.metric === 'accuracy' && metric.startsWith('pass@')) continue;
+      byReason.set(reason, [...(byReason.get(reason) ?? []), metric]);
+    }
+    return [...byReason].map(
+      ([reason, metrics]) => `- ${summary.title} ${metrics.join(', ')}: n/a (${reason})`,
+    );
+  });
   return [
     markdownTable(header, [row]),
     '',
@@ -285,6 +332,9 @@ export function formatResultsMarkdown(model: string, summaries: BenchmarkSummary
       ],
       details,
     ),
+    '',
+    ...(notes.length ? [...notes, ''] : []),
+    'Unanswered: samples with no extractable answer (no box, answer marker or usable number; undecodable output included), all counted as wrong.',
     '',
   ].join('\n');
 }

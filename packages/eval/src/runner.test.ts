@@ -148,8 +148,12 @@ describe('runEval', () => {
       temperature: 0.6,
       topP: 0.95,
       maxTokens: 32768,
-      ks: [1, 4, 8],
+      ks: [1, 4, 8, 16],
     });
+    // pass@16 cannot be computed from 8 samples: shown as n/a with the reason, not dropped.
+    expect(summary.unavailable).toEqual({ 'pass@16': 'needs ≥ 16 samples per item; ran n = 8' });
+    expect(report.markdown).toMatch(/ToyMath P@16 \|/);
+    expect(report.markdown).toContain('- ToyMath pass@16: n/a (needs ≥ 16 samples per item; ran n = 8)');
     expect(backend.maxInFlight).toBeLessThanOrEqual(3);
     expect(backend.maxInFlight).toBeGreaterThan(1);
     const markdown = readFileSync(path.join(outDir, 'results.md'), 'utf8');
@@ -341,6 +345,132 @@ describe('runEval', () => {
     expect(summary.unansweredRate).toBeCloseTo(4 / 12, 12);
     expect(report.markdown).toContain(`| ToyMC |`);
     expect(report.markdown).toContain((500 / 12).toFixed(1));
+  });
+
+  it('shows pass@8 as n/a with the reason when n < 8 (the default ks 1,8)', async () => {
+    const report = await runEval({
+      backend: new ScriptedBackend(mathPlan),
+      benchmarks: [mathBenchmark(3)],
+      outDir,
+      n: 2,
+    });
+    const summary = report.benchmarks[0]!;
+    expect(Object.keys(summary.passAtK)).toEqual(['1']);
+    expect(summary.unavailable['pass@8']).toBe('needs ≥ 8 samples per item; ran n = 2');
+    const [header, , row] = report.markdown.split('\n');
+    expect(header).toMatch(/ToyMath P@1 +\| ToyMath P@8/);
+    expect(row).toMatch(/\| n\/a +\|$/);
+    expect(report.markdown).toMatch(/P@1 [0-9.]+, P@8 n\/a/);
+    expect(report.markdown).toContain('pass@8: n/a (needs ≥ 8 samples per item; ran n = 2)');
+  });
+
+  it('counts byte-soup completions as unanswered, even with a stray digit in them', async () => {
+    const soup =
+      'IHTo\uFFFDV[^\uFFFD\u0017S\uFFFDV1_\uFFFD\\uRl?S\uFFFD\u0013yT]\uFFFD]A;>u;(j2(\uFFFD_\uFFFDu';
+    const report = await runEval({
+      backend: new ScriptedBackend(() => ({ text: soup, finishReason: 'length' })),
+      benchmarks: [mathBenchmark(2)],
+      outDir,
+      n: 2,
+    });
+    expect(report.benchmarks[0]).toMatchObject({ unansweredRate: 1, truncatedRate: 1, accuracy: 0 });
+  });
+
+  it('a benchmark without graded items shows n/a, not 0%, for its rates', async () => {
+    const backend = new ScriptedBackend(mathPlan);
+    backend.failures.set('Q0', [new Error('max_tokens is 32768, more than this server allows (2048)')]);
+    const report = await runEval({ backend, benchmarks: [mathBenchmark(1)], outDir, n: 2 });
+    const summary = report.benchmarks[0]!;
+    expect(summary.unavailable).toMatchObject({
+      unanswered: 'no graded items: the backend failed on 1 of 1',
+      'pass@1': 'no graded items: the backend failed on 1 of 1',
+    });
+    expect(report.markdown).toMatch(
+      /\| ToyMath +\| P@1 n\/a, P@8 n\/a \| 0\/1 +\| n\/a +\| n\/a +\| n\/a +\| 1 /,
+    );
+  });
+
+  it('a folder without sampled items resumes with new settings; one with samples names what may change', async () => {
+    // Every call fails (as with max tokens above a server's limit): nothing was sampled.
+    const failing = new ScriptedBackend(mathPlan);
+    failing.failures.set('Q0', [new Error('HTTP 400')]);
+    failing.failures.set('Q1', [new Error('HTTP 400')]);
+    await runEval({ backend: failing, benchmarks: [mathBenchmark(2)], outDir, n: 2, maxTokens: 32768 });
+    const events: RlptEvent[] = [];
+    const fixed = await runEval({
+      backend: new ScriptedBackend(mathPlan),
+      benchmarks: [mathBenchmark(2)],
+      outDir,
+      n: 2,
+      maxTokens: 1024,
+      onEvent: (event) => events.push(event),
+    });
+    expect(fixed.benchmarks[0]).toMatchObject({ items: 2, errors: 0 });
+    expect(fixed.settings.maxTokens).toBe(1024);
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'warning',
+        message: expect.stringMatching(/no sampled items.*maxTokens/),
+      }),
+    );
+    // Now it holds samples: other sampling settings are refused, with what may change and --overwrite.
+    const refused = runEval({
+      backend: new ScriptedBackend(mathPlan),
+      benchmarks: [mathBenchmark(2)],
+      outDir,
+      n: 2,
+      maxTokens: 512,
+    });
+    await expect(refused).rejects.toThrow(/maxTokens: this folder was run with 1024, now 512/);
+    await expect(
+      runEval({
+        backend: new ScriptedBackend(mathPlan),
+        benchmarks: [mathBenchmark(2)],
+        outDir,
+        n: 2,
+        maxTokens: 512,
+      }),
+    ).rejects.toThrow(
+      /pass@k values, benchmarks, limits, concurrency and batch size may change[\s\S]*--overwrite/,
+    );
+    // pass@k values may change on resume: nothing is generated again.
+    const again = new ScriptedBackend(mathPlan);
+    const resumed = await runEval({
+      backend: again,
+      benchmarks: [mathBenchmark(2)],
+      outDir,
+      n: 2,
+      maxTokens: 1024,
+      ks: [2],
+    });
+    expect(again.calls).toBe(0);
+    expect(Object.keys(resumed.benchmarks[0]!.passAtK)).toEqual(['2']);
+  });
+
+  it('overwrite replaces an earlier run, and refuses a folder that is not a run folder', async () => {
+    await runEval({ backend: new ScriptedBackend(mathPlan), benchmarks: [mathBenchmark(2)], outDir, n: 2 });
+    const backend = new ScriptedBackend(mathPlan);
+    const report = await runEval({
+      backend,
+      benchmarks: [mathBenchmark(1)],
+      outDir,
+      n: 4,
+      overwrite: true,
+    });
+    expect(backend.calls).toBe(1);
+    expect(report.resumedItems).toBe(0);
+    const { results } = readItemResults(path.join(outDir, 'toy-math', 'results.jsonl'));
+    expect(results.map((result) => [result.id, result.n])).toEqual([['q0', 4]]);
+    const other = mkdtempSync(path.join(tmpdir(), 'rlpt-eval-other-'));
+    try {
+      writeFileSync(path.join(other, 'notes.txt'), 'mine');
+      await expect(
+        runEval({ backend, benchmarks: [mathBenchmark(1)], outDir: other, n: 2, overwrite: true }),
+      ).rejects.toThrow(/holds files but no run.json, so it is not an rlpt eval run folder/);
+      expect(readFileSync(path.join(other, 'notes.txt'), 'utf8')).toBe('mine');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it('validates its options', async () => {

@@ -2,7 +2,7 @@
  * The evaluation runner: any InferenceBackendV1, n samples per item, graded per benchmark, unbiased
  * pass@k, resumable per-item results, bounded concurrency, progress events, a results table.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { passAtK } from '@rlpt/grpo';
 import type { ChatTemplate } from '@rlpt/prompts';
@@ -49,8 +49,15 @@ export interface RunEvalOptions {
   backend: InferenceBackendV1;
   /** Loaded benchmarks ({@link loadBenchmark}). */
   benchmarks: Benchmark[];
-  /** Run folder: `run.json`, `<benchmark>/results.jsonl`, `results.json`, `results.md`. Re-using it resumes. */
+  /**
+   * Run folder: `run.json`, `<benchmark>/results.jsonl`, `results.json`, `results.md`. Re-using it resumes:
+   * the sampling settings (model, n, temperature, topP, maxTokens, seed) must then be the same as long as
+   * the folder holds any sampled item; everything else (ks, benchmarks, limits, concurrency, batch size)
+   * may change.
+   */
   outDir: string;
+  /** Delete an earlier run in `outDir` (a folder with `run.json`) and start over. Default false. */
+  overwrite?: boolean;
   /** Samples per item. Default 64 (paper). */
   n?: number;
   /** Default 0.6 (paper). */
@@ -61,7 +68,7 @@ export interface RunEvalOptions {
   maxTokens?: number;
   /** Sampling seed passed to the backend. */
   seed?: number;
-  /** pass@k values reported; those above n are dropped. Default [1, 8]. */
+  /** pass@k values reported; a k above n is reported as n/a with the reason. Default [1, 8]. May change on resume. */
   ks?: number[];
   /** generate calls in flight at once. Default 4. */
   concurrency?: number;
@@ -148,12 +155,45 @@ function resolveSettings(options: RunEvalOptions): RunSettings {
     topP,
     maxTokens: positiveInteger('maxTokens', options.maxTokens, PAPER_PROTOCOL.maxTokens),
     seed: options.seed ?? null,
-    ks: ks.filter((k) => k <= n),
+    ks,
   };
 }
 
-/** Refuses to mix samples drawn under different settings in one run folder. */
-function checkRunFolder(outDir: string, settings: RunSettings): void {
+/** The settings that decide what the samples are: they may not change while a folder holds samples. */
+export const SAMPLING_SETTINGS = ['model', 'n', 'temperature', 'topP', 'maxTokens', 'seed'] as const;
+
+/** Items with samples in a run folder (backend errors have none and do not count). */
+function sampledItems(outDir: string): number {
+  let count = 0;
+  for (const entry of readdirSync(outDir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const file = path.join(outDir, entry.name, 'results.jsonl');
+    if (!existsSync(file)) continue;
+    count += readItemResults(file).results.filter((result) => !result.error && result.n > 0).length;
+  }
+  return count;
+}
+
+/** `overwrite`: removes an earlier run; refuses a non-empty folder that is not an eval run folder. */
+function clearRunFolder(outDir: string): void {
+  if (!existsSync(outDir)) return;
+  const entries = readdirSync(outDir);
+  if (entries.length === 0) return;
+  if (!entries.includes('run.json')) {
+    throw new ConfigError({
+      issues: [{ path: 'outDir', message: 'holds files but no run.json: not an rlpt eval run folder' }],
+      source: outDir,
+      message: `Refusing to overwrite ${outDir}: it holds files but no run.json, so it is not an rlpt eval run folder. Choose another output folder.`,
+    });
+  }
+  rmSync(outDir, { recursive: true, force: true });
+}
+
+/**
+ * Refuses to mix samples drawn under different settings in one run folder. A folder without any sampled
+ * item (every call failed, e.g. max tokens above the server's limit) takes the new settings.
+ */
+function checkRunFolder(outDir: string, settings: RunSettings, emit: EventHandler): void {
   const file = path.join(outDir, 'run.json');
   let previous: RunSettings | null = null;
   try {
@@ -166,9 +206,19 @@ function checkRunFolder(outDir: string, settings: RunSettings): void {
       });
     }
   }
-  if (previous) {
+  const sampled = previous ? sampledItems(outDir) : 0;
+  if (previous && sampled === 0) {
+    const changed = SAMPLING_SETTINGS.filter(
+      (key) => JSON.stringify(previous[key]) !== JSON.stringify(settings[key]),
+    );
+    if (changed.length > 0)
+      emit({
+        type: 'warning',
+        message: `${file}: the earlier run in this folder has no sampled items, so it continues with the new ${changed.join(', ')}.`,
+      });
+  } else if (previous) {
     const issues: ConfigIssue[] = [];
-    for (const key of ['model', 'n', 'temperature', 'topP', 'maxTokens', 'seed'] as const) {
+    for (const key of SAMPLING_SETTINGS) {
       if (JSON.stringify(previous[key]) !== JSON.stringify(settings[key]))
         issues.push({
           path: key,
@@ -179,9 +229,11 @@ function checkRunFolder(outDir: string, settings: RunSettings): void {
       throw new ConfigError({
         issues,
         source: file,
-        message: `Cannot resume ${outDir}: its samples were drawn with other settings:\n${issues
+        message: `Cannot resume ${outDir}: its ${sampled} sampled items were drawn with other settings:\n${issues
           .map((issue) => `  - ${issue.path}: ${issue.message}`)
-          .join('\n')}\nUse a new --out folder, or the same settings to resume.`,
+          .join(
+            '\n',
+          )}\nOn resume ${SAMPLING_SETTINGS.join(', ')} must stay the same (pass@k values, benchmarks, limits, concurrency and batch size may change). Resume with the same settings, use a new output folder, or start over with overwrite (rlpt eval --overwrite).`,
       });
     }
   }
@@ -222,8 +274,9 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
   const emit: EventHandler = options.onEvent ?? (() => {});
   const { backend, signal } = options;
 
+  if (options.overwrite) clearRunFolder(options.outDir);
   mkdirSync(options.outDir, { recursive: true });
-  checkRunFolder(options.outDir, settings);
+  checkRunFolder(options.outDir, settings, emit);
 
   const render = (messages: ChatMessage[]): Prompt =>
     options.chatTemplate ? options.chatTemplate.render(messages) : { messages };
@@ -387,6 +440,7 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
           skippedRecords: benchmark.skipped,
         },
         all,
+        settings.ks,
       ),
     );
   }

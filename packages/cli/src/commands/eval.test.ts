@@ -3,7 +3,15 @@ import { join, resolve } from 'node:path';
 import { createTinyModel } from '@rlpt/model';
 import { ConfigError } from '@rlpt/spec';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cliRoot, defaultFlags, killCliProcesses, startCli, useTempDirs, waitForStdout } from '../testing.js';
+import {
+  cliRoot,
+  defaultFlags,
+  killCliProcesses,
+  runCli,
+  startCli,
+  useTempDirs,
+  waitForStdout,
+} from '../testing.js';
 import { type RawEvalFlags, parseEvalFlags } from './eval.js';
 
 const shipped = resolve(cliRoot, '../../../shared/data/benchmarks');
@@ -34,6 +42,7 @@ describe('rlpt eval flags', () => {
       temperature: 0.6,
       topP: 0.95,
       maxTokens: 32768,
+      maxTokensGiven: false,
       k: [1, 8],
       concurrency: 4,
       batchSize: 1,
@@ -147,6 +156,68 @@ describe.skipIf(!hasShipped)('rlpt eval (the real binary) on a tiny ONNX model',
     expect(await exited).toBe(0);
     expect(output.stdout).toContain('GSM8K P@1');
     expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).provider).toBe('openai');
+  });
+
+  it('the README command against `rlpt serve model`: the default max tokens is fitted to the served context', {
+    timeout: 90_000,
+  }, async () => {
+    // A model with a 700-token context: the paper's 32768 default cannot be honoured.
+    const small = (await createTinyModel({ dir: join(dir, 'tiny'), seed: 2, maxPositionEmbeddings: 700 }))
+      .dir;
+    const server = startCli(['serve', 'model', '--model', small, '--port', '0']);
+    const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+\/v1)/);
+    const models = (await (await fetch(`${url}/models`)).json()) as { data: { max_model_len?: number }[] };
+    expect(models.data[0]!.max_model_len).toBe(700);
+    const readme = ['eval', '--backend', `openai:${url}`, '--model', 'tiny', '--benchmarks', 'aime24,gsm8k'];
+    const protocol = [
+      '--data-dir',
+      shipped,
+      '--n',
+      '2',
+      '--temperature',
+      '0.6',
+      '--top-p',
+      '0.95',
+      '--limit',
+      '1',
+    ];
+    // A --max-tokens given above the context is refused before anything is written.
+    const refusedOut = join(dir, 'run-refused');
+    const refused = startCli([...readme, ...protocol, '--max-tokens', '4096', '--out', refusedOut]);
+    expect(await refused.exited).toBe(2);
+    expect(refused.output.stderr).toMatch(
+      /--max-tokens: is 4096, more than the model's context of 700 tokens/,
+    );
+    expect(existsSync(refusedOut)).toBe(false);
+    // The default is lowered with a warning, and the run works.
+    const out = join(dir, 'run-readme');
+    const run = startCli([...readme, ...protocol, '--out', out]);
+    expect(await run.exited).toBe(0);
+    expect(run.output.stderr).toMatch(
+      /warning: --max-tokens defaults to the paper's 32768, more than the model's context of 700 tokens .*using 700/,
+    );
+    expect(run.output.stdout).toMatch(/2 items generated/);
+    expect(run.output.stdout).not.toMatch(/backend error/);
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).settings.maxTokens).toBe(700);
+    // pass@8 with n = 2 is shown as n/a with the reason.
+    expect(run.output.stdout).toMatch(/AIME24 P@8 \|/);
+    expect(run.output.stdout).toContain('pass@8: n/a (needs ≥ 8 samples per item; ran n = 2)');
+  });
+
+  it('--overwrite starts a run folder over; resuming with another --n names the way out', {
+    timeout: 90_000,
+  }, async () => {
+    const out = join(dir, 'run-overwrite');
+    const args = ['eval', '--backend', `onnx:${modelDir}`, '--out', out, '--prompt-format', 'raw'];
+    const gsm = ['--benchmarks', 'gsm8k', '--data-dir', shipped, '--max-tokens', '4', '--limit', '1'];
+    expect((await runCli([...args, ...gsm, '--n', '2'])).code).toBe(0);
+    const changed = await runCli([...args, ...gsm, '--n', '3']);
+    expect(changed.code).toBe(2);
+    expect(changed.stderr).toMatch(/n: this folder was run with 2, now 3[\s\S]*--overwrite/);
+    const over = await runCli([...args, ...gsm, '--n', '3', '--overwrite']);
+    expect(over.code).toBe(0);
+    expect(over.stdout).toMatch(/1 items generated, 0 resumed/);
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).n).toBe(3);
   });
 
   it('exits 2 listing the bad flags, and 1 with a clear message for a missing benchmark file', {

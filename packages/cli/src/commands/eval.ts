@@ -18,7 +18,7 @@ export interface RawEvalFlags {
   n: string;
   temperature: string;
   topP: string;
-  maxTokens: string;
+  maxTokens?: string;
   k: string;
   seed?: string;
   shuffleSeed: string;
@@ -30,7 +30,11 @@ export interface RawEvalFlags {
   saveCompletions: boolean;
   promptFormat: string;
   threads?: string;
+  overwrite?: boolean;
 }
+
+/** The paper's max new tokens per sample (RLPT §6), the default of --max-tokens. */
+export const PAPER_MAX_TOKENS = 32_768;
 
 const backendSpec = z
   .string({ error: 'is required: onnx:<model folder> or openai:<base URL>' })
@@ -75,7 +79,7 @@ const flagsSchema = z.object({
     .number({ error: 'must be a number' })
     .gt(0, { error: 'must be in (0, 1]' })
     .max(1, { error: 'must be in (0, 1]' }),
-  maxTokens: integer(1),
+  maxTokens: integer(1).optional(),
   k: kList,
   seed: integer(0).optional(),
   shuffleSeed: integer(0),
@@ -87,10 +91,17 @@ const flagsSchema = z.object({
   saveCompletions: z.boolean(),
   promptFormat: z.enum(['chat', 'raw'], { error: "must be 'chat' or 'raw'" }),
   threads: integer(1).optional(),
+  overwrite: z.boolean().optional(),
 });
 
-/** The validated settings of `rlpt eval`. */
-export type EvalSettings = z.infer<typeof flagsSchema>;
+/**
+ * The validated settings of `rlpt eval`. `maxTokensGiven`: --max-tokens was on the command line (a value
+ * above the server's context is then refused; the default is lowered to it with a warning).
+ */
+export type EvalSettings = Omit<z.infer<typeof flagsSchema>, 'maxTokens'> & {
+  maxTokens: number;
+  maxTokensGiven: boolean;
+};
 
 /** Validates the flags; a `ConfigError` lists every bad flag. */
 export function parseEvalFlags(flags: RawEvalFlags): EvalSettings {
@@ -110,7 +121,81 @@ export function parseEvalFlags(flags: RawEvalFlags): EvalSettings {
   )
     issues.push({ path: '--data-dir', message: 'is required unless every benchmark is given as name=path' });
   if (!result.success || issues.length > 0) throw new ConfigError({ source: 'rlpt eval flags', issues });
-  return result.data;
+  return {
+    ...result.data,
+    maxTokens: result.data.maxTokens ?? PAPER_MAX_TOKENS,
+    maxTokensGiven: result.data.maxTokens !== undefined,
+  };
+}
+
+/** The context length a backend can serve, and where it was learnt. */
+export interface BackendContext {
+  length: number;
+  source: string;
+}
+
+/**
+ * Learns the context length: for openai: the served model's `max_model_len` from `GET <base>/models`
+ * (vLLM, SGLang and `rlpt serve model` report it); for onnx: `max_position_embeddings` of the folder's
+ * config.json. Null when the server does not say (other OpenAI-compatible servers).
+ */
+export async function backendContext(settings: EvalSettings): Promise<BackendContext | null> {
+  if (settings.backend.startsWith('onnx:')) {
+    const { readModelConfig } = await import('@rlpt/model');
+    const dir = resolve(settings.backend.slice('onnx:'.length));
+    const { config } = await readModelConfig(dir);
+    return { length: config.maxPositionEmbeddings, source: `${dir}/config.json max_position_embeddings` };
+  }
+  const base = settings.backend.slice('openai:'.length).replace(/\/+$/, '');
+  const url = `${base}/models`;
+  const key = process.env[settings.apiKeyEnv ?? 'OPENAI_API_KEY'];
+  let body: unknown;
+  try {
+    const response = await fetch(url, {
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) return null;
+    body = await response.json();
+  } catch {
+    return null;
+  }
+  const cards = (body as { data?: unknown })?.data;
+  if (!Array.isArray(cards)) return null;
+  const card = cards.find((entry) => (entry as { id?: unknown })?.id === settings.model) as
+    | { max_model_len?: unknown }
+    | undefined;
+  const length = card?.max_model_len;
+  return typeof length === 'number' && Number.isInteger(length) && length > 0
+    ? { length, source: `GET ${url} max_model_len of ${settings.model}` }
+    : null;
+}
+
+/**
+ * Fits max tokens to the backend's context before any work: the default (the paper's 32768) is lowered
+ * to the context with a warning; a --max-tokens given above it is a `ConfigError`.
+ */
+export function fitMaxTokens(
+  settings: EvalSettings,
+  context: BackendContext | null,
+  warn: (message: string) => void,
+): EvalSettings {
+  if (!context || settings.maxTokens <= context.length) return settings;
+  if (settings.maxTokensGiven) {
+    throw new ConfigError({
+      source: 'rlpt eval flags',
+      issues: [
+        {
+          path: '--max-tokens',
+          message: `is ${settings.maxTokens}, more than the model's context of ${context.length} tokens (${context.source}); give at most ${context.length}`,
+        },
+      ],
+    });
+  }
+  warn(
+    `--max-tokens defaults to the paper's ${settings.maxTokens}, more than the model's context of ${context.length} tokens (${context.source}); using ${context.length}`,
+  );
+  return { ...settings, maxTokens: context.length };
 }
 
 async function createBackend(settings: EvalSettings): Promise<InferenceBackendV1> {
@@ -140,10 +225,14 @@ export interface EvalIo {
 
 /** Loads the benchmarks, runs them against the backend, prints the results table. */
 export async function runEvalCommand(
-  settings: EvalSettings,
+  flagSettings: EvalSettings,
   io: EvalIo = { stdout: process.stdout, stderr: process.stderr },
   signal?: AbortSignal,
 ): Promise<EvalReport> {
+  // Before anything is loaded or written: a max tokens the backend cannot honour.
+  const settings = fitMaxTokens(flagSettings, await backendContext(flagSettings), (message) =>
+    io.stderr.write(`rlpt eval: warning: ${message}\n`),
+  );
   const [{ loadBenchmark, runEval }, { rawChatTemplate }] = await Promise.all([
     import('@rlpt/eval'),
     import('@rlpt/prompts'),
@@ -198,6 +287,7 @@ export async function runEvalCommand(
     concurrency: settings.concurrency,
     batchSize: settings.batchSize,
     saveCompletions: settings.saveCompletions,
+    ...(settings.overwrite ? { overwrite: true } : {}),
     // raw: plain prompt text (base models without a chat template); chat: the model's template applies.
     ...(settings.promptFormat === 'raw' ? { chatTemplate: rawChatTemplate } : {}),
     grading: { fallback: settings.fallback, percentage: settings.percentage },
@@ -231,11 +321,18 @@ export function register(program: Command): void {
     .option('--server <kind>', 'openai: server dialect: vllm, sglang, openai, generic', 'generic')
     .option('--benchmarks <list>', 'comma-separated: aime24,gsm8k,… or name=path for a file (see README)')
     .option('--data-dir <dir>', 'folder with the benchmark files under their usual names')
-    .option('--out <dir>', 'run folder; re-using it resumes')
+    .option(
+      '--out <dir>',
+      'run folder; re-using it resumes (n, temperature, top-p, max tokens and seed must stay the same once it holds samples)',
+    )
+    .option('--overwrite', 'delete an earlier run in --out and start over')
     .option('--n <count>', 'samples per item', '64')
     .option('--temperature <t>', 'sampling temperature', '0.6')
     .option('--top-p <p>', 'nucleus sampling', '0.95')
-    .option('--max-tokens <count>', 'max new tokens per sample', '32768')
+    .option(
+      '--max-tokens <count>',
+      "max new tokens per sample (default 32768, the paper's; lowered to the server's context when that is smaller)",
+    )
     .option('--k <list>', 'pass@k values to report', '1,8')
     .option('--seed <seed>', 'sampling seed passed to the backend')
     .option('--shuffle-seed <seed>', 'GPQA-Diamond option shuffle seed (recorded in results)', '0')
@@ -257,6 +354,10 @@ export function register(program: Command): void {
 Paper protocol (RLPT §6): n = 64, temperature 0.6, top-p 0.95, 32768 max tokens, Pass@1 and Pass@8:
   rlpt eval --backend openai:http://127.0.0.1:8000/v1 --model Qwen3-4B \\
     --benchmarks math-500,amc23,minerva-math,aime24,aime25 --data-dir data/benchmarks --out runs/eval-qwen3
+
+Resuming: --k, --benchmarks, --limit, --concurrency and --batch-size may change; the model, --n,
+--temperature, --top-p, --max-tokens and --seed may not once the folder holds samples (a folder where
+every call failed takes new settings). --overwrite starts over.
 
 Benchmarks: mmlu, mmlu-stem, mmlu-pro, gpqa-diamond, supergpqa, kor-bench, olympiadbench,
 math-500, amc23, minerva-math, aime24, aime25, gsm8k.`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxedAnswers, extractMathAnswer, lastBoxed, looksLikeResponse } from './extract.js';
+import { boxedAnswers, extractMathAnswer, isGarbled, lastBoxed, looksLikeResponse } from './extract.js';
 import { gradeMathResponse } from './grade.js';
 
 describe('boxed extraction', () => {
@@ -65,6 +65,18 @@ describe('fallbacks', () => {
     expect(extractMathAnswer('$\\frac{3}{4}$')).toBe('$\\frac{3}{4}$');
     expect(extractMathAnswer('all real numbers')).toBe('all real numbers');
     expect(extractMathAnswer('5 apples')).toBe('5 apples');
+  });
+  it('byte soup (undecodable or control characters) has no answer: neither whole nor its last number', () => {
+    const soup =
+      '1\uFFFD\u0013\uFFFD\uFFFDg=\uFFFD\uFFFD#\u0002\uFFFD\uFFFD%K|f\uFFFD\uFFFDX\uFFFD\tD\uFFFD26o=5@';
+    expect(isGarbled(soup)).toBe(true);
+    expect(extractMathAnswer(soup)).toBeNull();
+    expect(gradeMathResponse(soup, '5')).toEqual({ extracted: null, correct: false });
+    // A boxed answer still counts, and one broken emoji in a long response does not make it garbage.
+    expect(extractMathAnswer(`${soup} \\boxed{5}`)).toBe('5');
+    const long = `${'We add the two numbers and carry the one. '.repeat(3)}\uFFFD So we get 42`;
+    expect(isGarbled(long)).toBe(false);
+    expect(extractMathAnswer(long)).toBe('42');
   });
   it('empty input gives null', () => {
     expect(extractMathAnswer('')).toBeNull();

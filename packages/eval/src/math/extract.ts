@@ -160,6 +160,18 @@ export function looksLikeResponse(text: string): boolean {
   return leadingProse.filter((word) => !ALLOWED_WORDS.test(word)).length > 0;
 }
 
+// Undecodable bytes (U+FFFD) and control characters other than tab and newlines.
+const UNDECODABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/g;
+
+/**
+ * Whether a text is undecodable output (random tokens, byte soup): at least 2% of its characters are
+ * U+FFFD or control characters. Such a response has no answer unless it boxes or marks one.
+ */
+export function isGarbled(text: string): boolean {
+  const bad = text.match(UNDECODABLE)?.length ?? 0;
+  return bad > 0 && bad >= 0.02 * text.length;
+}
+
 /**
  * Extracts the final answer from a response or returns a bare answer as it is. Null when nothing can be
  * found (an unanswered item).
@@ -192,6 +204,8 @@ function extractFromRegion(text: string, options: ExtractOptions, fallback: Answ
   const marked = afterAnswerMarker(trimmed);
   if (marked !== null) return cleanAnswer(marked);
   if (options.gold && trimmed.length <= 500 && !/\n\s*\n/.test(trimmed)) return cleanAnswer(trimmed);
+  // Byte soup is not a bare answer, and a digit inside it is not a last number: unanswered.
+  if (!options.gold && isGarbled(trimmed)) return null;
   if (!looksLikeResponse(trimmed)) {
     const plainWords = !/[0-9\\$^_=+*/()[\]{}<>|]/.test(trimmed) && /[a-zA-Z]+\s+[a-zA-Z]+/.test(trimmed);
     if (!(plainWords && options.plainTextAnswers === false)) return cleanAnswer(trimmed);
