@@ -3,7 +3,7 @@ export type { StageSummary } from './trainer.js';
 export { RunDirectory, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
 export type { Checkpoint, TrainerState } from './run-dir.js';
 export { deriveSeed, Rng } from './rng.js';
-export { fitScalingLaw, scalingLaw } from './scaling.js';
+export { defaultMaxA, fitScalingLaw, scalingLaw } from './scaling.js';
 export type { FitScalingLawOptions, ScalingLaw } from './scaling.js';
 export type {
   EvaluateOptions,

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@rlpt/spec';
 import { describe, expect, it } from 'vitest';
-import { fitScalingLaw, scalingLaw } from './scaling.js';
+import { defaultMaxA, fitScalingLaw, scalingLaw } from './scaling.js';
 
 describe('fitScalingLaw', () => {
   it('recovers a curve generated from known parameters', () => {
@@ -33,6 +33,16 @@ describe('fitScalingLaw', () => {
     expect(bounded.a).toBeLessThanOrEqual(1);
     expect(bounded.r2).toBeGreaterThan(0.9);
     expect(() => fitScalingLaw(xs, ys, { maxA: 0 })).toThrowError(InvalidArgumentError);
+  });
+
+  it('defaultMaxA bounds rates by 1 and leaves other values unbounded', () => {
+    expect(defaultMaxA([0, 0.45, 1])).toBe(1);
+    expect(defaultMaxA([45, 60, 80])).toBeUndefined();
+    expect(defaultMaxA([-0.1, 0.5, 0.6])).toBeUndefined();
+    expect(defaultMaxA([])).toBeUndefined();
+    // The short rising curve of rates above fits an asymptote far above 1 unbounded.
+    const ys = [0.45, 0.6, 0.66, 0.7, 0.76, 0.8];
+    expect(fitScalingLaw([0.01, 0.02, 0.03, 0.04, 0.05, 0.06], ys).a).toBeGreaterThan(1);
   });
 
   it('rejects too few or invalid points with the offending index', () => {

@@ -18,9 +18,20 @@ export function scalingLaw(law: Pick<ScalingLaw, 'a' | 'b' | 'c'>, x: number): n
 export interface FitScalingLawOptions {
   /**
    * Upper bound on the asymptote a (e.g. 1 for a pass rate, 100 for a percentage). Without it, short or
-   * noisy curves can fit a huge a with a tiny c.
+   * noisy curves can fit a huge a with a tiny c; {@link defaultMaxA} picks 1 for rates.
    */
   maxA?: number;
+}
+
+/**
+ * The asymptote bound a fit of `ys` gets unless asked otherwise: 1 when every y is a rate in [0, 1]
+ * (pass@k, accuracy, a mean reward), none otherwise. A rate cannot approach more than 1, and without the
+ * bound a short rising curve of rates fits a huge a (e.g. 780722) with a tiny c.
+ */
+export function defaultMaxA(ys: ArrayLike<number>): number | undefined {
+  if (ys.length === 0) return undefined;
+  for (let i = 0; i < ys.length; i++) if (!(ys[i]! >= 0 && ys[i]! <= 1)) return undefined;
+  return 1;
 }
 
 /**

@@ -29,9 +29,14 @@ const flagsSchema = z.object({
   stage: z.string().min(1).optional(),
   xUnit: z.coerce.number({ error: 'must be a number' }).positive({ error: 'must be greater than 0' }),
   predict: numberList.optional(),
-  maxA: z.coerce
-    .number({ error: 'must be a number' })
-    .positive({ error: 'must be greater than 0' })
+  maxA: z
+    .union(
+      [
+        z.literal('none'),
+        z.coerce.number({ error: 'must be a number' }).positive({ error: 'must be greater than 0' }),
+      ],
+      { error: "must be a number greater than 0, or 'none'" },
+    )
     .optional(),
   json: z.boolean().optional(),
 });
@@ -52,13 +57,16 @@ export interface FitOutcome {
   /** Rows left out: no numeric x or y, or x ≤ 0 (the law needs x > 0). */
   dropped: number;
   law: { a: number; b: number; c: number; r2: number; rmse: number };
+  /** The bound on a used (null: unbounded), and why. */
+  maxA: number | null;
+  maxAReason: string;
   predictions: { x: number; y: number }[];
 }
 
 /** Reads the metrics, selects (x, y) points and fits y = a·exp(−b·x^(−c)) with x in `xUnit` units. */
 export async function runFit(settings: FitSettings): Promise<FitOutcome> {
   const { readMetricsFile, numberOf, stageMatches } = await import('../report/metrics.js');
-  const { fitScalingLaw, scalingLaw } = await import('@rlpt/trainer');
+  const { defaultMaxA, fitScalingLaw, scalingLaw } = await import('@rlpt/trainer');
   const { InvalidInputError } = await import('@rlpt/spec');
   const { rows, path } = await readMetricsFile(settings.metrics);
   const selected = settings.stage ? rows.filter((row) => stageMatches(row.stage, settings.stage!)) : rows;
@@ -85,10 +93,22 @@ export async function runFit(settings: FitSettings): Promise<FitOutcome> {
       location: { file: path },
     });
   }
+  // A rate (every y in [0, 1]) is bounded by 1 unless --max-a says otherwise.
+  const ys = points.map(([, y]) => y);
+  const rateBound = defaultMaxA(ys);
+  const maxA = settings.maxA === 'none' ? undefined : (settings.maxA ?? rateBound);
+  const maxAReason =
+    settings.maxA === 'none'
+      ? 'unbounded (--max-a none)'
+      : settings.maxA !== undefined
+        ? `a ≤ ${settings.maxA} (--max-a)`
+        : rateBound !== undefined
+          ? `a ≤ 1: every ${settings.y} is a rate in [0, 1] (--max-a none lifts the bound)`
+          : `unbounded: ${settings.y} leaves [0, 1] (--max-a sets a bound)`;
   const law = fitScalingLaw(
     points.map(([x]) => x),
-    points.map(([, y]) => y),
-    settings.maxA !== undefined ? { maxA: settings.maxA } : {},
+    ys,
+    maxA !== undefined ? { maxA } : {},
   );
   const predictions = (settings.predict ?? []).map((x) => ({ x, y: scalingLaw(law, x / settings.xUnit) }));
   return {
@@ -96,6 +116,8 @@ export async function runFit(settings: FitSettings): Promise<FitOutcome> {
     points,
     dropped,
     law: { a: law.a, b: law.b, c: law.c, r2: law.r2, rmse: law.rmse },
+    maxA: maxA ?? null,
+    maxAReason,
     predictions,
   };
 }
@@ -120,7 +142,10 @@ export function register(program: Command): void {
       '1',
     )
     .option('--predict <xs>', 'comma-separated x values (in the file’s units) to predict y at, e.g. 1e9,1e10')
-    .option('--max-a <a>', 'upper bound on the asymptote a (1 for pass rates, 100 for percentages)')
+    .option(
+      '--max-a <a>',
+      "upper bound on the asymptote a (default: 1 when every y is in [0, 1], a rate; 100 for percentages; 'none' for no bound)",
+    )
     .option('--json', 'print the fit as JSON')
     .addHelpText(
       'after',
@@ -140,7 +165,7 @@ Examples:
       const unit = settings.xUnit === 1 ? '' : ` (x in units of ${settings.xUnit})`;
       const { law } = outcome;
       const sections = [
-        `${settings.y} = a·exp(−b·${settings.x}^(−c))${unit}, least squares over ${outcome.points.length} points of ${outcome.file}${outcome.dropped ? ` (${outcome.dropped} left out: x ≤ 0 or not numeric)` : ''}`,
+        `${settings.y} = a·exp(−b·${settings.x}^(−c))${unit}, least squares over ${outcome.points.length} points of ${outcome.file}${outcome.dropped ? ` (${outcome.dropped} left out: x ≤ 0 or not numeric)` : ''}; ${outcome.maxAReason}`,
         formatTable(
           ['a', 'b', 'c', 'R²', 'RMSE'],
           [[show(law.a), show(law.b), show(law.c), law.r2.toFixed(4), show(law.rmse)]],

@@ -177,6 +177,81 @@ describe('rlpt report', () => {
   });
 });
 
+/** Metrics of a run whose held-out pass@1 rises almost linearly over a short range. */
+function shortRiseLines(ys: number[], opts: { pass8?: boolean } = {}): string {
+  const rows: Record<string, unknown>[] = [
+    { stage: 'eval:start', step: 0, tokensSeen: 1000, pass1: 0.3, 'pass@1': 0.3, 'pass@8': 0.5 },
+  ];
+  let tokensSeen = 1000;
+  ys.forEach((pass1, index) => {
+    tokensSeen += 10_000;
+    rows.push({ stage: 'rlpt', step: index + 1, 'reward.mean': pass1, tokensSeen, completionTokens: 100 });
+    rows.push({
+      stage: `eval:rlpt@${index + 1}`,
+      step: 0,
+      tokensSeen,
+      pass1,
+      'pass@1': pass1,
+      ...(opts.pass8 ? { 'pass@8': Math.min(1, pass1 + 0.1) } : {}),
+    });
+  });
+  return `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+}
+
+describe('rlpt report: honest fits and n/a', () => {
+  const rise = [0.45, 0.6, 0.66, 0.7, 0.76, 0.8];
+
+  it('bounds the held-out fit of a pass rate by 1 and says so', async () => {
+    const run = join(dir, 'short-rise');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(run);
+    await writeFile(join(run, 'metrics.jsonl'), shortRiseLines(rise));
+    expect(await main(['report', run])).toBe(0);
+    const report = await readFile(join(run, 'report.md'), 'utf8');
+    const a = Number(/a = ([0-9.]+), b =/.exec(report)?.[1]);
+    expect(a).toBeGreaterThan(0.8);
+    expect(a).toBeLessThanOrEqual(1);
+    expect(report).toContain('a ≤ 1 (pass@1 is a rate)');
+  });
+
+  it('shows a missing pass@k and an impossible fit as n/a with the reason', async () => {
+    const run = join(dir, 'two-evals');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(run);
+    // Two RL evaluations (one without pass@8): no fit, and the missing value is n/a, not a dash.
+    const lines = shortRiseLines(rise.slice(0, 2), { pass8: true }).replace(/,"pass@8":[0-9.]+}\n$/, '}\n');
+    await writeFile(join(run, 'metrics.jsonl'), lines);
+    expect(await main(['report', run])).toBe(0);
+    const report = await readFile(join(run, 'report.md'), 'utf8');
+    expect(report).toMatch(/\| rlpt@2 +\| 21000 +\| 0\.600 +\| n\/a +\|/);
+    expect(report).toContain('n/a: pass@8 not measured in that evaluation');
+    expect(report).toContain(
+      'Scaling-law fit: n/a (2 held-out evaluation(s) after the start of RL; the 3-parameter fit needs at least 3).',
+    );
+  });
+
+  it('rlpt fit bounds a rate by 1 unless --max-a none, and prints the bound', async () => {
+    const file = join(dir, 'rise.jsonl');
+    await writeFile(
+      file,
+      `${rise.map((y, index) => JSON.stringify({ stage: 'eval:x', tokens: (index + 1) * 0.01, pass1: y })).join('\n')}\n`,
+    );
+    const bounded = await runFit(parseFitFlags({ metrics: file, x: 'tokens', y: 'pass1', xUnit: '1' }));
+    expect(bounded.law.a).toBeLessThanOrEqual(1);
+    expect(bounded.maxA).toBe(1);
+    expect(bounded.maxAReason).toMatch(/a ≤ 1: every pass1 is a rate in \[0, 1\]/);
+    const free = await runFit(
+      parseFitFlags({ metrics: file, x: 'tokens', y: 'pass1', xUnit: '1', maxA: 'none' }),
+    );
+    expect(free.law.a).toBeGreaterThan(1);
+    expect(free.maxA).toBeNull();
+    expect(await main(['fit', '--metrics', file, '--x', 'tokens'])).toBe(0);
+    expect(stdout.join('')).toContain(
+      'a ≤ 1: every pass1 is a rate in [0, 1] (--max-a none lifts the bound)',
+    );
+  });
+});
+
 describe('rlpt fit', () => {
   it('recovers a, b, c of points generated from the law and predicts at given x', async () => {
     const outcome = await runFit(

@@ -21,7 +21,7 @@ export interface MetricComparison {
   gain: { mean: number; sd: number };
   /** Seed noise: the larger of the cold and after-RL standard deviations across seeds. */
   seedSd: number;
-  /** Mean gain in units of seed noise (∞ when the noise is 0). */
+  /** Mean gain in units of seed noise (∞ when the noise is 0; NaN, shown n/a, when the metric is missing). */
   gainOverSeedSd: number;
 }
 
@@ -44,7 +44,14 @@ export function compare(
     gains,
     gain,
     seedSd,
-    gainOverSeedSd: seedSd > 0 ? gain.mean / seedSd : gain.mean > 0 ? Number.POSITIVE_INFINITY : 0,
+    // NaN (n/a) when the metric was not measured, not 0.
+    gainOverSeedSd: Number.isNaN(gain.mean)
+      ? Number.NaN
+      : seedSd > 0
+        ? gain.mean / seedSd
+        : gain.mean > 0
+          ? Number.POSITIVE_INFINITY
+          : 0,
   };
 }
 
@@ -58,9 +65,13 @@ export interface DemoReportInput {
   metrics: Map<number, Record<string, unknown>[]>;
   seconds: number;
   scaling?: { a: number; b: number; c: number; r2: number; points: [number, number][] };
+  /** Why there is no scaling-law fit, when there is none. */
+  scalingUnavailable?: string;
 }
 
-const fmt = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : '∞');
+/** A number; n/a for a metric that was not measured (NaN), ∞ for an infinite ratio. */
+const fmt = (value: number, digits = 3) =>
+  Number.isFinite(value) ? value.toFixed(digits) : Number.isNaN(value) ? 'n/a' : '∞';
 const pm = (stats: { mean: number; sd: number }) => `${fmt(stats.mean)} ± ${fmt(stats.sd)}`;
 
 /** Writes `report.md`, `summary.json` and the SVG plots; returns the headline comparison. */
@@ -262,10 +273,17 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
       '## Held-out reward vs RLPT training tokens',
       '',
       `Fitted y = a·exp(−b·x^(−c)) (the paper's scaling-law form; x = RLPT training tokens in millions) to the`,
-      `held-out pass@1 points measured during RLPT, all seeds pooled (cold start: ${fmt(pass1.cold.mean)} at x = 0): a = ${fmt(input.scaling.a)}, b = ${fmt(input.scaling.b)}, c = ${fmt(input.scaling.c)}, R² = ${fmt(input.scaling.r2)}.`,
+      `held-out pass@1 points measured during RLPT, all seeds pooled (cold start: ${fmt(pass1.cold.mean)} at x = 0), a ≤ 1 (pass@1 is a rate): a = ${fmt(input.scaling.a)}, b = ${fmt(input.scaling.b)}, c = ${fmt(input.scaling.c)}, R² = ${fmt(input.scaling.r2)}.`,
       input.scaling.r2 < 0.8
         ? 'The fit is loose (seeds scatter around it); over a range this short it is a description of the measured points, not evidence for extrapolation.'
         : 'Over a range this short the fit describes the measured curve; it is not evidence for extrapolation.',
+      '',
+    );
+  } else if (input.scalingUnavailable) {
+    lines.push(
+      '## Held-out reward vs RLPT training tokens',
+      '',
+      `Scaling-law fit: n/a (${input.scalingUnavailable}).`,
       '',
     );
   }

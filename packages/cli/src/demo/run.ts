@@ -97,6 +97,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     result.curve.map(([tokens, value]) => [tokens / 1e6, value] as [number, number]),
   );
   let scaling: { a: number; b: number; c: number; r2: number; points: [number, number][] } | undefined;
+  let scalingUnavailable: string | undefined;
   try {
     const fit = fitScalingLaw(
       points.map(([x]) => x),
@@ -105,7 +106,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     );
     scaling = { a: fit.a, b: fit.b, c: fit.c, r2: fit.r2, points };
   } catch (error) {
-    options.onLog?.(`scaling-law fit skipped: ${(error as Error).message}`);
+    scalingUnavailable = (error as Error).message;
+    options.onLog?.(`scaling-law fit skipped: ${scalingUnavailable}`);
   }
   const seconds = (performance.now() - started) / 1000;
   const headline = await writeDemoReport({
@@ -117,6 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     metrics,
     seconds,
     ...(scaling ? { scaling } : {}),
+    ...(scalingUnavailable ? { scalingUnavailable } : {}),
   });
   return { headline, reportPath: join(out, 'report.md'), seconds };
 }

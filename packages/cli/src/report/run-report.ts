@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fitScalingLaw, scalingLaw, writeFileAtomic } from '@rlpt/trainer';
+import { defaultMaxA, fitScalingLaw, scalingLaw, writeFileAtomic } from '@rlpt/trainer';
 import { formatTable } from '../ui.js';
 import { type MetricsRow, numberOf, readMetricsFile } from './metrics.js';
 import { lineChart, type Series } from './svg.js';
@@ -17,8 +17,10 @@ export interface RunReport {
   plots: string[];
   stages: StageStats[];
   evaluations: MetricsRow[];
-  /** The scaling-law fit of held-out pass@1 vs RL tokens, when there were ≥ 3 points. */
-  fit?: { a: number; b: number; c: number; r2: number; points: number };
+  /** The scaling-law fit of held-out pass@1 vs RL tokens, when there were ≥ 3 points (a ≤ `maxA`: pass@1 is a rate). */
+  fit?: { a: number; b: number; c: number; r2: number; points: number; maxA: number | null };
+  /** Why there is no fit, when there are evaluations but no fit. */
+  fitUnavailable?: string;
   /** Metrics lines that could not be read. */
   skippedLines: number[];
 }
@@ -35,6 +37,8 @@ export interface StageStats {
 }
 
 const fmt = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+/** A metric value, or n/a when it was not measured. */
+const metric = (value: number) => (Number.isFinite(value) ? value.toFixed(3) : 'n/a');
 
 function mean(values: number[]): number {
   const finite = values.filter(Number.isFinite);
@@ -200,6 +204,7 @@ export async function writeRunReport(runDir: string, options: { outDir?: string 
 
   // Held-out evaluations over training tokens, and the paper's scaling law on the RL part.
   let fit: RunReport['fit'];
+  let fitUnavailable: string | undefined;
   const evalPoints = evaluations
     .map((row) => [numberOf(row, 'tokensSeen'), numberOf(row, 'pass1')] as [number, number])
     .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -217,13 +222,20 @@ export async function writeRunReport(runDir: string, options: { outDir?: string 
         .map(([x, y]) => [(x - rlStart) / 1e6, y] as [number, number])
         .filter(([x]) => x > 0);
       // At least 3 points that differ (a constant curve has nothing to fit).
-      if (points.length >= 3 && new Set(points.map(([, y]) => y)).size > 1) {
+      if (points.length < 3) {
+        fitUnavailable = `${points.length} held-out evaluation(s) after the start of RL; the 3-parameter fit needs at least 3`;
+      } else if (new Set(points.map(([, y]) => y)).size === 1) {
+        fitUnavailable = `all ${points.length} held-out pass@1 values after the start of RL are equal; a constant curve has nothing to fit`;
+      } else {
         try {
+          // pass@1 is a rate: its asymptote a is bounded by 1.
+          const maxA = defaultMaxA(points.map(([, y]) => y));
           const law = fitScalingLaw(
             points.map(([x]) => x),
             points.map(([, y]) => y),
+            maxA !== undefined ? { maxA } : {},
           );
-          fit = { a: law.a, b: law.b, c: law.c, r2: law.r2, points: points.length };
+          fit = { a: law.a, b: law.b, c: law.c, r2: law.r2, points: points.length, maxA: maxA ?? null };
           const xs = points.map(([x]) => x);
           const lo = Math.min(...xs);
           const hi = Math.max(...xs);
@@ -236,10 +248,12 @@ export async function writeRunReport(runDir: string, options: { outDir?: string 
             style: 'dashed',
             color: '#333',
           });
-        } catch {
-          // Degenerate points (e.g. all equal): no fit line.
+        } catch (error) {
+          fitUnavailable = `the fit failed: ${(error as Error).message}`;
         }
       }
+    } else {
+      fitUnavailable = 'no RL stage: the law is fitted over RL training tokens';
     }
     plots.push({
       file: 'heldout.svg',
@@ -333,19 +347,30 @@ export async function writeRunReport(runDir: string, options: { outDir?: string 
         evaluations.map((row) => [
           row.stage.slice('eval:'.length),
           numberOf(row, 'tokensSeen'),
-          ...ks.map((key) => fmt(numberOf(row, key))),
-          ...(greedy ? [fmt(numberOf(row, 'greedy'))] : []),
+          ...ks.map((key) => metric(numberOf(row, key))),
+          ...(greedy ? [metric(numberOf(row, 'greedy'))] : []),
         ]),
       ),
       '',
       'pass@1 is the mean reward of the samples (sampled pass@1); pass@k is the unbiased estimator 1 − C(n−c, k)/C(n, k).',
       '',
     );
-    if (fit) {
+    const missing = [...ks, ...(greedy ? ['greedy'] : [])].filter((key) =>
+      evaluations.some((row) => !Number.isFinite(numberOf(row, key))),
+    );
+    if (missing.length) {
       lines.push(
-        `Fitted y = a·exp(−b·x^(−c)) (the paper's scaling-law form) to the ${fit.points} held-out pass@1 points after the start of RL, x = RL training tokens in millions: a = ${fmt(fit.a)}, b = ${fmt(fit.b)}, c = ${fmt(fit.c)}, R² = ${fmt(fit.r2)}. A fit over a short range describes the measured curve; it is no evidence for extrapolation. Refit with other axes: \`rlpt fit --metrics ${runDir} --x tokensSeen --y pass1\`.`,
+        `n/a: ${missing.join(', ')} not measured in that evaluation (pass@k needs at least k samples per item, eval.n; greedy only with eval.greedy).`,
         '',
       );
+    }
+    if (fit) {
+      lines.push(
+        `Fitted y = a·exp(−b·x^(−c)) (the paper's scaling-law form) to the ${fit.points} held-out pass@1 points after the start of RL, x = RL training tokens in millions${fit.maxA !== null ? `, a ≤ ${fit.maxA} (pass@1 is a rate)` : ''}: a = ${fmt(fit.a)}, b = ${fmt(fit.b)}, c = ${fmt(fit.c)}, R² = ${fmt(fit.r2)}. A fit over a short range describes the measured curve; it is no evidence for extrapolation. Refit with other axes: \`rlpt fit --metrics ${runDir} --x tokensSeen --y pass1\`.`,
+        '',
+      );
+    } else if (fitUnavailable) {
+      lines.push(`Scaling-law fit: n/a (${fitUnavailable}).`, '');
     }
   }
   if (plots.length) {
@@ -366,6 +391,7 @@ export async function writeRunReport(runDir: string, options: { outDir?: string 
     stages: stats,
     evaluations,
     ...(fit ? { fit } : {}),
+    ...(!fit && fitUnavailable ? { fitUnavailable } : {}),
     skippedLines,
   };
 }
