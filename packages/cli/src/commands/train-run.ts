@@ -591,7 +591,16 @@ export async function runTraining(
       }
       stages.push({ name: stage.name, type: stage.type, summary });
     }
-    if (evalConfig?.final && evalItems.length) await trainer.evaluate(evalItems, evalOptions('final'));
+    // One final evaluation: when the last stage is RL and its last step was just evaluated (steps a multiple
+    // of eval.every), that evaluation is of the final weights; another under the name `final` would report
+    // a second number for the same model.
+    const lastStage = config.stages.at(-1);
+    const finalEvaluated =
+      (lastStage?.type === 'rlpt' || lastStage?.type === 'rlvr') &&
+      (evalConfig?.every ?? 0) > 0 &&
+      lastStage.steps % evalConfig!.every === 0;
+    if (evalConfig?.final && evalItems.length && !finalEvaluated)
+      await trainer.evaluate(evalItems, evalOptions('final'));
     // Every evaluation (start, during RL stages, final) is a metrics line `eval:<name>`.
     const all: EvaluationOutcome[] = (await trainer.runDir.readMetrics())
       .filter((row) => String(row.stage).startsWith('eval:'))
