@@ -24,7 +24,12 @@ export interface JudgeBuildSettings {
   cacheSize: number;
   preset: 'paper' | 'tiny';
   template?: string;
-  maxTokens: number;
+  /** Default: 4096 for chat prompts, 8 for text (the judge's own defaults). */
+  maxTokens?: number | undefined;
+  /** Let a reasoning model think before its verdict (default false: thinking off). */
+  thinking?: boolean;
+  /** openai: extra JSON fields of every request body. */
+  extraBody?: Record<string, unknown>;
   promptFormat: 'auto' | 'chat' | 'text';
   system?: string;
   batchSize: number;
@@ -88,7 +93,9 @@ export async function buildJudge(
     mode: settings.mode,
     preset: settings.preset,
     ...(template ? { template } : {}),
-    maxTokens: settings.maxTokens,
+    ...(settings.maxTokens !== undefined ? { maxTokens: settings.maxTokens } : {}),
+    thinking: settings.thinking ?? false,
+    ...(settings.extraBody ? { extraBody: settings.extraBody } : {}),
     promptFormat: settings.promptFormat,
     ...(settings.system !== undefined ? { system: settings.system } : {}),
     batchSize: settings.batchSize,

@@ -322,7 +322,8 @@ describe('Trainer on a real tiny model', () => {
         });
       },
     };
-    const run = await rlRun('rl-judge-failures', { judge: flaky, steps: 2 });
+    // Half the verdicts fail: far above the default stop (20%), so this run opts out of it.
+    const run = await rlRun('rl-judge-failures', { judge: flaky, steps: 2, maxJudgeFailureRate: 1 });
     let failedRows = 0;
     for (const [index, rows] of run.samples.entries()) {
       const failed = rows.filter((row) => (row.verdict as { status?: string } | null)?.status === 'failed');
@@ -357,10 +358,40 @@ describe('Trainer on a real tiny model', () => {
       judge: async (items) =>
         items.map(() => ({ score: 0, status: 'failed' as const, reason: 'unreachable' })),
     };
-    const outage = await rlRun('rl-judge-down', { judge: down, extract: 'full', steps: 2 });
+    const outage = await rlRun('rl-judge-down', {
+      judge: down,
+      extract: 'full',
+      steps: 2,
+      maxJudgeFailureRate: 1,
+    });
     for (const row of outage.metrics)
       expect(row).toMatchObject({ updated: 0, 'judge.failed': 16, 'reward.mean': 0 });
     expect(sameWeights(outage.before, outage.after)).toBe(true);
+  });
+
+  it('a dead judge stops the run with an error naming the reason and its last raw outputs', async () => {
+    // A thinking judge cut off by its token budget: every verdict fails (before: exit 0 with reward 0.000).
+    const cutOff: JudgeV1 = {
+      specificationVersion: 'v1',
+      name: 'thinking-judge',
+      judge: async (items) =>
+        items.map(() => ({
+          score: 0,
+          status: 'failed' as const,
+          reason: 'truncated',
+          raw: '<think>\nOkay, I need to compare',
+        })),
+    };
+    const error = await rlRun('rl-judge-dead', { judge: cutOff, extract: 'full', steps: 3 }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ name: 'RlptError', code: 'judge-failing' });
+    const message = (error as Error).message;
+    expect(message).toMatch(/Judge thinking-judge failed on 16 of 16 predictions \(100\.0%\)/);
+    expect(message).toMatch(/step 1\b/);
+    expect(message).toMatch(/truncated ×16/);
+    expect(message).toContain('<think>\\nOkay, I need to compare');
+    expect(message).toMatch(/judge\.maxFailureRate/);
   });
 
   it('an aborted run stops with an AbortError and resumes from its checkpoint', async () => {

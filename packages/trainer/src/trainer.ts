@@ -9,6 +9,7 @@ import {
   type JudgeVerdict,
   type LearnerV1,
   type Logger,
+  RlptError,
   type RlptEvent,
   silentLogger,
   type TokenSequence,
@@ -233,6 +234,7 @@ export class Trainer {
     // weights (an evaluation already recorded returns at once).
     if (firstStep > 1) await evaluateAfter(firstStep - 1);
     let last = firstStep > options.steps ? await this.lastMetrics(name) : {};
+    const judgeWindow: { verdicts: JudgeVerdict[]; judged: number }[] = [];
     for (let step = firstStep; step <= options.steps; step++) {
       this.throwIfAborted();
       const timings = { rollout: 0, judge: 0, learn: 0, sync: 0 };
@@ -285,6 +287,14 @@ export class Trainer {
         : [];
       const verdictOf = new Map(judged.map((rollout, index) => [rollout, verdicts[index]!]));
       timings.judge = (performance.now() - mark) / 1000;
+      judgeWindow.push({ verdicts, judged: verdicts.length });
+      if (judgeWindow.length > (options.judgeFailureWindow ?? 3)) judgeWindow.shift();
+      this.checkJudgeFailures(
+        options.judge,
+        judgeWindow.flatMap((entry) => entry.verdicts),
+        options.maxJudgeFailureRate,
+        `the last ${judgeWindow.length} step(s) of ${name} (step ${step})`,
+      );
 
       // 3. Rewards → group advantages. A failed judge call excludes its rollout (no gradient) rather
       // than scoring it 0, so judge outages never teach the policy anything.
@@ -585,6 +595,7 @@ export class Trainer {
         }
       });
       const verdicts = judgeItems.length ? await options.judge.judge(judgeItems) : [];
+      this.checkJudgeFailures(options.judge, verdicts, options.maxJudgeFailureRate, `evaluation ${phase}`);
       verdicts.forEach((verdict, index) => {
         if (verdict.status !== 'failed' && verdict.score > 0) correct[owners[index]!]! += verdict.score;
       });
@@ -597,6 +608,46 @@ export class Trainer {
       });
     }
     return { correct, extractionFailures };
+  }
+
+  /**
+   * Throws `judge-failing` when more than `maxRate` of `verdicts` failed: a dead or misconfigured judge
+   * (unreachable, thinking past its token budget, answering garbage) must stop the run, not train on
+   * nothing and report 0.000. The error names the reasons and the judge's last raw outputs.
+   */
+  private checkJudgeFailures(judge: unknown, verdicts: JudgeVerdict[], maxRate = 0.2, where = ''): void {
+    if (verdicts.length === 0 || maxRate >= 1) return;
+    const failed = verdicts.filter((verdict) => verdict.status === 'failed');
+    if (failed.length / verdicts.length <= maxRate) return;
+    const reasons: Record<string, number> = {};
+    for (const verdict of failed)
+      reasons[verdict.reason ?? 'unknown'] = (reasons[verdict.reason ?? 'unknown'] ?? 0) + 1;
+    const stats = (
+      judge as { stats?: () => { lastFailures?: { reason: string; message: string; raw?: string }[] } }
+    ).stats?.();
+    const lastFailures = (stats?.lastFailures ?? []).slice(-3);
+    const details = lastFailures.length
+      ? lastFailures.map(
+          (failure) =>
+            `  - ${failure.reason}: ${failure.message}${failure.raw !== undefined ? `\n    raw output: ${JSON.stringify(failure.raw.slice(0, 300))}` : ''}`,
+        )
+      : failed
+          .slice(-3)
+          .map(
+            (verdict) =>
+              `  - ${verdict.reason ?? 'unknown'}${verdict.raw !== undefined ? `: raw output ${JSON.stringify(verdict.raw.slice(0, 300))}` : ''}`,
+          );
+    const name = (judge as { name?: string }).name ?? 'the judge';
+    throw new RlptError({
+      code: 'judge-failing',
+      message: `Judge ${name} failed on ${failed.length} of ${verdicts.length} predictions (${((100 * failed.length) / verdicts.length).toFixed(1)}%) over ${where}, above the limit of ${(100 * maxRate).toFixed(0)}% (judge.maxFailureRate). Reasons: ${Object.entries(
+        reasons,
+      )
+        .map(([reason, count]) => `${reason} ×${count}`)
+        .join(
+          ', ',
+        )}. Last failures:\n${details.join('\n')}\nFix the judge (see the reasons above), or raise judge.maxFailureRate to train on the rest.`,
+    });
   }
 
   /** Exports the learner's current weights (when they changed) and reopens the policy backend over them. */

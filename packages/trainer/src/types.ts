@@ -112,6 +112,14 @@ export interface RlOptions extends OptimizerSettings {
   samplesEvery?: number;
   /** Held-out evaluation every N steps (recorded as `eval:<name>@<step>` with the tokens seen so far). */
   evaluation?: { every: number; items: RlItem[]; options: EvaluateOptions };
+  /**
+   * A dead judge stops the run: when more than this share of the judged predictions failed over the last
+   * `judgeFailureWindow` steps, `rl` throws a `judge-failing` error naming the reasons and the judge's last
+   * raw outputs, before the step's update. Default 0.2; 1 never stops.
+   */
+  maxJudgeFailureRate?: number;
+  /** Steps over which the judge failure rate is measured. Default 3. */
+  judgeFailureWindow?: number;
 }
 
 export interface EvaluateOptions {
@@ -129,6 +137,8 @@ export interface EvaluateOptions {
   /** Evaluate this model folder instead of the learner's current weights. */
   modelDir?: string;
   seed?: number;
+  /** More judge failures than this share of the judged predictions stops the evaluation with an error. Default 0.2. */
+  maxJudgeFailureRate?: number;
 }
 
 export interface EvaluateResult {

@@ -29,13 +29,31 @@ export interface RawJudgeFlags {
   timeoutMs: string;
   onFailure: string;
   cacheSize: string;
-  maxTokens: string;
+  judgeMaxTokens?: string;
+  /** Old name of --judge-max-tokens. */
+  maxTokens?: string;
+  judgeThinking: string;
+  judgeExtraBody?: string;
   promptFormat: string;
   system?: string;
 }
 
 const judgeSpec = z.string().refine((value) => value === 'lexical' || /^openai:https?:\/\/.+/.test(value), {
   error: "must be 'lexical' or 'openai:<base URL>', e.g. openai:http://127.0.0.1:8000/v1",
+});
+
+/** A JSON object given as a flag value, e.g. `--judge-extra-body '{"top_k": 1}'`. */
+const jsonObject = z.string().transform((text, context) => {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      return value as Record<string, unknown>;
+    }
+  } catch {
+    // reported below
+  }
+  context.addIssue({ code: 'custom', message: `must be a JSON object, e.g. '{"top_k": 1}'; got ${text}` });
+  return z.NEVER;
 });
 
 export const judgeFlagsSchema = z.object({
@@ -55,7 +73,10 @@ export const judgeFlagsSchema = z.object({
   timeoutMs: integer(1),
   onFailure: z.enum(['exclude', 'zero'], { error: "must be 'exclude' or 'zero'" }),
   cacheSize: integer(0),
-  maxTokens: integer(1),
+  judgeMaxTokens: integer(1).optional(),
+  maxTokens: integer(1).optional(),
+  judgeThinking: z.enum(['on', 'off'], { error: "must be 'on' or 'off'" }),
+  judgeExtraBody: jsonObject.optional(),
   promptFormat: z.enum(['auto', 'chat', 'text'], { error: "must be 'auto', 'chat' or 'text'" }),
   system: z.string().optional(),
 });
@@ -65,6 +86,16 @@ export type JudgeSettings = z.infer<typeof judgeFlagsSchema>;
 /** Checks the judge flags that depend on each other (after the schema). */
 export function judgeFlagIssues(settings: JudgeSettings): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
+  if (
+    settings.judgeMaxTokens !== undefined &&
+    settings.maxTokens !== undefined &&
+    settings.judgeMaxTokens !== settings.maxTokens
+  ) {
+    issues.push({
+      path: '--max-tokens',
+      message: `is the old name of --judge-max-tokens; give one of them (got ${settings.maxTokens} and ${settings.judgeMaxTokens})`,
+    });
+  }
   if (settings.judge.startsWith('openai:') && !settings.judgeModel) {
     issues.push({
       path: '--judge-model',
@@ -106,15 +137,37 @@ export function addJudgeOptions(command: Command): Command {
       'exclude',
     )
     .option('--cache-size <n>', 'verdicts kept in the LRU cache (0 disables)', '100000')
-    .option('--max-tokens <n>', "openai judge: tokens of the judge's answer", '8')
+    .option(
+      '--judge-max-tokens <n>',
+      "openai judge: tokens of the judge's answer, thoughts included (default 4096 for chat prompts, 8 for text)",
+    )
+    .option('--max-tokens <n>', 'old name of --judge-max-tokens')
+    .option(
+      '--judge-thinking <on|off>',
+      "openai judge: let a reasoning model (Qwen3, QwQ, R1) think before its verdict; 'off' sends chat_template_kwargs.enable_thinking=false",
+      'off',
+    )
+    .option(
+      '--judge-extra-body <json>',
+      'openai judge: extra JSON fields of every request, e.g. \'{"chat_template_kwargs": {"reasoning_effort": "low"}}\'',
+    )
     .option('--prompt-format <format>', "openai judge: 'auto', 'chat' or 'text'", 'auto')
     .option('--system <text>', 'openai judge: system message (chat format)');
 }
 
 /** Builds the judge the flags describe. Packages are imported there, lazily. */
 export function createJudgeFromSettings(settings: JudgeSettings, logger: Logger): Promise<JudgeWithStats> {
+  const maxTokens = settings.judgeMaxTokens ?? settings.maxTokens;
   return buildJudge(
-    { ...settings, spec: settings.judge, model: settings.judgeModel, apiKeyEnv: settings.judgeApiKeyEnv },
+    {
+      ...settings,
+      spec: settings.judge,
+      model: settings.judgeModel,
+      apiKeyEnv: settings.judgeApiKeyEnv,
+      ...(maxTokens !== undefined ? { maxTokens } : { maxTokens: undefined }),
+      thinking: settings.judgeThinking === 'on',
+      ...(settings.judgeExtraBody ? { extraBody: settings.judgeExtraBody } : {}),
+    },
     logger,
   );
 }

@@ -196,10 +196,19 @@ const judgeSchema = z
     hardening: z.boolean().default(true),
     concurrency: int(1).default(8),
     batchSize: int(1).default(16),
-    retries: int(0).default(2),
+    retries: int(0).default(3),
     timeoutMs: int(1).default(60_000),
     onFailure: z.enum(['exclude', 'zero'], { error: "must be 'exclude' or 'zero'" }).default('exclude'),
-    maxTokens: int(1).default(8),
+    /** Tokens of the judge's answer, thoughts included. Default: 4096 for chat prompts, 8 for text. */
+    maxTokens: int(1).optional(),
+    /** Let a reasoning judge think before its verdict (`false` sends enable_thinking=false). */
+    thinking: z.boolean().default(false),
+    /** Extra JSON fields of every request to an openai: judge (e.g. chat_template_kwargs). */
+    extraBody: z.record(z.string(), z.unknown()).optional(),
+    /** Stop training when more than this share of judge calls failed over the last `failureWindow` RL steps. */
+    maxFailureRate: ratio.default(0.2),
+    /** RL steps over which the judge failure rate is measured. */
+    failureWindow: int(1).default(3),
     promptFormat: z
       .enum(['auto', 'chat', 'text'], { error: "must be 'auto', 'chat' or 'text'" })
       .default('auto'),

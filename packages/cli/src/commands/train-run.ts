@@ -540,6 +540,7 @@ export async function runTraining(
       maxTokens: evalConfig!.maxTokens ?? firstRl?.maxTokens ?? 256,
       greedy: evalConfig!.greedy,
       name,
+      maxJudgeFailureRate: config.judge.maxFailureRate,
     });
     const stages: StageOutcome[] = [];
     let evaluatedAtStart = false;
@@ -584,6 +585,8 @@ export async function runTraining(
           grpo: grpoOf(stage),
           ...(stage.msrLossWeight !== undefined ? { msrLossWeight: stage.msrLossWeight } : {}),
           samplesEvery: stage.samplesEvery,
+          maxJudgeFailureRate: config.judge.maxFailureRate,
+          judgeFailureWindow: config.judge.failureWindow,
           ...(evalConfig && evalConfig.every > 0 && evalItems.length
             ? { evaluation: { every: evalConfig.every, items: evalItems, options: evalOptions(stage.name) } }
             : {}),

@@ -278,9 +278,18 @@ stages:
           threads: 1,
           model: { dir: modelDir },
           policy: { backend: `openai:${url}/v1`, model: 'tiny', offPolicy: true },
-          // A generative judge on a tiny random model: its answers are rarely a verdict, so most
-          // rollouts are judge failures — excluded, never scored.
-          judge: { type: 'generative', backend: `onnx:${modelDir}`, preset: 'tiny', minWords: 1, retries: 0 },
+          // A generative judge on a tiny model (the first run's exported policy): its answers are rarely a
+          // verdict, so most rollouts are judge failures — excluded, never scored. Far above the default
+          // stop of 20%, so this run opts out of it. (The judge used to point at a learner checkpoint with
+          // no ONNX decoder: every call failed, unnoticed, until the failure-rate stop named it.)
+          judge: {
+            type: 'generative',
+            backend: `onnx:${join(dir, 'run-yaml', 'policy')}`,
+            preset: 'tiny',
+            minWords: 1,
+            retries: 0,
+            maxFailureRate: 1,
+          },
           data: { path: file },
           stages: [
             {
