@@ -94,6 +94,14 @@ export const prepareOptionsSchema = z
     system: z.string().optional(),
     enableThinking: z.boolean().optional(),
     tokenizer: z.string().min(1).default('qwen3'),
+    /**
+     * Upper bound on every rendered prompt (template, chat template and system message included), in tokens
+     * of `tokenizer`: the context is left-truncated (whole sentences first) until the prompt fits. Set it to
+     * the engine's limit (verl `data.max_prompt_length`, OpenRLHF's prompt max length) so none is dropped.
+     */
+    maxPromptTokens: positiveInt.optional(),
+    /** Drop samples whose target holds markup or placeholders (`<unk>`, `@-@`, HTML tags …). */
+    dropMarkup: z.boolean().default(false),
 
     validationFraction: fraction.default(0.02),
     seed: z.number().int().default(0),

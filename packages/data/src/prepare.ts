@@ -8,6 +8,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
   ftruncateSync,
@@ -17,6 +18,7 @@ import {
   AbortError,
   type EventHandler,
   InvalidArgumentError,
+  InvalidInputError,
   type Logger,
   type RlptEvent,
   silentLogger,
@@ -48,7 +50,16 @@ export interface BenchmarkReport extends BenchmarkSummary {
 /** `stats.json`: what `prepare` read, dropped, built and wrote. Everything but `run` is deterministic. */
 export interface PrepareStats {
   version: 1;
-  inputs: { files: number; bytes: number; list: { file: string; bytes: number }[] };
+  inputs: {
+    files: number;
+    bytes: number;
+    list: { file: string; bytes: number }[];
+    /**
+     * Inputs that could not be read at all — files, and folders that could not be listed (their files were
+     * skipped, the rest of the input was read): how many, and each path with what went wrong (first 100).
+     */
+    unreadable: { count: number; list: { file: string; message: string }[] };
+  };
   documents: {
     /** Documents read from the inputs (after bad records were skipped). */
     read: number;
@@ -91,6 +102,26 @@ export interface PrepareStats {
     contextTruncated: number;
   };
   tokens: { tokenizer: string; bins: string[]; prompt: TokenHistogram; context: TokenHistogram };
+  /** Prompt lengths against limits (estimated tokens of the rendered prompt, as in `tokens.prompt`). */
+  prompts: {
+    /** `maxPromptTokens`, or null when prompts are not bounded. */
+    maxTokens: number | null;
+    /** Prompts whose context was left-truncated further so the prompt fits `maxTokens`. */
+    fitted: number;
+    /** Samples dropped because their prompt would not fit `maxTokens` even with an empty context. */
+    dropped: number;
+    /** Prompts over each common engine limit (512, 1024, 2048, 4096, 8192) and over `maxTokens`. */
+    over: Record<string, number>;
+  };
+  /** Samples whose target holds markup or placeholders (`<unk>`, `@-@`, HTML tags, entities), by kind. */
+  markup: { targets: number; dropped: number; kinds: Record<string, number> };
+  /** Output size against input size: bytes written per input byte, in all and per format. */
+  size: {
+    inputBytes: number;
+    outputBytes: number;
+    outputPerInputByte: number;
+    formats: Record<string, { bytes: number; perInputByte: number }>;
+  };
   outputs: ShardInfo[];
   run: {
     /** Wall-clock seconds of this invocation (a resumed run counts only its own time). */
@@ -101,7 +132,11 @@ export interface PrepareStats {
     workers: number;
     resumed: boolean;
     documentsPerSecond: number;
+    /** `*.tmp-<pid>` files of killed runs removed from the output folder when this run started. */
+    staleTempFiles: { files: number; bytes: number };
   };
+  /** Things the user should act on (unreadable inputs, markup in targets, prompt lengths …), one line each. */
+  warnings: string[];
 }
 
 /** Callbacks of {@link prepare}. Libraries never print: progress and skipped input arrive as events. */
@@ -175,6 +210,7 @@ function emptyStats(
       files: files.length,
       bytes: files.reduce((sum, file) => sum + file.bytes, 0),
       list: files.map((file) => ({ file: file.label, bytes: file.bytes })),
+      unreadable: { count: 0, list: [] },
     },
     documents: {
       read: 0,
@@ -209,6 +245,9 @@ function emptyStats(
       prompt: emptyHistogram(),
       context: emptyHistogram(),
     },
+    prompts: { maxTokens: options.maxPromptTokens ?? null, fitted: 0, dropped: 0, over: {} },
+    markup: { targets: 0, dropped: 0, kinds: {} },
+    size: { inputBytes: 0, outputBytes: 0, outputPerInputByte: 0, formats: {} },
     outputs: [],
     run: {
       seconds: 0,
@@ -217,7 +256,9 @@ function emptyStats(
       workers: options.workers,
       resumed: false,
       documentsPerSecond: 0,
+      staleTempFiles: { files: 0, bytes: 0 },
     },
+    warnings: [],
   };
 }
 
@@ -242,6 +283,67 @@ function removePreviousOutputs(outDir: string): void {
   for (const name of [workDirName, 'samples', 'verl', 'openrlhf', 'stats.json', 'issues.jsonl']) {
     rmSync(join(outDir, name), { recursive: true, force: true });
   }
+}
+
+const tempSuffix = /\.tmp-(\d+)$/;
+
+/** True when a process with this id runs (or exists but belongs to someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the `*.tmp-<pid>` files a killed `prepare` left in `outDir` (atomic writes of shards, state,
+ * checkpoints and stats that never got renamed). Only our own names are touched, and only when the process
+ * that wrote them is gone — or is this one, which has written nothing yet (a pid reused after a restart).
+ */
+export function removeStaleTempFiles(outDir: string): { files: number; bytes: number; kept: string[] } {
+  const removed = { files: 0, bytes: 0, kept: [] as string[] };
+  const consider = (path: string, name: string, ours: RegExp) => {
+    const match = tempSuffix.exec(name);
+    if (!match || !ours.test(name.slice(0, match.index))) return;
+    const pid = Number(match[1]);
+    if (pid !== process.pid && processAlive(pid)) {
+      removed.kept.push(path);
+      return;
+    }
+    try {
+      const info = statSync(path);
+      if (!info.isFile()) return;
+      rmSync(path, { force: true });
+      removed.files++;
+      removed.bytes += info.size;
+    } catch {
+      // Gone already.
+    }
+  };
+  const list = (folder: string): string[] => {
+    try {
+      return readdirSync(folder);
+    } catch {
+      return [];
+    }
+  };
+  for (const name of list(outDir)) consider(join(outDir, name), name, /^(stats\.json|issues\.jsonl)$/);
+  for (const format of ['samples', 'verl', 'openrlhf']) {
+    const folder = join(outDir, format);
+    for (const name of list(folder))
+      consider(join(folder, name), name, /^(train|validation)-\d+\.(jsonl|parquet)$/);
+  }
+  const walkWork = (folder: string) => {
+    for (const entry of list(folder)) {
+      const path = join(folder, entry);
+      if (tempSuffix.test(entry)) consider(path, entry, /./);
+      else if (!entry.includes('.')) walkWork(path);
+    }
+  };
+  walkWork(join(outDir, workDirName));
+  return removed;
 }
 
 async function* chunksOf(
@@ -380,6 +482,11 @@ class PrepareRun {
     const { stats, config } = this;
     stats.issues[issue.reason] ??= { skipped: 0, repaired: 0 };
     stats.issues[issue.reason]![issue.action] += issue.count ?? 1;
+    if (issue.reason === 'unreadable-file' || issue.reason === 'unreadable-directory') {
+      stats.inputs.unreadable.count++;
+      if (stats.inputs.unreadable.list.length < 100)
+        stats.inputs.unreadable.list.push({ file: issue.file ?? '', message: issue.message });
+    }
     if (stats.issuesListed < config.maxIssuesListed) {
       const line = `${JSON.stringify(issue)}\n`;
       writeSync(this.issuesFd, line);
@@ -532,6 +639,12 @@ class PrepareRun {
       stats.samples.contextTruncated += result.contextTruncated;
       mergeHistogram(stats.tokens.prompt, result.promptTokens);
       mergeHistogram(stats.tokens.context, result.contextTokens);
+      stats.prompts.fitted += result.promptFitted;
+      stats.prompts.dropped += result.promptDropped;
+      addCounts(stats.prompts.over, result.promptOver);
+      stats.markup.targets += result.markup.targets;
+      stats.markup.dropped += result.markup.dropped;
+      addCounts(stats.markup.kinds, result.markup.kinds);
     }
     this.chunksCommitted = chunk.index + 1;
   }
@@ -692,6 +805,9 @@ class PrepareRun {
     const order = (shard: ShardInfo) =>
       `${shard.format}/${shard.split === 'train' ? 0 : 1}/${String(shard.index).padStart(8, '0')}`;
     stats.outputs = [...this.shards].sort((a, b) => (order(a) < order(b) ? -1 : 1));
+    stats.size = sizeOf(stats);
+    stats.warnings = warningsOf(stats, this.config);
+    for (const message of stats.warnings) this.emit({ type: 'warning', message });
     const ended = performance.now();
     const round = (seconds: number) => Math.round(seconds * 1000) / 1000;
     const seconds = (ended - this.started) / 1000;
@@ -719,6 +835,70 @@ class PrepareRun {
   }
 }
 
+const ratio = (bytes: number, per: number) => (per > 0 ? Math.round((bytes / per) * 100) / 100 : 0);
+
+/** Output bytes per input byte, in all and per format. */
+function sizeOf(stats: PrepareStats): PrepareStats['size'] {
+  const inputBytes = stats.inputs.bytes;
+  const formats: PrepareStats['size']['formats'] = {};
+  let outputBytes = 0;
+  for (const shard of stats.outputs) {
+    formats[shard.format] ??= { bytes: 0, perInputByte: 0 };
+    formats[shard.format]!.bytes += shard.bytes;
+    outputBytes += shard.bytes;
+  }
+  for (const format of Object.values(formats)) format.perInputByte = ratio(format.bytes, inputBytes);
+  return { inputBytes, outputBytes, outputPerInputByte: ratio(outputBytes, inputBytes), formats };
+}
+
+/** A markup share at or above this (of samples) is worth a loud warning. */
+export const markupWarningShare = 0.05;
+
+const percent = (part: number, whole: number) => `${whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0}%`;
+
+/** What the user should act on, one line each (the CLI prints them after the summary). */
+function warningsOf(stats: PrepareStats, config: ResolvedPrepareOptions): string[] {
+  const warnings: string[] = [];
+  const { unreadable } = stats.inputs;
+  if (unreadable.count > 0) {
+    const shown = unreadable.list.slice(0, 5).map((entry) => entry.file);
+    warnings.push(
+      `${unreadable.count} input path(s) could not be read and were skipped: ${shown.join(', ')}${unreadable.count > shown.length ? ', …' : ''} (all in issues.jsonl). Fix their permissions and re-run with --overwrite.`,
+    );
+  }
+  const markupSamples = stats.samples.total + stats.markup.dropped;
+  if (stats.markup.targets > 0 && stats.markup.targets >= markupWarningShare * markupSamples) {
+    const kinds = Object.entries(stats.markup.kinds)
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ');
+    warnings.push(
+      config.dropMarkup
+        ? `${stats.markup.dropped} of ${markupSamples} samples (${percent(stats.markup.dropped, markupSamples)}) were dropped: their target holds markup or placeholders (${kinds}).`
+        : `${percent(stats.markup.targets, markupSamples)} of the samples (${stats.markup.targets} of ${markupSamples}) have a target with markup or placeholders (${kinds}): no policy can predict <unk>. Clean the corpus, or pass --drop-markup (dropMarkup: true) to drop them.`,
+    );
+  }
+  if (config.maxPromptTokens === undefined) {
+    const over = stats.prompts.over['2048'] ?? 0;
+    if (stats.samples.total > 0 && stats.tokens.prompt.max > 512) {
+      warnings.push(
+        `prompts are up to ${stats.tokens.prompt.max} tokens (${stats.prompts.over['512'] ?? 0} over 512, ${stats.prompts.over['1024'] ?? 0} over 1024, ${over} over 2048): an engine with a lower prompt limit drops or cuts them. Pass --max-prompt-tokens <the engine's limit> (verl data.max_prompt_length, OpenRLHF's prompt max length).`,
+      );
+    }
+  } else {
+    if (stats.prompts.dropped > 0) {
+      warnings.push(
+        `${stats.prompts.dropped} sample(s) were dropped: even with an empty context their prompt exceeds --max-prompt-tokens ${config.maxPromptTokens} (a long template, system message or following sentence).`,
+      );
+    }
+    if (config.formats.includes('verl') && !config.chatTemplate) {
+      warnings.push(
+        `verl applies the policy's chat template to the prompt, which --max-prompt-tokens did not count: pass --chat-template <model folder> so the bound includes it.`,
+      );
+    }
+  }
+  return warnings;
+}
+
 function readWords(path: string): Uint32Array {
   const bytes = readFileSync(path);
   return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -736,6 +916,13 @@ async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunS
   const outDir = resolve(cwd, config.out);
   const workDir = join(outDir, workDirName);
   const statePath = join(workDir, 'state.json');
+  const stale = removeStaleTempFiles(outDir);
+  if (stale.files > 0) {
+    logger.info('removed stale temp files of an interrupted run', { files: stale.files, bytes: stale.bytes });
+  }
+  if (stale.kept.length > 0) {
+    logger.warn('temp files of another running process were left alone', { files: stale.kept });
+  }
 
   // Never read our own output back (`rlpt prepare corpus --out corpus/prepared`).
   const { files, issues: inputIssues } = await resolveInputs(config.inputs, { cwd, exclude: outDir });
@@ -808,7 +995,13 @@ async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunS
     workers: config.workers,
     resumed: state !== undefined,
     documentsPerSecond: 0,
+    staleTempFiles: { files: stale.files, bytes: stale.bytes },
   };
+  // A state written before these fields existed.
+  stats.inputs.unreadable ??= { count: 0, list: [] };
+  stats.warnings ??= [];
+  stats.prompts ??= { maxTokens: config.maxPromptTokens ?? null, fitted: 0, dropped: 0, over: {} };
+  stats.markup ??= { targets: 0, dropped: 0, kinds: {} };
   return {
     config,
     hooks,
@@ -839,6 +1032,7 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
   const setup = await setUp(options, hooks);
   if (!('config' in setup)) return setup;
   const run = new PrepareRun(setup);
+  const { config } = setup;
   try {
     const pool = await createDocumentPool(
       {
@@ -852,7 +1046,15 @@ export async function prepare(options: PrepareOptions, hooks: PrepareHooks = {})
     try {
       if (run.phase === 'scan') await run.scan(pool);
       await run.finalize(pool);
-      return run.finish();
+      const result = run.finish();
+      if (result.stats.documents.read === 0) {
+        const { unreadable } = result.stats.inputs;
+        throw new InvalidInputError({
+          reason: 'no-documents',
+          message: `no document could be read from ${config.inputs.join(', ')}${unreadable.count > 0 ? `: ${unreadable.list.map((entry) => entry.message).join(' ')}` : ''}. Details: ${join(result.outDir, 'issues.jsonl')}.`,
+        });
+      }
+      return result;
     } finally {
       await pool.close();
     }

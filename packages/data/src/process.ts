@@ -10,6 +10,7 @@ import { MinHasher } from './minhash.js';
 import { type NormalizeCounts, normalizeText } from './normalize.js';
 import type { ResolvedPrepareOptions } from './options.js';
 import { createPromptRenderer, type PromptRenderer, type PromptSetup } from './render.js';
+import { markupKindsOf } from './markup.js';
 import { segmentDocument } from './segmenting.js';
 import { addToHistogram, emptyHistogram, type TokenHistogram } from './stats.js';
 import { loadTokenCounter, memoizeTokenCounter, type TokenCounter } from './tokenizer.js';
@@ -83,7 +84,17 @@ export interface DocumentResult {
   contextTruncated: number;
   promptTokens: TokenHistogram;
   contextTokens: TokenHistogram;
+  /** Samples whose target holds markup or placeholders, by kind (a sample may count under several kinds). */
+  markup: { targets: number; dropped: number; kinds: Record<string, number> };
+  /** `maxPromptTokens`: prompts whose context was shortened to fit, and samples that could not fit at all. */
+  promptFitted: number;
+  promptDropped: number;
+  /** Prompts over each of {@link promptLimits} (and `maxPromptTokens`), by the limit. */
+  promptOver: Record<string, number>;
 }
+
+/** Common engine prompt limits the stats count prompts over (verl's default 512, OpenRLHF's 1024, …). */
+export const promptLimits: readonly number[] = [512, 1024, 2048, 4096, 8192];
 
 /** A loaded per-thread document processor. */
 export interface DocumentProcessor {
@@ -161,13 +172,38 @@ function noOutput() {
     contextTruncated: 0,
     promptTokens: emptyHistogram(),
     contextTokens: emptyHistogram(),
+    markup: { targets: 0, dropped: 0, kinds: {} },
+    promptFitted: 0,
+    promptDropped: 0,
+    promptOver: {},
   };
+}
+
+/** The shortest tail of `text` (from a word start) whose tokens fit `budget`; '' when not even a word fits. */
+function tailWithin(text: string, budget: number, count: (text: string) => number): string {
+  if (count(text) <= budget) return text;
+  const starts: number[] = [];
+  for (let index = 1; index < text.length; index++) {
+    if (/\s/.test(text[index - 1]!) && !/\s/.test(text[index]!)) starts.push(index);
+  }
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (count(text.slice(starts[middle]!)) <= budget) high = middle;
+    else low = middle + 1;
+  }
+  return low < starts.length ? text.slice(starts[low]!) : '';
 }
 
 /** Loads the tokenizer, templates and indexes once per thread. */
 export async function createDocumentProcessor(config: ProcessorConfig): Promise<DocumentProcessor> {
   const { options } = config;
-  const counter: TokenCounter = memoizeTokenCounter(await loadTokenCounter(options.tokenizer));
+  const rawCounter = await loadTokenCounter(options.tokenizer);
+  const counter: TokenCounter = memoizeTokenCounter(rawCounter);
+  const limits = [
+    ...new Set([...promptLimits, ...(options.maxPromptTokens ? [options.maxPromptTokens] : [])]),
+  ];
   const renderer: PromptRenderer = await createPromptRenderer(config.prompts, counter);
   const hasher = options.dedup.near ? new MinHasher(options.dedup) : undefined;
   const contamination = config.contamination
@@ -228,26 +264,81 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
           : options.tasks === 'mix'
             ? [assignTask(sample.id, options.lambda, options.seed)]
             : [options.tasks];
+      const markup = markupKindsOf(sample.target);
       for (const task of tasks) {
         const id = options.tasks === 'both' ? `${sample.id}#${task}` : sample.id;
-        const rendered = renderer.render(task, sample.context, sample.next);
-        const contextTokens = segmented.contextTokens.get(sample.index) ?? counter.count(sample.context);
-        const promptTokens =
-          renderer.overhead(task) + contextTokens + (task === 'msr' ? counter.count(sample.next) : 0);
+        if (markup.length > 0) {
+          result.markup.targets++;
+          for (const kind of markup) result.markup.kinds[kind] = (result.markup.kinds[kind] ?? 0) + 1;
+          if (options.dropMarkup) {
+            result.markup.dropped++;
+            continue;
+          }
+        }
+        let context = sample.context;
+        let contextSegments = sample.contextSegments;
+        let contextTruncated = sample.contextTruncated;
+        let rendered = renderer.render(task, context, sample.next);
+        let contextTokens = segmented.contextTokens.get(sample.index) ?? counter.count(context);
+        const fixed = renderer.overhead(task) + (task === 'msr' ? counter.count(sample.next) : 0);
+        let promptTokens = fixed + contextTokens;
+        const limit = options.maxPromptTokens;
+        if (limit !== undefined) {
+          // The estimate (overhead + sentence counts) can be off by about a token where pieces meet; keep a
+          // margin of one token per junction plus 4, and count exactly when the estimate is within it.
+          const margin = (segments: number) => segments + (task === 'msr' ? 2 : 1) + 4;
+          let fits = promptTokens + margin(contextSegments) <= limit;
+          if (!fits && promptTokens <= limit) {
+            const exact = rawCounter.count(rendered.prompt);
+            fits = exact <= limit;
+            if (fits) promptTokens = exact;
+          }
+          if (!fits) {
+            // Left-truncate: drop the oldest sentences until the prompt fits, else keep a tail of the last one.
+            const parts = segmented.contextParts(sample);
+            let start = 0;
+            let tokens = parts.tokens.reduce((sum, value) => sum + value, 0);
+            while (
+              start < parts.texts.length &&
+              fixed + tokens + margin(parts.texts.length - start) > limit
+            ) {
+              tokens -= parts.tokens[start]!;
+              start++;
+            }
+            if (start < parts.texts.length) {
+              context = parts.texts.slice(start).join(' ');
+              contextSegments = parts.texts.length - start;
+              contextTokens = tokens;
+            } else {
+              const last = parts.texts[parts.texts.length - 1] ?? '';
+              context = tailWithin(last, limit - fixed - margin(1), rawCounter.count);
+              contextSegments = 1;
+              contextTokens = context === '' ? 0 : rawCounter.count(context);
+            }
+            if (context === '') {
+              result.promptDropped++;
+              continue;
+            }
+            contextTruncated = true;
+            rendered = renderer.render(task, context, sample.next);
+            promptTokens = fixed + contextTokens;
+            result.promptFitted++;
+          }
+        }
         const record: PreparedSample = {
           id,
           task,
           prompt: rendered.prompt,
-          context: sample.context,
+          context,
           target: sample.target,
           next: sample.next,
           reference: sample.reference,
           source: document.source,
-          flags: sample.contextTruncated ? ['context-truncated'] : [],
+          flags: contextTruncated ? ['context-truncated'] : [],
           split,
           documentId: document.id,
           index: sample.index,
-          contextSegments: sample.contextSegments,
+          contextSegments,
           referenceSegments: sample.referenceSegments,
           tokens: {
             prompt: promptTokens,
@@ -268,7 +359,10 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
         result.samples++;
         if (task === 'asr') result.asr++;
         else result.msr++;
-        if (sample.contextTruncated) result.contextTruncated++;
+        if (contextTruncated) result.contextTruncated++;
+        for (const over of limits) {
+          if (promptTokens > over) result.promptOver[over] = (result.promptOver[over] ?? 0) + 1;
+        }
         addToHistogram(result.promptTokens, promptTokens);
         addToHistogram(result.contextTokens, contextTokens);
       }

@@ -32,6 +32,11 @@ export interface SegmentedDocument {
   contextTokens: Map<number, number>;
   /** Reference-window tokens per sample index. */
   referenceTokens: Map<number, number>;
+  /**
+   * The sentences a sample's context is made of, oldest first, with their token counts (joined by a space
+   * they are the context). A context cut inside its only sentence comes back as that one piece.
+   */
+  contextParts(sample: SegmentSample): { texts: string[]; tokens: number[] };
 }
 
 /**
@@ -88,5 +93,21 @@ export function segmentDocument(
     );
     referenceTokens.set(sample.index, prefix[at + sample.referenceSegments]! - prefix[at]!);
   }
-  return { samples, sentences: { total: sentences.length, kept, filtered }, contextTokens, referenceTokens };
+  const contextParts = (sample: SegmentSample): { texts: string[]; tokens: number[] } => {
+    const at = sequencePosition.get(sample.index)!;
+    const tail = sample.contextSegments === 1 && sample.context !== sentences[sequence[at - 1]!];
+    if (tail) return { texts: [sample.context], tokens: [contextTokens.get(sample.index)!] };
+    const positions = sequence.slice(at - sample.contextSegments, at);
+    return {
+      texts: positions.map((position) => sentences[position]!),
+      tokens: positions.map((position) => tokens[position]!),
+    };
+  };
+  return {
+    samples,
+    sentences: { total: sentences.length, kept, filtered },
+    contextTokens,
+    referenceTokens,
+    contextParts,
+  };
 }

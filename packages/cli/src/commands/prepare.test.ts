@@ -161,4 +161,54 @@ describe('rlpt prepare runs', () => {
       expect(stderr.join('')).toContain('--overwrite');
     },
   );
+
+  it.skipIf(!hasSharedData)(
+    'bounds prompts with --max-prompt-tokens, drops markup targets with --drop-markup, and warns loudly',
+    async () => {
+      expect(flagsToOptions([], { out: 'x', maxPromptTokens: '2048', dropMarkup: true })).toMatchObject({
+        maxPromptTokens: 2048,
+        dropMarkup: true,
+      });
+      const input = join(dir, 'input');
+      await mkdir(input);
+      // The first WikiText-2 articles, as released: <unk> placeholders in many sentences.
+      const wiki = (await readFile(join(sharedData, 'corpora/wikitext-2/valid.txt'), 'utf8')).slice(
+        0,
+        60_000,
+      );
+      await writeFile(join(input, 'wiki.txt'), wiki);
+      const common = ['--workers', '0', '--tokenizer', 'whitespace'];
+      const loose = join(dir, 'loose');
+      expect(await main(['prepare', input, '--out', loose, ...common])).toBe(0);
+      expect(stderr.join('')).toMatch(/WARNING: .*markup or placeholders.*--drop-markup/);
+      expect(stderr.join('')).toMatch(/WARNING: prompts are up to \d+ tokens.*--max-prompt-tokens/);
+      expect(stdout.join('')).toMatch(/bytes per input byte/);
+      stdout.length = 0;
+      stderr.length = 0;
+      const out = join(dir, 'bounded');
+      const code = await main([
+        'prepare',
+        input,
+        '--out',
+        out,
+        ...common,
+        '--max-prompt-tokens',
+        '200',
+        '--drop-markup',
+      ]);
+      expect(code).toBe(0);
+      const summary = stdout.join('');
+      expect(summary).toContain('fitted to --max-prompt-tokens 200');
+      expect(summary).toMatch(/targets with markup +\| \d+ \(unk \d+/);
+      const stats = JSON.parse(await readFile(join(out, 'stats.json'), 'utf8'));
+      expect(stats.prompts.over['200'] ?? 0).toBe(0);
+      expect(stats.markup.dropped).toBeGreaterThan(0);
+      const samples = (await readFile(join(out, 'samples/train-00000.jsonl'), 'utf8'))
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { target: string; tokens: { prompt: number } });
+      expect(samples.some((sample) => sample.target.includes('<unk>'))).toBe(false);
+      expect(Math.max(...samples.map((sample) => sample.tokens.prompt))).toBeLessThanOrEqual(200);
+    },
+  );
 });

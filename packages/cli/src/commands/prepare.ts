@@ -18,6 +18,8 @@ export interface PrepareFlags {
   resume?: boolean;
   overwrite?: boolean;
   tokenizer?: string;
+  maxPromptTokens?: string;
+  dropMarkup?: boolean;
   preset?: string;
   asrTemplate?: string;
   msrTemplate?: string;
@@ -180,6 +182,8 @@ export function flagsToOptions(
     resume: flags.resume,
     overwrite: flags.overwrite,
     tokenizer: flags.tokenizer,
+    maxPromptTokens: number(flags.maxPromptTokens),
+    dropMarkup: flags.dropMarkup,
     preset: flags.preset,
     asrTemplate: flags.asrTemplate,
     msrTemplate: flags.msrTemplate,
@@ -301,6 +305,9 @@ export function formatPrepareSummary(stats: PrepareStats, outDir: string): strin
         ['skipped: near duplicate', documents.skipped.nearDuplicate],
         ['skipped: contaminated', documents.skipped.contaminated],
         ['skipped: processing error', documents.skipped.error],
+        ...(stats.inputs.unreadable?.count
+          ? [['unreadable inputs (files, folders)', stats.inputs.unreadable.count] as [string, number]]
+          : []),
       ],
     ),
   );
@@ -348,6 +355,26 @@ export function formatPrepareSummary(stats: PrepareStats, outDir: string): strin
         ['  train / validation', `${samples.train} / ${samples.validation}`],
         ['  ASR / MSR', `${samples.asr} / ${samples.msr}`],
         ['  context truncated', samples.contextTruncated],
+        ...(stats.prompts?.maxTokens
+          ? [
+              [`  fitted to --max-prompt-tokens ${stats.prompts.maxTokens}`, stats.prompts.fitted],
+              ['  dropped: prompt cannot fit', stats.prompts.dropped],
+            ]
+          : []),
+        ...(stats.markup
+          ? [
+              [
+                '  targets with markup',
+                `${stats.markup.targets}${
+                  Object.keys(stats.markup.kinds).length > 0
+                    ? ` (${Object.entries(stats.markup.kinds)
+                        .map(([kind, count]) => `${kind} ${count}`)
+                        .join(', ')})`
+                    : ''
+                }${stats.markup.dropped > 0 ? `; dropped ${stats.markup.dropped}` : ''}`,
+              ],
+            ]
+          : []),
       ],
     ),
   );
@@ -372,6 +399,20 @@ export function formatPrepareSummary(stats: PrepareStats, outDir: string): strin
       stats.outputs.map((shard) => [join(outDir, shard.file), shard.rows, megabytes(shard.bytes)]),
     ),
   );
+  if (stats.size) {
+    const formats = Object.entries(stats.size.formats)
+      .map(([format, size]) => `${format} ${size.perInputByte}`)
+      .join(', ');
+    sections.push(
+      `output: ${megabytes(stats.size.outputBytes)} MB from ${megabytes(stats.size.inputBytes)} MB of input, ${stats.size.outputPerInputByte} bytes per input byte${formats ? ` (${formats})` : ''}`,
+    );
+  }
+  const stale = stats.run.staleTempFiles;
+  if (stale && stale.files > 0) {
+    sections.push(
+      `removed ${stale.files} stale temp file(s) (${megabytes(stale.bytes)} MB) left by an interrupted run`,
+    );
+  }
   sections.push(
     `stats: ${join(outDir, 'stats.json')}${stats.issuesListed > 0 ? ` · input problems listed in ${join(outDir, 'issues.jsonl')}` : ''} · ${stats.run.seconds}s, ${stats.run.documentsPerSecond} docs/s on ${stats.run.workers} worker(s)`,
   );
@@ -468,6 +509,7 @@ export async function runPrepare(inputs: string[], flags: PrepareFlags): Promise
         ? `${JSON.stringify(result.stats, null, 2)}\n`
         : formatPrepareSummary(result.stats, result.outDir),
     );
+    for (const warning of result.stats.warnings ?? []) process.stderr.write(`\nWARNING: ${warning}\n`);
     return 0;
   } finally {
     interrupt.dispose();
@@ -503,6 +545,14 @@ export function register(program: Command): void {
     .option(
       '--tokenizer <name>',
       'token counter: qwen3 (default), whitespace, or a tokenizer.json / model folder',
+    )
+    .option(
+      '--max-prompt-tokens <n>',
+      "bound every rendered prompt (template + chat template + system) to n tokens of --tokenizer by left-truncating the context; set it to the engine's limit (verl data.max_prompt_length, OpenRLHF prompt max length)",
+    )
+    .option(
+      '--drop-markup',
+      'drop samples whose target holds markup or placeholders (<unk>, @-@, @,@, HTML tags, entities); they are counted either way',
     )
     .option('--preset <name>', 'prompt template preset: paper (default; tiny for --demo)')
     .option('--asr-template <file>', 'your ASR template file ({context})')
@@ -580,6 +630,11 @@ Examples:
   rlpt prepare ../shared/data/corpora --out data/corpora --format verl,openrlhf \\
     --benchmarks '../shared/data/benchmarks/*.jsonl'
   rlpt prepare 'crawl/*.jsonl.gz' --out data/crawl --text-field content --id-field url --resume
+  rlpt prepare corpus/ --out data/verl --format verl --chat-template /models/Qwen3-4B \\
+    --max-prompt-tokens 2048 --drop-markup     # with verl data.max_prompt_length=2048
+
+Unreadable files and folders are reported (stats.json inputs.unreadable, issues.jsonl) and the rest is
+read; the run fails only when no document at all could be read. Warnings are printed after the summary.
 `,
     )
     .action(async (inputs: string[], flags: PrepareFlags) => {

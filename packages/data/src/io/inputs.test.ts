@@ -1,8 +1,9 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdir, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
-import { resolveInputs } from './inputs.js';
+import { type ReaddirFunction, resolveInputs } from './inputs.js';
 
 const { dir, cleanup } = tempDir('rlpt-inputs-');
 afterAll(cleanup);
@@ -57,4 +58,55 @@ describe('resolveInputs', () => {
     const dangling = await resolveInputs(['dangling.txt'], { cwd: dir });
     expect(dangling.issues.map((issue) => issue.reason)).toEqual(['unreadable-file']);
   });
+
+  /** A listing that fails with EACCES for one folder, as `chmod 000` does for anyone but root. */
+  const denying =
+    (denied: string): ReaddirFunction =>
+    (path, options, callback) => {
+      if (path.replace(/\/$/, '') === denied) {
+        const error = Object.assign(new Error(`EACCES: permission denied, scandir '${path}'`), {
+          code: 'EACCES',
+        });
+        callback(error, []);
+        return;
+      }
+      readdir(path, options, callback as never);
+    };
+
+  it('reads the rest of a folder when one subfolder cannot be listed, and reports that subfolder', async () => {
+    const denied = join(dir, 'corpus/books');
+    const { files, issues } = await resolveInputs(['corpus'], { cwd: dir, readdir: denying(denied) });
+    expect(files.map((file) => file.label)).toEqual(['a.txt', 'b.txt']);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ reason: 'unreadable-directory', action: 'skipped', file: denied });
+    expect(issues[0]?.message).toContain('permission denied');
+    expect(issues[0]?.message).toContain(`the rest of 'corpus' was read`);
+  });
+
+  it('reports a folder a glob cannot list instead of skipping it silently', async () => {
+    const denied = join(dir, 'corpus/books');
+    const { files, issues } = await resolveInputs(['corpus/**/*.{txt,gz}'], {
+      cwd: dir,
+      readdir: denying(denied),
+    });
+    expect(files.map((file) => file.label)).toEqual(['a.txt', 'b.txt']);
+    expect(issues.map((issue) => [issue.reason, issue.file])).toEqual([['unreadable-directory', denied]]);
+    // A folder the pattern cannot reach is not listed, so it is not reported either.
+    const narrow = await resolveInputs(['corpus/wiki/*.txt'], { cwd: dir, readdir: denying(denied) });
+    expect(narrow.issues).toEqual([]);
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'skips a FIFO with an issue instead of blocking on it',
+    async () => {
+      mkdirSync(join(dir, 'pipes'));
+      writeFileSync(join(dir, 'pipes/ok.txt'), 'x');
+      execFileSync('mkfifo', [join(dir, 'pipes/fifo.txt')]);
+      const { files, issues } = await resolveInputs(['pipes'], { cwd: dir });
+      expect(files.map((file) => file.label)).toEqual(['ok.txt']);
+      expect(issues.map((issue) => [issue.reason, issue.file])).toEqual([
+        ['unreadable-file', join(dir, 'pipes/fifo.txt')],
+      ]);
+    },
+  );
 });

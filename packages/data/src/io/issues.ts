@@ -4,6 +4,7 @@
  */
 export type IssueReason =
   | 'unreadable-file'
+  | 'unreadable-directory'
   | 'read-error'
   | 'truncated-gzip'
   | 'corrupt-gzip'
