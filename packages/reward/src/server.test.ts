@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { renderTaskPrompt, wrapPrediction } from '@rlpt/prompts';
 import type { JudgeV1, RlptEvent } from '@rlpt/spec';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +11,14 @@ import { backendFor } from '../test/helpers.js';
 import { createGenerativeJudge } from './generative.js';
 import { formatRewardLabel } from './label.js';
 import { createLexicalJudge } from './lexical.js';
-import { type RewardServer, type RewardServerOptions, createRewardServer } from './server.js';
+import {
+  type RewardServer,
+  type RewardServerOptions,
+  TimeSlicer,
+  createRewardServer,
+  parseJsonSliced,
+  stringifySliced,
+} from './server.js';
 import { type ScriptedJudgeServer, startScriptedJudgeServer } from './testing/index.js';
 
 const context = 'The lighthouse stood on a rock far from the shore. Storms often cut it off for days.';
@@ -486,6 +497,81 @@ describe('server operation', () => {
     }
   });
 
+  it.each([
+    ['/get_reward', 40_000],
+    ['/v1/reward', 40_000],
+  ])(
+    'keeps /health responsive while it scores a %s request of %i samples',
+    // Timed on shared CPUs: a stray preemption can hit one attempt, while a server that blocks fails every one.
+    { timeout: 90_000, retry: 2 },
+    async (route, count) => {
+      const server = await start({ maxBodyBytes: 256 * 1024 * 1024 });
+      const sentence = (index: number) => `The keeper lit lamp number ${index} and watched the ships pass.`;
+      const body =
+        route === '/get_reward'
+          ? JSON.stringify({
+              query: Array.from({ length: count }, (_, index) => `Continue: ${response(sentence(index))}`),
+              prompts: Array.from({ length: count }, () => 'Continue: '),
+              labels: Array.from({ length: count }, (_, index) =>
+                formatRewardLabel({
+                  reference: `${sentence(index)} Then fog came.`,
+                  target: sentence(index),
+                }),
+              ),
+            })
+          : JSON.stringify({
+              items: Array.from({ length: count }, (_, index) => ({
+                response: response(sentence(index)),
+                label: { reference: `${sentence(index)} Then fog came.`, target: sentence(index) },
+              })),
+            });
+      // The big request comes from another process, so only the server's work is timed here.
+      const dir = await mkdtemp(join(tmpdir(), 'rlpt-reward-big-'));
+      const file = join(dir, 'body.json');
+      await writeFile(file, body);
+      const client = execFile(process.execPath, [
+        '-e',
+        `const http = require('node:http'); const body = require('node:fs').readFileSync(process.argv[1]);
+         const request = http.request(process.argv[2], { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (response) => {
+           const chunks = []; response.on('data', (chunk) => chunks.push(chunk));
+           response.on('end', () => {
+             const body = JSON.parse(Buffer.concat(chunks).toString());
+             const ok = body.rewards ? body.rewards.filter((reward) => reward === 1).length : body.summary?.ok;
+             process.stdout.write(JSON.stringify({ status: response.statusCode, ok }));
+           });
+         });
+         request.end(body);`,
+        file,
+        `${server.url}${route}`,
+      ]);
+      let output = '';
+      client.stdout?.on('data', (chunk) => {
+        output += chunk;
+      });
+      let done = false;
+      const exited = new Promise<void>((resolve) => client.on('close', () => resolve())).finally(() => {
+        done = true;
+      });
+      const latencies: number[] = [];
+      try {
+        while (!done) {
+          const started = performance.now();
+          const health = await fetch(`${server.url}/health`);
+          await health.text();
+          latencies.push(performance.now() - started);
+        }
+        await exited;
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      expect(JSON.parse(output)).toEqual({ status: 200, ok: count });
+      // Timed on a shared machine, so the bound is loose; a server that parses, prepares or answers the whole
+      // request in one go stalls /health for 0.2–0.6 s here and fails it.
+      expect(latencies.length).toBeGreaterThan(5);
+      expect(Math.max(...latencies), `slowest /health of ${latencies.length}`).toBeLessThan(150);
+    },
+  );
+
   it('answers 504 when the judge exceeds the request timeout, even a judge that ignores abort', async () => {
     const never: JudgeV1 = { specificationVersion: 'v1', name: 'never', judge: () => new Promise(() => {}) };
     const server = await start({ judge: never, requestTimeoutMs: 100 });
@@ -565,5 +651,85 @@ describe('server operation', () => {
     await expect(server.batchReward({ items: [{ prediction: target, reference }] })).resolves.toMatchObject({
       summary: { ok: 1 },
     });
+  });
+});
+
+describe('sliced JSON (big bodies without blocking the event loop)', () => {
+  const tricky = [
+    'plain',
+    'with "quotes" and \\ backslash \\"',
+    'brackets ] [ } { , inside',
+    'unicode é 漢字 🙂 \u2028',
+    '',
+  ];
+  const element = (index: number): unknown => {
+    switch (index % 7) {
+      case 0:
+        return tricky[index % tricky.length];
+      case 1:
+        return { a: [1, [2, { b: tricky[(index + 1) % tricky.length] }]], c: null };
+      case 2:
+        return index * 1.5;
+      case 3:
+        return [];
+      case 4:
+        return { '0': 'integer-like key', x: { '[': ']' } };
+      case 5:
+        return true;
+      default:
+        return null;
+    }
+  };
+  const big = (count: number) => Array.from({ length: count }, (_, index) => element(index));
+
+  it('parses exactly what JSON.parse parses, whatever the layout', async () => {
+    const cases = [
+      JSON.stringify({ items: big(20_000), mode: 'prefix' }),
+      JSON.stringify({ query: big(9000), prompts: big(9000), labels: big(9000) }),
+      JSON.stringify({ '1': big(9000), a: 'x', '0': big(9000), nested: { deep: big(3000) } }),
+      JSON.stringify({ items: big(20_000) }, null, 2),
+      ` \n ${JSON.stringify({ empty: [], items: big(20_000), n: 1 })} \n`,
+      JSON.stringify(big(20_000)),
+    ];
+    for (const text of cases) {
+      expect(text.length).toBeGreaterThan(256 * 1024);
+      expect(await parseJsonSliced(text)).toEqual(JSON.parse(text));
+    }
+  });
+
+  it('throws JSON.parse’s own error for invalid bodies', async () => {
+    const good = JSON.stringify({ items: big(20_000) });
+    const bad = [
+      `${good.slice(0, -2)},]}`,
+      good.replace('[', '[,'),
+      `${good.slice(0, 200_000)}}`,
+      good.replace('"plain"', '"plain" "again"'),
+      `${good}x`,
+      good.replace('{', '{"items": 1, '),
+    ];
+    for (const text of bad) {
+      let expected: unknown;
+      try {
+        JSON.parse(text);
+      } catch (error) {
+        expected = error;
+      }
+      if (expected === undefined) {
+        // A duplicate key is valid JSON: the last value wins, as in JSON.parse.
+        expect(await parseJsonSliced(text)).toEqual(JSON.parse(text));
+        continue;
+      }
+      await expect(parseJsonSliced(text)).rejects.toThrow((expected as Error).message);
+    }
+  });
+
+  it('stringifies exactly like JSON.stringify', async () => {
+    const value = {
+      verdicts: big(5000).map((entry, index) => ({ id: `x${index}`, entry, skip: undefined })),
+      summary: { items: 5000, meanScore: 0.25 },
+      extra_logs: { judged: Array.from({ length: 3000 }, (_, index) => index % 2) },
+      undefinedValue: undefined,
+    };
+    expect(await stringifySliced(value, new TimeSlicer())).toBe(JSON.stringify(value));
   });
 });

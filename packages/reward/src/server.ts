@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { extractPrediction } from '@rlpt/prompts';
 import type { EventHandler, JudgeItem, JudgeMode, JudgeV1, JudgeVerdict, Logger } from '@rlpt/spec';
 import { AbortError, InvalidArgumentError, silentLogger } from '@rlpt/spec';
@@ -124,6 +125,8 @@ class BadRequest extends Error {
 }
 
 const scoringRoutes = new Set(['/get_reward', '/v1/reward']);
+/** Items per `judge()` call; a request with more is judged in concurrent slices of this size. */
+const judgeSliceItems = 128;
 const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 interface PreparedItem {
@@ -252,14 +255,22 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
   const judgeItems = async (prepared: PreparedItem[], count: number, signal: AbortSignal | undefined) => {
     const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
     if (prepared.length > 0) {
+      // Big requests go to the judge in concurrent slices, started one event-loop turn apart: a judge that
+      // works synchronously (the lexical one) then never holds the loop for a whole request, and a
+      // generative one still sees every slice at once (it groups concurrent calls into batches).
+      const slices: Promise<JudgeVerdict[]>[] = [];
+      for (let start = 0; start < prepared.length; start += judgeSliceItems) {
+        if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) break;
+        slices.push(
+          judge.judge(
+            prepared.slice(start, start + judgeSliceItems).map((entry) => entry.item),
+            signal ? { signal } : undefined,
+          ),
+        );
+      }
       // Raced with the signal too, so a judge that ignores abort cannot hold a request past its timeout.
-      const judged = await raceAbort(
-        judge.judge(
-          prepared.map((entry) => entry.item),
-          signal ? { signal } : undefined,
-        ),
-        signal,
-      );
+      const judged = (await raceAbort(Promise.all(slices), signal)).flat();
       prepared.forEach((entry, position) => {
         verdicts[entry.index] = judged[position] ?? {
           score: 0,
@@ -303,7 +314,9 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     const count = request.query.length;
     const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
     const prepared: PreparedItem[] = [];
+    const slicer = new TimeSlicer();
     for (let index = 0; index < count; index++) {
+      await slicer.tick();
       const query = request.query[index] as string;
       const prompt = request.prompts[index] as string;
       const parsed = parseRewardLabel(request.labels[index]);
@@ -357,6 +370,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
       cached: [] as number[],
     };
     for (let index = 0; index < count; index++) {
+      await slicer.tick();
       const verdict = verdicts[index] ??
         judged[index] ?? { score: 0, status: 'failed', reason: 'missing-verdict' };
       record(verdict);
@@ -378,21 +392,24 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     const count = request.items.length;
     const verdicts: (JudgeVerdict | undefined)[] = new Array(count);
     const prepared: PreparedItem[] = [];
-    request.items.forEach((raw, index) => {
-      const resolved = prepareRewardItem(raw, index, requestMode);
+    const slicer = new TimeSlicer();
+    for (let index = 0; index < count; index++) {
+      await slicer.tick();
+      const resolved = prepareRewardItem(request.items[index], index, requestMode);
       if ('failure' in resolved) {
         verdicts[index] =
           resolved.failure.status === 'skipped'
             ? resolved.failure
             : itemFailure(index, resolved.id, resolved.failure.reason ?? 'invalid-item', resolved.message);
-        return;
+        continue;
       }
       prepared.push({ index, item: resolved.item });
-    });
+    }
     const judged = await judgeItems(prepared, count, callOptions?.signal);
     const out: BatchRewardResponse['verdicts'] = [];
     const summary = { items: count, ok: 0, skipped: 0, failed: 0, meanScore: 0 };
     for (let index = 0; index < count; index++) {
+      await slicer.tick();
       const verdict = verdicts[index] ??
         judged[index] ?? { score: 0, status: 'failed', reason: 'missing-verdict' };
       record(verdict);
@@ -585,7 +602,7 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
     try {
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = await parseJsonSliced(text);
       } catch (error) {
         throw new BadRequest(
           'invalid-json',
@@ -596,7 +613,15 @@ export function createRewardServer(options: RewardServerOptions): RewardServer {
         path === '/get_reward'
           ? await getReward(body, { signal: controller.signal })
           : await batchReward(body, { signal: controller.signal });
-      sendJson(response, 200, result);
+      // Big answers are serialised in slices too, so /health keeps answering meanwhile.
+      const json = await stringifySliced(result, new TimeSlicer());
+      if (!response.headersSent && !response.destroyed) {
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(json),
+        });
+        response.end(json);
+      }
     } catch (error) {
       if (error instanceof BadRequest) {
         sendError(response, 400, error.code, error.message);
@@ -835,7 +860,9 @@ function readBody(request: IncomingMessage, limit: number, timeoutMs: number): P
     );
   }
   return new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // Decoded as it arrives, so a big body costs no single long decode at the end.
+    const decoder = new StringDecoder('utf8');
+    const chunks: string[] = [];
     let size = 0;
     const cleanup = () => {
       clearTimeout(timer);
@@ -856,11 +883,12 @@ function readBody(request: IncomingMessage, limit: number, timeoutMs: number): P
         request.resume();
         return;
       }
-      chunks.push(chunk);
+      chunks.push(decoder.write(chunk));
     };
     const onEnd = () => {
       cleanup();
-      resolve(Buffer.concat(chunks, size).toString('utf8'));
+      chunks.push(decoder.end());
+      resolve(chunks.join(''));
     };
     const onError = (error: Error) => fail(error);
     const onClose = () => {
@@ -993,4 +1021,148 @@ class FailureWindow {
     while (drop < this.buckets.length && (this.buckets[drop]?.start ?? 0) + this.bucketMs <= oldest) drop++;
     if (drop > 0) this.buckets = this.buckets.slice(drop);
   }
+}
+
+/**
+ * Yields to the event loop once `sliceMs` of synchronous work has passed since the last yield, so one big
+ * request (tens of thousands of samples) cannot hold up `/health` or other requests.
+ */
+export class TimeSlicer {
+  private last = performance.now();
+  constructor(private readonly sliceMs = 5) {}
+  /** Cheap when no yield is due (one clock read). */
+  async tick(): Promise<void> {
+    if (performance.now() - this.last < this.sliceMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+  }
+}
+
+/** Elements per `JSON.stringify` / `JSON.parse` call when (de)serialising big arrays in slices. */
+const sliceElements = 512;
+
+/**
+ * `JSON.stringify` for answers whose bulk is in arrays (nested in plain objects), in slices of
+ * {@link sliceElements} elements with yields in between. Same text as `JSON.stringify(value)`.
+ */
+export async function stringifySliced(value: unknown, slicer: TimeSlicer): Promise<string> {
+  if (Array.isArray(value) && value.length > sliceElements) {
+    const parts: string[] = [];
+    for (let start = 0; start < value.length; start += sliceElements) {
+      await slicer.tick();
+      parts.push(JSON.stringify(value.slice(start, start + sliceElements)).slice(1, -1));
+    }
+    return `[${parts.join(',')}]`;
+  }
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const parts: string[] = [];
+    for (const [key, entry] of Object.entries(value)) {
+      if (entry === undefined || typeof entry === 'function' || typeof entry === 'symbol') continue;
+      parts.push(`${JSON.stringify(key)}:${await stringifySliced(entry, slicer)}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * `JSON.parse` for request bodies `{"key": [ …many elements… ], …}`, in slices with yields in between:
+ * one scan finds the elements of the top-level arrays, then they are parsed {@link sliceElements} at a
+ * time. Anything else (small bodies, other shapes, invalid JSON) goes to `JSON.parse` as is, so errors
+ * read the same.
+ */
+export async function parseJsonSliced(text: string): Promise<unknown> {
+  if (text.length < 256 * 1024) return JSON.parse(text);
+  try {
+    const parsed = await parseTopLevelArraysSliced(text);
+    if (parsed !== undefined) return parsed;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  // Not the expected shape, or invalid somewhere: JSON.parse gives the exact error (and position).
+  return JSON.parse(text);
+}
+
+/** The sliced parse of {@link parseJsonSliced}; undefined when `text` is not an object of that shape. */
+async function parseTopLevelArraysSliced(text: string): Promise<Record<string, unknown> | undefined> {
+  if (text.trimStart().charCodeAt(0) !== 123 /* { */) return undefined;
+  const slicer = new TimeSlicer();
+  // Each top-level array: its key, [start, end) of the value, and [start, end) of each element.
+  type Found = { key: string; start: number; end: number; starts: number[]; ends: number[] };
+  const arrays: Found[] = [];
+  let depth = 0;
+  let inString = false;
+  let stringStart = -1;
+  let lastKey: [number, number] | undefined;
+  let current: Found | undefined;
+  let expectElement = false;
+  for (let index = 0; index < text.length; index++) {
+    if ((index & 0x3fff) === 0) await slicer.tick();
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 92 /* \ */) index++;
+      else if (code === 34 /* " */) {
+        inString = false;
+        // The last string at depth 1 before a value is its key.
+        if (depth === 1) lastKey = [stringStart, index + 1];
+      }
+      continue;
+    }
+    if (code === 32 || code === 10 || code === 13 || code === 9) continue;
+    if (current && depth === 2 && expectElement && code !== 93 /* ] */) {
+      current.starts.push(index);
+      expectElement = false;
+    }
+    if (code === 34) {
+      inString = true;
+      stringStart = index;
+    } else if (code === 123 || code === 91 /* [ */) {
+      if (depth === 1 && code === 91) {
+        if (!lastKey) return undefined;
+        const key = JSON.parse(text.slice(lastKey[0], lastKey[1])) as string;
+        current = { key, start: index, end: -1, starts: [], ends: [] };
+        expectElement = true;
+      }
+      depth++;
+    } else if (code === 125 /* } */ || code === 93) {
+      depth--;
+      if (depth < 0) return undefined;
+      if (depth === 1 && current && code === 93) {
+        if (expectElement && current.starts.length > 0) return undefined; // `[1,]`
+        current.ends.push(index);
+        current.end = index + 1;
+        arrays.push(current);
+        current = undefined;
+      }
+    } else if (code === 44 /* , */ && current && depth === 2) {
+      if (expectElement) return undefined; // `[,1]`, `[1,,2]`
+      current.ends.push(index);
+      expectElement = true;
+    }
+  }
+  if (depth !== 0 || inString || new Set(arrays.map((array) => array.key)).size !== arrays.length) {
+    return undefined;
+  }
+  // The object with every top-level array emptied, then the arrays filled slice by slice.
+  let skeleton = '';
+  let from = 0;
+  for (const array of arrays) {
+    skeleton += `${text.slice(from, array.start)}[]`;
+    from = array.end;
+  }
+  skeleton += text.slice(from);
+  const result = JSON.parse(skeleton) as unknown;
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return undefined;
+  const record = result as Record<string, unknown>;
+  for (const array of arrays) {
+    const target = record[array.key];
+    if (!Array.isArray(target) || target.length > 0) return undefined;
+    for (let first = 0; first < array.starts.length; first += sliceElements) {
+      await slicer.tick();
+      const last = Math.min(first + sliceElements, array.starts.length) - 1;
+      const slice = text.slice(array.starts[first], array.ends[last]);
+      for (const element of JSON.parse(`[${slice}]`) as unknown[]) target.push(element);
+    }
+  }
+  return record;
 }
