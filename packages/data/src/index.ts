@@ -34,7 +34,7 @@ export type {
   ResolvedDocumentSplit,
 } from './io/documents.js';
 export { detectDocumentSplit, detectFormat, parseWikitextHeading, readDocuments } from './io/documents.js';
-export type { ResolvedInput } from './io/inputs.js';
+export type { ReaddirFunction, ResolvedInput } from './io/inputs.js';
 export { resolveInputs } from './io/inputs.js';
 export type { InputIssue, IssueReason } from './io/issues.js';
 export type { Line, LineEvent, LineIssue, ReadLinesOptions } from './io/lines.js';
@@ -56,12 +56,14 @@ export type { TokenCounter } from './tokenizer.js';
 export { defaultTokenizerPath, loadTokenCounter, whitespaceTokenCounter } from './tokenizer.js';
 export type { OutputFormat, PrepareOptions, ResolvedPrepareOptions } from './options.js';
 export { outputFormats, prepareOptionsSchema, resolvePrepareOptions } from './options.js';
+export type { MarkupKind } from './markup.js';
+export { markupKinds, markupKindsOf } from './markup.js';
 export type { BenchmarkReport, PrepareHooks, PrepareResult, PrepareStats } from './prepare.js';
-export { prepare } from './prepare.js';
+export { markupWarningShare, prepare, removeStaleTempFiles } from './prepare.js';
 export type { DemoStats, PrepareDemoOptions } from './prepare-demo.js';
 export { prepareDemo, prepareDemoOptionsSchema } from './prepare-demo.js';
 export type { PreparedSample } from './process.js';
-export { assignSplit, assignTask, msrShare } from './process.js';
+export { assignSplit, assignTask, msrShare, promptLimits } from './process.js';
 export type { TokenHistogram } from './stats.js';
 export { histogramBounds, histogramLabels } from './stats.js';
 export type { ExportSettings, ShardInfo } from './writers.js';
