@@ -199,4 +199,39 @@ describe('openai client against a tiny ONNX model', () => {
     const read = entries.slice(1).map((entry, index) => entry![String(ids[index + 1])]!.logprob);
     expect(Float32Array.from(read)).toEqual(scored.results[0]!.logprobs);
   });
+
+  it('refuses a 1 MB prompt with a 400 naming the prompt, without stalling /health while it measures it', {
+    timeout: 60_000,
+    retry: 2,
+  }, async () => {
+    const prompt = 'The capital of France is Paris and the capital of Spain is Madrid. '.repeat(16_000);
+    expect(prompt.length).toBeGreaterThan(1_000_000);
+    let done = false;
+    const started = performance.now();
+    const big = fetch(`${url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt, max_tokens: 4 }),
+    }).finally(() => {
+      done = true;
+    });
+    const latencies: number[] = [];
+    while (!done) {
+      const polled = performance.now();
+      await (await fetch(`${url}/health`)).text();
+      latencies.push(performance.now() - polled);
+    }
+    const answer = await big;
+    const elapsed = performance.now() - started;
+    expect(answer.status).toBe(400);
+    const { error } = (await answer.json()) as { error: { message: string; param: string; code: string } };
+    expect(error).toMatchObject({ param: 'prompt', code: 'context_length_exceeded' });
+    expect(error.message).toMatch(
+      /maximum context length is 2048 tokens\. However, the prompt has at least \d+ tokens/,
+    );
+    // Only about the first 2048 tokens are counted, in slices: the request is refused quickly and /health
+    // keeps answering meanwhile (timed on shared CPUs: loose bounds, retried).
+    expect(elapsed).toBeLessThan(1_000);
+    expect(Math.max(0, ...latencies), `slowest /health of ${latencies.length}`).toBeLessThan(150);
+  });
 });

@@ -206,6 +206,103 @@ describe('errors in OpenAI format', () => {
     expect(error.type).toBe('invalid_request_error');
   });
 
+  it('400 for an unbounded temperature or too many / too long stop strings, naming the field', async () => {
+    const { client, backend } = await start();
+    const hot = await caught(client.completions.create({ model: MODEL, prompt: 'x', temperature: 1e9 }));
+    expect(hot.status).toBe(400);
+    expect(hot.param).toBe('temperature');
+    expect(hot.message).toBe(
+      '400 temperature is 1000000000; this server accepts 0 … 2 (0 = greedy; maxTemperature).',
+    );
+    const stops = Array.from({ length: 10_000 }, (_, index) => `stop${index}`);
+    const many = await caught(client.completions.create({ model: MODEL, prompt: 'x', stop: stops }));
+    expect(many.status).toBe(400);
+    expect(many.param).toBe('stop');
+    expect(many.message).toContain('stop has 10000 strings; this server accepts at most 64');
+    const long = await caught(
+      client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'x' }],
+        stop: ['ok', 'y'.repeat(5000)],
+      }),
+    );
+    expect(long.param).toBe('stop.1');
+    expect(long.message).toContain('stop[1] is 5000 characters long');
+    expect(backend.calls).toHaveLength(0);
+    // In range: accepted; a tiny temperature is raised to 0.01 as vLLM does (no overflow to inf).
+    await client.completions.create({ model: MODEL, prompt: 'x', temperature: 2, stop: stops.slice(0, 64) });
+    await client.completions.create({ model: MODEL, prompt: 'x', temperature: 1e-300 });
+    expect(backend.calls.map((call) => call.temperature)).toEqual([2, 0.01]);
+  });
+
+  it('400 context_length_exceeded for prompts that cannot fit maxModelLength, before the backend sees them', async () => {
+    const tokenized: number[] = [];
+    const { client, backend } = await start({
+      maxModelLength: 1000,
+      // One token per character, like the recording backend.
+      tokenize: (input) => {
+        const text =
+          'prompt' in input ? input.prompt : input.messages.map((message) => message.content).join('');
+        tokenized.push(text.length);
+        return [...text].map((char) => char.codePointAt(0)!);
+      },
+    });
+    const words = (count: number) => 'ab '.repeat(count);
+    const text = await caught(
+      client.completions.create({ model: MODEL, prompt: words(20_000), max_tokens: 4 }),
+    );
+    expect(text).toMatchObject({ status: 400, param: 'prompt', code: 'context_length_exceeded' });
+    expect(text.message).toMatch(
+      /^400 This model's maximum context length is 1000 tokens\. However, the prompt has at least \d+ tokens/,
+    );
+    // Counted in slices, and no further than needed.
+    expect(Math.max(...tokenized)).toBeLessThanOrEqual(8192);
+    expect(tokenized.reduce((sum, length) => sum + length, 0)).toBeLessThan(20_000);
+    const list = await caught(
+      client.completions.create({ model: MODEL, prompt: ['short', words(400)], max_tokens: 4 }),
+    );
+    expect(list.param).toBe('prompt.1');
+    const ids = await caught(
+      client.completions.create({
+        model: MODEL,
+        prompt: Array.from({ length: 1000 }, () => 65),
+        max_tokens: 4,
+      }),
+    );
+    expect(ids).toMatchObject({ status: 400, param: 'prompt' });
+    expect(ids.message).toContain('the prompt has 1000 tokens');
+    const chat = await caught(
+      client.chat.completions.create({
+        model: MODEL,
+        messages: [
+          { role: 'system', content: words(200) },
+          { role: 'user', content: words(200) },
+        ],
+      }),
+    );
+    expect(chat).toMatchObject({ status: 400, param: 'messages', code: 'context_length_exceeded' });
+    expect(backend.calls).toHaveLength(0);
+    // A prompt that fits goes through.
+    const fits = await client.completions.create({ model: MODEL, prompt: words(300), max_tokens: 4 });
+    expect(fits.choices[0]!.text).toBe(expectedText(words(300), 0, 4));
+  });
+
+  it('maxCharsPerToken refuses an oversized prompt without tokenising it', async () => {
+    let calls = 0;
+    const { client } = await start({
+      maxModelLength: 1000,
+      maxCharsPerToken: 16,
+      tokenize: (input) => {
+        calls++;
+        return [...('prompt' in input ? input.prompt : '')].map((char) => char.codePointAt(0)!);
+      },
+    });
+    const error = await caught(client.completions.create({ model: MODEL, prompt: 'x'.repeat(16_001) }));
+    expect(error).toMatchObject({ status: 400, param: 'prompt', code: 'context_length_exceeded' });
+    expect(error.message).toContain('the prompt has 16001 characters, more than 1000 tokens of at most 16');
+    expect(calls).toBe(0);
+  });
+
   it('400 names unknown fields and unsupported ones', async () => {
     const { client } = await start();
     const unknown = await caught(

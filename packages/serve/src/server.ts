@@ -68,8 +68,24 @@ export interface ModelServerOptions {
    * generation prompt), which `@rlpt/backend-openai`'s `score` uses. Without it the route answers 404.
    */
   tokenize?: (input: TokenizeInput) => Promise<number[]> | number[];
-  /** Context length reported by `/tokenize` as `max_model_len`. */
+  /**
+   * The model's context length (reported by `/tokenize` as `max_model_len`). With `tokenize`, prompts are
+   * measured before they reach the backend — counted in slices that yield to the event loop, stopping as
+   * soon as the limit is passed — and a prompt of `maxModelLength` tokens or more is refused with 400, so
+   * a huge prompt never blocks the server while it is tokenised whole.
+   */
   maxModelLength?: number;
+  /**
+   * The most characters one token of the tokenizer spans. With `maxModelLength`, a prompt longer than
+   * `maxModelLength × maxCharsPerToken` characters is refused at once, without tokenising anything.
+   */
+  maxCharsPerToken?: number;
+  /** Largest `temperature` accepted (OpenAI's range is [0, 2]); larger ones get 400. Default 2. */
+  maxTemperature?: number;
+  /** Most `stop` strings per request; more get 400. Default 64. */
+  maxStopStrings?: number;
+  /** Longest `stop` string, in characters; longer ones get 400. Default 1024. */
+  maxStopLength?: number;
   /** Spells a token id as text in logprobs (`tokens`, `logprobs.content[].token`); without it, `token_id:<id>`. */
   decodeToken?: (tokenId: number) => string;
   /** SSE comment interval while a streamed request waits, in ms. Default 15 000. */
@@ -111,6 +127,10 @@ interface Resolved {
   decodeToken: ((tokenId: number) => string) | undefined;
   tokenize: ModelServerOptions['tokenize'];
   maxModelLength: number | undefined;
+  maxCharsPerToken: number | undefined;
+  maxTemperature: number;
+  maxStopStrings: number;
+  maxStopLength: number;
   keepAliveMs: number;
   logger: Logger;
 }
@@ -121,6 +141,17 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
     throw new InvalidArgumentError({
       argument: name,
       message: `createModelServer: ${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}.`,
+    });
+  }
+  return value;
+}
+
+function positiveNumber(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError({
+      argument: name,
+      message: `createModelServer: ${name} must be a finite number > 0, got ${JSON.stringify(value)}.`,
     });
   }
   return value;
@@ -163,7 +194,17 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     maxSequencesPerRequest: positiveInteger('maxSequencesPerRequest', options.maxSequencesPerRequest, 128),
     decodeToken: options.decodeToken,
     tokenize: options.tokenize,
-    maxModelLength: options.maxModelLength,
+    maxModelLength:
+      options.maxModelLength === undefined
+        ? undefined
+        : positiveInteger('maxModelLength', options.maxModelLength, 1),
+    maxCharsPerToken:
+      options.maxCharsPerToken === undefined
+        ? undefined
+        : positiveInteger('maxCharsPerToken', options.maxCharsPerToken, 1),
+    maxTemperature: positiveNumber('maxTemperature', options.maxTemperature, 2),
+    maxStopStrings: positiveInteger('maxStopStrings', options.maxStopStrings, 64),
+    maxStopLength: positiveInteger('maxStopLength', options.maxStopLength, 1024),
     keepAliveMs: positiveInteger('keepAliveMs', options.keepAliveMs, 15_000),
     logger,
   };
@@ -280,6 +321,62 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         // The client is still sending: end the connection once the 408 is out.
         res.on('finish', () => req.socket.destroySoon());
       } else if (!req.complete) req.resume();
+    }
+  }
+
+  function contextError(param: string, what: string, tokens: number, atLeast: boolean): HttpError {
+    return new HttpError({
+      status: 400,
+      message: `This model's maximum context length is ${resolved.maxModelLength} tokens. However, the ${what} ${atLeast ? 'has at least' : 'has'} ${tokens} tokens. Please reduce the length of the ${what}.`,
+      param,
+      code: 'context_length_exceeded',
+    });
+  }
+
+  function checkTokenCount(count: number, param: string, what: string): void {
+    const limit = resolved.maxModelLength;
+    if (limit !== undefined && count >= limit) throw contextError(param, what, count, false);
+  }
+
+  /**
+   * Refuses texts (a prompt, or the contents of chat messages) that cannot fit the context, before the
+   * backend tokenises them whole on the event loop: at once when they have more characters than the
+   * context could hold (`maxCharsPerToken`); otherwise, when they have more UTF-8 bytes than the context
+   * has positions (a byte-level tokenizer makes at most one token per byte), by counting tokens slice by
+   * slice with a yield after each, stopping as soon as the count passes the limit.
+   */
+  async function checkPromptLength(texts: string[], param: string, what: string): Promise<void> {
+    const limit = resolved.maxModelLength;
+    if (limit === undefined) return;
+    let characters = 0;
+    for (const text of texts) characters += text.length;
+    if (resolved.maxCharsPerToken !== undefined && characters > limit * resolved.maxCharsPerToken) {
+      throw new HttpError({
+        status: 400,
+        message: `This model's maximum context length is ${limit} tokens. However, the ${what} has ${characters} characters, more than ${limit} tokens of at most ${resolved.maxCharsPerToken} characters can hold. Please reduce the length of the ${what}.`,
+        param,
+        code: 'context_length_exceeded',
+      });
+    }
+    const tokenize = resolved.tokenize;
+    // Up to 8 special tokens (BOS, chat markers…) on top of one token per byte.
+    if (!tokenize || characters * 3 + 8 < limit) return;
+    let bytes = 0;
+    for (const text of texts) bytes += Buffer.byteLength(text);
+    if (bytes + 8 < limit) return;
+    let tokens = 0;
+    let boundaries = 0;
+    for (const text of texts) {
+      for (const slice of textSlices(text, 8192)) {
+        const ids = await tokenize({ prompt: slice, addSpecialTokens: false });
+        tokens += ids.length;
+        boundaries++;
+        // A cut between slices can add a token the whole text would not have: allow one per cut.
+        if (tokens - (boundaries - 1) >= limit) {
+          throw contextError(param, what, tokens - (boundaries - 1), true);
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
   }
 
@@ -456,13 +553,44 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         `The backend of this server (${resolved.backend.provider}) does not return logprobs.`,
       );
     }
+    if (body.temperature != null && body.temperature > resolved.maxTemperature) {
+      throw new HttpError({
+        status: 400,
+        message: `temperature is ${body.temperature}; this server accepts 0 … ${resolved.maxTemperature} (0 = greedy; maxTemperature).`,
+        param: 'temperature',
+      });
+    }
+    const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
+    if (stop && stop.length > resolved.maxStopStrings) {
+      throw new HttpError({
+        status: 400,
+        message: `stop has ${stop.length} strings; this server accepts at most ${resolved.maxStopStrings} (maxStopStrings).`,
+        param: 'stop',
+      });
+    }
+    const longStop = stop?.findIndex((entry) => entry.length > resolved.maxStopLength) ?? -1;
+    if (stop && longStop >= 0) {
+      throw new HttpError({
+        status: 400,
+        message: `stop[${longStop}] is ${stop[longStop]!.length} characters long; this server accepts stop strings of at most ${resolved.maxStopLength} (maxStopLength).`,
+        param: `stop.${longStop}`,
+      });
+    }
+    if (body.stop_token_ids && body.stop_token_ids.length > 1024) {
+      throw new HttpError({
+        status: 400,
+        message: `stop_token_ids has ${body.stop_token_ids.length} ids; this server accepts at most 1024.`,
+        param: 'stop_token_ids',
+      });
+    }
     const settings: SamplingSettings = { n, maxTokens };
-    if (body.temperature != null) settings.temperature = body.temperature;
+    // vLLM raises tiny temperatures to 0.01: dividing logits by less overflows to inf/NaN.
+    if (body.temperature != null)
+      settings.temperature = body.temperature > 0 ? Math.max(body.temperature, 0.01) : 0;
     if (body.top_p != null) settings.topP = body.top_p;
     if (body.top_k != null && body.top_k > 0) settings.topK = body.top_k;
     if (body.min_p != null && body.min_p > 0) settings.minP = body.min_p;
     if (body.seed != null) settings.seed = body.seed;
-    const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
     if (stop && stop.length > 0) settings.stop = stop;
     if (body.stop_token_ids && body.stop_token_ids.length > 0) settings.stopTokenIds = body.stop_token_ids;
     if (logprobs) settings.logprobs = true;
@@ -566,6 +694,11 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       logprobs,
       prompts.length,
     );
+    for (const [index, prompt] of prompts.entries()) {
+      const where = typeof body.prompt === 'string' || prompts.length === 1 ? 'prompt' : `prompt.${index}`;
+      if (typeof prompt === 'string') await checkPromptLength([prompt], where, 'prompt');
+      else if ('tokenIds' in prompt) checkTokenCount(prompt.tokenIds.length, where, 'prompt');
+    }
     const options = responseOptions('cmpl', body, logprobs);
     const stream = beginStream(body.stream === true, res);
     try {
@@ -638,6 +771,11 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     const logprobs = body.logprobs === true;
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? resolved.maxTokens;
     const settings = samplingSettings(body, maxTokens, logprobs, 1);
+    await checkPromptLength(
+      messages.map((message) => message.content),
+      'messages',
+      'messages',
+    );
     const options = responseOptions('chatcmpl', body, logprobs);
     const stream = beginStream(body.stream === true, res);
     try {
@@ -676,8 +814,15 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
           code: 'unsupported_parameter',
         });
       }
-      tokens = await resolved.tokenize({ messages: body.messages.map(toChatMessage) });
+      const messages = body.messages.map(toChatMessage);
+      await checkPromptLength(
+        messages.map((message) => message.content),
+        'messages',
+        'messages',
+      );
+      tokens = await resolved.tokenize({ messages });
     } else {
+      await checkPromptLength([body.prompt], 'prompt', 'prompt');
       tokens = await resolved.tokenize({
         prompt: body.prompt,
         addSpecialTokens: body.add_special_tokens ?? true,
@@ -844,6 +989,27 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     close,
     stats: () => ({ ...batcher.stats(), inFlightRequests, draining }),
   };
+}
+
+/**
+ * Cuts `text` into slices of about `size` characters, each cut just before a space that follows a
+ * non-space (where word-level pre-tokenizers split anyway), else at `size` (never inside a surrogate pair).
+ */
+function* textSlices(text: string, size: number): Generator<string> {
+  let start = 0;
+  while (text.length - start > size) {
+    let cut = start + size;
+    const floor = start + size / 2;
+    while (cut > floor && !(text.charCodeAt(cut) === 32 && text.charCodeAt(cut - 1) !== 32)) cut--;
+    if (cut <= floor) {
+      cut = start + size;
+      const code = text.charCodeAt(cut - 1);
+      if (code >= 0xd800 && code <= 0xdbff) cut--;
+    }
+    yield text.slice(start, cut);
+    start = cut;
+  }
+  yield text.slice(start);
 }
 
 function toChatMessage(message: ChatRequest['messages'][number]): ChatMessage {
