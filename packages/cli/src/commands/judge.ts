@@ -402,7 +402,7 @@ export function register(program: Command): void {
   const command = program
     .command('judge')
     .description(
-      'Judge predictions against references from a JSONL file (fields: id?, prediction | response, reference | label, context?, mode?); writes one verdict line per input line and a summary.',
+      'Judge predictions against references from a JSONL file (fields: id?, prediction | response, reference | label, target?, context?, mode?; a label written by `rlpt prepare` carries the target, so fragments of it score 0 as in `rlpt train`); writes one verdict line per input line and a summary.',
     )
     .option('--input <file>', 'JSONL file to judge; required')
     .option('--output <file>', 'verdicts JSONL (default: <input>.verdicts.jsonl)')
