@@ -260,6 +260,119 @@ export function computeGroupAdvantages(
   return advantagesFor('computeGroupAdvantages', rewards, groupSize, options);
 }
 
+/**
+ * Group advantages when some rollouts have no reward — a judge failure, a timed-out verifier: such
+ * rollouts must teach nothing, and must not distort their group's baseline either. `excluded[i]` truthy
+ * marks rollout i: its advantage is 0 and `keep[i]` is 0 (so `grpoObjective` leaves it out of every
+ * normaliser), and its reward is ignored (any value, NaN included). Every statistic — each group's mean
+ * and std, the zero-variance test, the batch std with `scale: 'batch'`, the reward stats — is computed
+ * over the valid rollouts alone; a group with one valid rollout follows `singletonGroups`, one with none
+ * is a zero-variance group. With nothing excluded it equals {@link computeGroupAdvantages}.
+ *
+ * @example
+ * // Group of 4, the third judge call failed: the baseline is the mean of the other three.
+ * computeMaskedGroupAdvantages([1, 0, 0, 1], 4, [0, 0, 1, 0]).advantages; // ≈ [0.577, −1.155, 0, 0.577]
+ * @throws GrpoArgumentError for a bad `groupSize`, an `excluded` of another length, or a bad option.
+ * @throws GrpoNumericError naming the index of the first NaN or infinite reward of a valid rollout.
+ */
+export function computeMaskedGroupAdvantages(
+  rewards: ArrayLike<number>,
+  groupSize: number,
+  excluded: ArrayLike<number | boolean>,
+  options?: AdvantageOptions,
+): GroupAdvantages {
+  const where = 'computeMaskedGroupAdvantages';
+  if (!excluded || typeof excluded.length !== 'number' || excluded.length !== rewards.length) {
+    throw new GrpoArgumentError({
+      argument: 'excluded',
+      message: `${where}: excluded must have one entry per reward (${rewards.length}), got ${excluded?.length ?? 'none'}.`,
+    });
+  }
+  const size = rewards.length;
+  const isValid = (index: number) => !excluded[index];
+  let anyExcluded = false;
+  for (let index = 0; index < size; index++) if (!isValid(index)) anyExcluded = true;
+  if (!anyExcluded) return advantagesFor(where, rewards, groupSize, options);
+  const resolved = resolveAdvantageOptions(options, where);
+  validateGroups(
+    where,
+    Float64Array.from({ length: size }, (_, index) => (isValid(index) ? rewards[index]! : 0)),
+    groupSize,
+  );
+  const groups = size / groupSize;
+  const unbiased = resolved.std === 'unbiased';
+  const validRewards: number[] = [];
+  for (let index = 0; index < size; index++) if (isValid(index)) validRewards.push(rewards[index]!);
+  const batchMean = mean(validRewards, 0, validRewards.length);
+  const batchStd =
+    resolved.scale === 'batch'
+      ? standardDeviation(validRewards, 0, validRewards.length, batchMean, unbiased)
+      : 0;
+  const flags = new Uint8Array(groups);
+  const advantages = new Float32Array(size);
+  const keep = new Uint8Array(size).fill(1);
+  let zeroGroups = 0;
+  let dropped = 0;
+  for (let group = 0; group < groups; group++) {
+    const start = group * groupSize;
+    const values: number[] = [];
+    const members: number[] = [];
+    for (let index = start; index < start + groupSize; index++) {
+      if (isValid(index)) {
+        values.push(rewards[index]!);
+        members.push(index);
+      } else {
+        keep[index] = 0;
+      }
+    }
+    const spread = values.length ? Math.max(...values) - Math.min(...values) : 0;
+    const isZeroVariance = spread <= resolved.zeroVarianceTolerance;
+    flags[group] = isZeroVariance ? 1 : 0;
+    if (isZeroVariance) zeroGroups++;
+    if (isZeroVariance && resolved.dropZeroVarianceGroups) {
+      for (const index of members) keep[index] = 0;
+      dropped += members.length;
+    }
+    const raw = values.length === 1 && resolved.singletonGroups === 'raw';
+    if (values.length === 0 || (isZeroVariance && !raw)) continue;
+    const groupMean = raw ? 0 : mean(values, 0, values.length);
+    let divisor = 1;
+    if (resolved.scale === 'group') {
+      const groupStd = raw ? 1 : standardDeviation(values, 0, values.length, groupMean, unbiased);
+      divisor = groupStd + resolved.epsilon;
+    } else if (resolved.scale === 'batch') {
+      divisor = batchStd + resolved.epsilon;
+    }
+    members.forEach((index, offset) => {
+      advantages[index] = (values[offset]! - groupMean) / divisor;
+    });
+  }
+  const advantageMean = mean(advantages, 0, size);
+  let advantageMin = size > 0 ? Number.POSITIVE_INFINITY : 0;
+  let advantageMax = size > 0 ? Number.NEGATIVE_INFINITY : 0;
+  for (let index = 0; index < size; index++) {
+    advantageMin = Math.min(advantageMin, advantages[index]!);
+    advantageMax = Math.max(advantageMax, advantages[index]!);
+  }
+  return {
+    advantages,
+    zeroVarianceGroups: flags,
+    keep,
+    stats: {
+      groups,
+      zeroVarianceGroups: zeroGroups,
+      zeroVarianceGroupShare: groups > 0 ? zeroGroups / groups : 0,
+      droppedSequences: dropped,
+      rewardMean: batchMean,
+      rewardStd: standardDeviation(validRewards, 0, validRewards.length, batchMean, false),
+      advantageMean,
+      advantageStd: standardDeviation(advantages, 0, size, advantageMean, false),
+      advantageMin,
+      advantageMax,
+    },
+  };
+}
+
 function advantagesFor(
   where: string,
   rewards: ArrayLike<number>,

@@ -6,6 +6,7 @@ export type {
 } from './advantages.js';
 export {
   computeGroupAdvantages,
+  computeMaskedGroupAdvantages,
   groupAdvantages,
   resolveAdvantageOptions,
   zeroVarianceGroups,

@@ -369,6 +369,36 @@ describe('Trainer on a real tiny model', () => {
     expect(sameWeights(outage.before, outage.after)).toBe(true);
   });
 
+  it('a policy backend without logprobs is an error naming it, never zeros in the importance ratio', async () => {
+    const learner = await newLearner();
+    const trainer = await Trainer.create({
+      runDir: join(root, 'rl-no-logprobs'),
+      learner,
+      // The real onnx backend with the logprobs taken out: what a server that ignores `logprobs` returns.
+      loadPolicy: async (dir: string) => {
+        const backend = await loadPolicy(dir);
+        return {
+          ...backend,
+          provider: 'no-logprobs',
+          generate: async (request, options) => {
+            const result = await backend.generate(request, options);
+            for (const prompt of result.results)
+              for (const completion of prompt.completions) delete completion.logprobs;
+            return result;
+          },
+        };
+      },
+      tokenizer,
+      seed: 3,
+    });
+    const error = await trainer
+      .rl(rlItems(), { ...rlDefaults(lexicalJudge()), steps: 1 })
+      .catch((caught: unknown) => caught);
+    await trainer.close();
+    expect(error).toMatchObject({ code: 'missing-logprobs' });
+    expect((error as Error).message).toMatch(/backend no-logprobs:.* returned no logprobs/);
+  });
+
   it('a dead judge stops the run with an error naming the reason and its last raw outputs', async () => {
     // A thinking judge cut off by its token budget: every verdict fails (before: exit 0 with reward 0.000).
     const cutOff: JudgeV1 = {

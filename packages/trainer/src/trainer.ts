@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { computeGroupAdvantages, grpoObjective, passAtK, presets } from '@rlpt/grpo';
+import { computeMaskedGroupAdvantages, grpoObjective, passAtK, presets } from '@rlpt/grpo';
 import { extractPrediction } from '@rlpt/prompts';
 import {
   AbortError,
@@ -297,7 +297,8 @@ export class Trainer {
       );
 
       // 3. Rewards → group advantages. A failed judge call excludes its rollout (no gradient) rather
-      // than scoring it 0, so judge outages never teach the policy anything.
+      // than scoring it 0, so judge outages never teach the policy anything; its group's baseline and std
+      // come from the valid rollouts alone (@rlpt/grpo's computeMaskedGroupAdvantages).
       const rewards = new Float64Array(rollouts.length);
       const excluded = new Uint8Array(rollouts.length);
       rollouts.forEach((rollout, index) => {
@@ -305,45 +306,10 @@ export class Trainer {
         if (verdict?.status === 'failed') excluded[index] = 1;
         rewards[index] = verdict && verdict.status !== 'failed' ? verdict.score : 0;
       });
-      for (let start = 0; start < rollouts.length; start += group) {
-        let sum = 0;
-        let count = 0;
-        for (let index = start; index < start + group; index++) {
-          if (!excluded[index]) {
-            sum += rewards[index]!;
-            count++;
-          }
-        }
-        for (let index = start; index < start + group; index++)
-          if (excluded[index]) rewards[index] = count ? sum / count : 0;
-      }
-      const grouped = computeGroupAdvantages(rewards, group, grpo.advantage);
+      const grouped = computeMaskedGroupAdvantages(rewards, group, excluded, grpo.advantage);
       const advantages = grouped.advantages;
       const keep = grouped.keep;
-      // The stand-in means keep zero-variance detection right, but would shrink a group's std (n − 1
-      // counts them): a group with excluded rollouts gets advantages from its valid rollouts alone.
-      // (With batch scaling, the batch std still counts the stand-ins.)
-      if ((grpo.advantage.scale ?? 'group') !== 'batch') {
-        for (let start = 0; start < rollouts.length; start += group) {
-          const valid: number[] = [];
-          for (let index = start; index < start + group; index++) if (!excluded[index]) valid.push(index);
-          if (valid.length === 0 || valid.length === group) continue;
-          const own = computeGroupAdvantages(
-            Float64Array.from(valid, (index) => rewards[index]!),
-            valid.length,
-            grpo.advantage,
-          );
-          valid.forEach((index, offset) => {
-            advantages[index] = own.advantages[offset]!;
-            keep[index] = own.keep[offset]!;
-          });
-        }
-      }
       rollouts.forEach((rollout, index) => {
-        if (excluded[index]) {
-          advantages[index] = 0;
-          keep[index] = 0;
-        }
         if (rollout.item.task === 'msr' && options.msrLossWeight !== undefined) {
           advantages[index] = advantages[index]! * options.msrLossWeight;
         }
@@ -356,9 +322,12 @@ export class Trainer {
         .filter(({ rollout, index }) => rollout.completionTokenIds.length > 0 && keep[index] === 1);
       const logprobs = trainable.map(({ rollout }) => {
         const values = rollout.completion.logprobs;
-        return values && values.length === rollout.completionTokenIds.length
-          ? values
-          : new Float32Array(rollout.completionTokenIds.length);
+        if (values && values.length === rollout.completionTokenIds.length) return values;
+        // Zeros would silently turn every importance ratio into exp(logπ): GRPO needs the sampling logprobs.
+        throw new RlptError({
+          code: 'missing-logprobs',
+          message: `The policy backend ${policy.provider}:${policy.modelId} returned ${values ? `${values.length} logprobs for ${rollout.completionTokenIds.length} tokens` : 'no logprobs'} for a rollout of item ${rollout.item.id ?? '?'} (step ${step}). GRPO needs the logprob of every sampled token: use a backend with capabilities.logprobs (onnx, or an OpenAI-compatible server that returns logprobs with token ids, e.g. vLLM with server: 'vllm').`,
+        });
       });
       const objective = grpoObjective(
         { logprobs, advantages: trainable.map(({ index }) => advantages[index]!) },
