@@ -73,7 +73,8 @@ print(json.dumps({"good": good, "bad": bad, "batch": batch}))
       bad: { score: 0, judge_ok: 0, judge_skipped: 1, judge_failed: 0 },
       batch: [
         { score: 0, judge_ok: 1, judge_skipped: 0, judge_failed: 0 },
-        { score: 1, judge_ok: 1, judge_skipped: 0, judge_failed: 0 },
+        // A fragment of the label's target scores 0, as in `rlpt train` (the server passes the target on).
+        { score: 0, judge_ok: 1, judge_skipped: 0, judge_failed: 0 },
       ],
     });
   });
