@@ -255,8 +255,13 @@ export const trainConfigSchema = z.strictObject({
   seed: int(0).default(0),
   resume: z.boolean().default(false),
   checkpointEvery: int(1).default(50),
-  /** onnxruntime threads of the learner and the onnx policy (fix it: results depend on it). Default: all cores. */
+  /** onnxruntime threads of the onnx policy, and of the learner with `fast` (fix it: results depend on it). Default: all cores. */
   threads: int(1).optional(),
+  /**
+   * Train with `threads` learner threads too. Faster, but not reproducible: onnxruntime's multi-threaded
+   * scatter-add (the embedding gradient) sums in a load-dependent order. Default false: one learner thread.
+   */
+  fast: z.boolean().default(false),
   model: modelSchema,
   policy: policySchema,
   judge: judgeSchema,
@@ -281,6 +286,7 @@ export interface TrainFlags {
   config?: string;
   runDir?: string;
   resume?: boolean;
+  fast?: boolean;
   seed?: string;
   checkpointEvery?: string;
   threads?: string;
@@ -295,6 +301,7 @@ export interface TrainFlags {
 const flagKeys: Record<string, keyof TrainFlags> = {
   runDir: 'runDir',
   resume: 'resume',
+  fast: 'fast',
   seed: 'seed',
   checkpointEvery: 'checkpointEvery',
   threads: 'threads',

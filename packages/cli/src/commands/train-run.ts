@@ -458,7 +458,9 @@ export async function runTraining(
   // 3. Learner, policy backend and judges.
   const learner = await learnerPackage.createOnnxLearner({
     modelDir,
-    threads: config.threads,
+    // One learner thread unless --fast: onnxruntime's multi-threaded ScatterND (reduction add, the
+    // embedding gradient) sums duplicate token rows in a load-dependent order, so runs would diverge.
+    threads: config.fast ? config.threads : 1,
     maxGradNorm: config.model.maxGradNorm,
     seed: config.seed,
     ...(config.model.adam ? { adam: config.model.adam } : {}),

@@ -163,7 +163,14 @@ export function register(program: Command): void {
     )
     .option('--seed <n>', 'base seed of data order, rollouts and init (default 0)')
     .option('--checkpoint-every <n>', 'checkpoint every N steps of each stage (default 50)')
-    .option('--threads <n>', 'onnxruntime threads of the learner and the onnx policy (default: all cores)')
+    .option(
+      '--threads <n>',
+      'onnxruntime threads of the onnx policy, and of the learner with --fast (default: all cores)',
+    )
+    .option(
+      '--fast',
+      'train with --threads learner threads too: faster, but runs are no longer bit-for-bit reproducible',
+    )
     .option('--model <dir>', 'model folder the learner trains (sets model.dir)')
     .option(
       '--policy <spec>',
