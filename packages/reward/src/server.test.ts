@@ -87,7 +87,12 @@ function trickleClients(url: string, path: string, count: number, intervalMs: nu
       });
     });
   });
-  return { outcomes: Promise.all(outcomes), destroy: () => sockets.forEach((socket) => socket.destroy()) };
+  return {
+    outcomes: Promise.all(outcomes),
+    destroy: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
 describe('POST /get_reward (OpenRLHF remote reward protocol)', () => {
