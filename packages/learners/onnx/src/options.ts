@@ -20,7 +20,11 @@ export interface OnnxLearnerOptions {
    * themselves, or a folder to copy `tokenizer.json`, `tokenizer_config.json`, … from.
    */
   tokenizer?: TokenizerFiles | { copyFrom: string };
-  /** onnxruntime intra-op threads. Default: `os.availableParallelism()`. Fix it for reproducible runs. */
+  /**
+   * onnxruntime intra-op threads. Default: `os.availableParallelism()`. Only `1` is reproducible bit for bit:
+   * with more, onnxruntime's ScatterND add (the embedding gradient) sums duplicate rows in an order that
+   * depends on thread timing, so gradients differ in the last bits from run to run on a loaded machine.
+   */
   threads?: number;
   /**
    * Let onnxruntime's idle intra-op threads spin (default true: fastest on a dedicated machine). On a
