@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: gpu (verl/OpenRLHF on GPUs; the docs test checks its syntax only — CONTRIBUTING.md)
 # RLPT with OpenRLHF: GRPO (group_norm) on next-segment prediction, rewards from `rlpt serve reward`
 # through OpenRLHF's remote reward protocol (POST /get_reward with {query, prompts, labels}).
 #

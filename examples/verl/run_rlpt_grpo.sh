@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# needs: gpu (verl/OpenRLHF on GPUs; the docs test checks its syntax only — CONTRIBUTING.md)
 # RLPT with verl: GRPO on next-segment prediction, rewards from `rlpt serve reward`.
 #
 #   1. rlpt prepare ... --out $DATA --format verl --chat-template $MODEL --max-prompt-tokens 2048
