@@ -85,6 +85,13 @@ export interface BackendConformanceOptions {
   logprobTemperature?: 'scaled' | 'raw';
   /** Per-test timeout in ms (default 120 000). */
   timeoutMs?: number;
+  /** Run only these case ids (default: every case). */
+  only?: string[];
+  /**
+   * Cases to skip, by id, each with the reason shown next to the skipped test (a known limitation of your
+   * server, say). Skips stay visible in the report; nothing is passed silently.
+   */
+  skip?: Record<string, string>;
 }
 
 /** The resolved options (defaults filled in). */
@@ -146,6 +153,8 @@ export const defaultConformanceOptions: ResolvedConformanceOptions = {
   tieTolerance: 1e-4,
   logprobTemperature: 'scaled',
   timeoutMs: 120_000,
+  only: [],
+  skip: {},
 };
 
 function resolveOptions(options: BackendConformanceOptions): ResolvedConformanceOptions {
@@ -156,6 +165,13 @@ function resolveOptions(options: BackendConformanceOptions): ResolvedConformance
     throw new Error('conformance: options.prompts must be non-empty strings.');
   if (!Number.isInteger(resolved.maxTokens) || resolved.maxTokens < 4)
     throw new Error('conformance: options.maxTokens must be an integer ≥ 4.');
+  const known = new Set(cases.map((entry) => entry.id));
+  for (const id of [...resolved.only, ...Object.keys(resolved.skip)]) {
+    if (!known.has(id))
+      throw new Error(
+        `conformance: no case '${id}' in options.only/options.skip (cases: ${[...known].join(', ')}).`,
+      );
+  }
   return resolved;
 }
 
@@ -536,6 +552,33 @@ const cases: BackendConformanceCase[] = [
     },
   },
   {
+    id: 'greedy-repeatable',
+    title: 'greedy output is repeatable: the same request twice gives the same completions',
+    async run(context: ConformanceCaseContext, failer: Failer) {
+      const first = await generateChecked(context, failer, greedy(context));
+      const second = await generateChecked(context, failer, greedy(context));
+      for (const [index, entry] of second.results.entries()) {
+        await compareGreedy(
+          context,
+          failer,
+          `prompts[${index}]`,
+          entry.promptTokenIds,
+          entry.completions[0] as Completion,
+          first.results[index]?.completions[0] as Completion,
+          ['second call', 'first call'],
+        );
+        if (context.backend.capabilities.tokenIds) {
+          const a = entry.promptTokenIds ?? [];
+          const b = first.results[index]?.promptTokenIds ?? [];
+          failer.check(
+            a.length === b.length && firstDivergence(a, b) < 0,
+            `prompts[${index}]: promptTokenIds differ between two identical calls: ${formatIds(a)} vs ${formatIds(b)}.`,
+          );
+        }
+      }
+    },
+  },
+  {
     id: 'greedy-uncached',
     title: 'greedy tokens are the argmax of an uncached full forward',
     async run(context: ConformanceCaseContext, failer: Failer) {
@@ -684,6 +727,71 @@ const cases: BackendConformanceCase[] = [
         }
       }
       failer.check(checked > 0, 'no tokens were generated to check.');
+    },
+  },
+  {
+    id: 'logprobs-self-consistent',
+    title:
+      'logprobs are consistent with themselves: same prefix and temperature, same logprob (no ONNX copy needed)',
+    async run(context: ConformanceCaseContext, failer: Failer) {
+      const { backend, options } = context;
+      if (!backend.capabilities.logprobs) failer.skip('capabilities.logprobs is false.');
+      requireTokenIds(context, failer, 'comparing logprobs token by token');
+      // Two calls may each be off by logprobTolerance from the exact value.
+      const tolerance = 2 * options.logprobTolerance;
+      // Greedy twice: identical tokens must carry identical logprobs.
+      const first = await generateChecked(context, failer, greedy(context, { logprobs: true }));
+      const second = await generateChecked(context, failer, greedy(context, { logprobs: true }));
+      // Greedy logprobs are under T = 1; so are sampled ones at T = 1, whatever `logprobTemperature` is.
+      const seed = backend.capabilities.seed ? { seed: 11 } : {};
+      const sampled = await generateChecked(context, failer, {
+        ...greedy(context),
+        temperature: 1,
+        n: 4,
+        logprobs: true,
+        ...seed,
+      });
+      let compared = 0;
+      const compare = (where: string, a: Completion, b: Completion): void => {
+        const ids = a.tokenIds as number[];
+        const other = b.tokenIds as number[];
+        const shared =
+          firstDivergence(ids, other) < 0 ? Math.min(ids.length, other.length) : firstDivergence(ids, other);
+        for (let step = 0; step < shared; step++) {
+          const x = (a.logprobs as Float32Array)[step] as number;
+          const y = (b.logprobs as Float32Array)[step] as number;
+          if (!(Math.abs(x - y) <= tolerance))
+            failer.fail(
+              `${where}: token ${step} (id ${ids[step]}) after the same prefix has logprob ${x} in one completion and ${y} in the other (|Δ| = ${Math.abs(x - y).toExponential(2)} > ${tolerance}); logprobs are misaligned or depend on the batch.`,
+            );
+          compared++;
+        }
+      };
+      for (const [index, entry] of first.results.entries()) {
+        const greedyA = entry.completions[0] as Completion;
+        compare(
+          `greedy twice, prompts[${index}]`,
+          greedyA,
+          second.results[index]?.completions[0] as Completion,
+        );
+        const samples = sampled.results[index]?.completions ?? [];
+        for (const [sampleIndex, sample] of samples.entries()) {
+          compare(`prompts[${index}] sample ${sampleIndex} vs greedy (both T = 1)`, sample, greedyA);
+          for (const other of samples.slice(sampleIndex + 1))
+            compare(`prompts[${index}] samples sharing a prefix`, sample, other);
+        }
+        // The greedy token is the most likely one: no sample's first token may be more likely.
+        const top = (greedyA.logprobs as Float32Array)[0];
+        for (const sample of samples) {
+          const lp = (sample.logprobs as Float32Array)[0];
+          if (top !== undefined && lp !== undefined)
+            failer.check(
+              lp <= top + tolerance,
+              `prompts[${index}]: a sampled first token has logprob ${lp} (T = 1), above the greedy first token's ${top}: the greedy token must be the most likely.`,
+            );
+        }
+      }
+      failer.check(compared > 0, 'no two completions shared a prefix: nothing was compared.');
     },
   },
   {
@@ -1379,6 +1487,37 @@ const cases: BackendConformanceCase[] = [
 /** Every case of the suite, in the order it runs them. */
 export const backendConformanceCases: readonly BackendConformanceCase[] = cases;
 
+/** What a case needs besides `generate`: a capability flag or a setup field. */
+export type ConformanceRequirement =
+  | 'logprobs'
+  | 'tokenIds'
+  | 'chat'
+  | 'seed'
+  | 'score'
+  | 'modelDir'
+  | 'reference'
+  | 'maxContextTokens';
+
+/**
+ * The capability flags and setup fields each case needs (`any` of a list where noted in the case's
+ * skip note). A case whose needs are missing is skipped with a note, never passed. Cases not listed need
+ * only `generate`.
+ */
+export const backendConformanceRequirements: Readonly<Record<string, readonly ConformanceRequirement[]>> = {
+  'greedy-uncached': ['modelDir', 'tokenIds'],
+  'reference-greedy': ['reference'],
+  logprobs: ['logprobs', 'tokenIds', 'score'],
+  'logprobs-self-consistent': ['logprobs', 'tokenIds'],
+  'sampling-distribution': ['modelDir', 'tokenIds'],
+  score: ['score'],
+  'seed-reproducible': ['seed'],
+  'seed-varies': ['seed'],
+  'stop-token-ids': ['tokenIds'],
+  'overlong-prompt': ['maxContextTokens'],
+  'token-id-prompts': ['tokenIds'],
+  'chat-prompts': ['chat'],
+};
+
 function makeFailer(suite: string, title: string): Failer {
   const prefix = `[${suite}] ${title}: `;
   const fail = (message: string, cause?: unknown): never => {
@@ -1442,6 +1581,10 @@ export async function runBackendConformanceCase(
     throw new Error(`conformance: no case '${id}' (cases: ${cases.map((entry) => entry.id).join(', ')}).`);
   const notes: string[] = [];
   const context: ConformanceCaseContext = { ...prepared.context, note: (message) => notes.push(message) };
+  const { only, skip } = prepared.context.options;
+  if (only.length > 0 && !only.includes(id)) return { status: 'skipped', notes: ['not in options.only.'] };
+  const reason = skip[id];
+  if (reason !== undefined) return { status: 'skipped', notes: [`options.skip: ${reason}`] };
   try {
     await found.run(context, makeFailer(context.suite, found.title));
     return { status: 'passed', notes };

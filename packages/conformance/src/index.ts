@@ -2,6 +2,7 @@ export { judgeConformanceCases, runJudgeConformance } from './judge.js';
 export type { JudgeConformanceOptions } from './judge.js';
 export {
   backendConformanceCases,
+  backendConformanceRequirements,
   ConformanceFailure,
   ConformanceSkip,
   defaultConformanceOptions,
@@ -16,6 +17,7 @@ export type {
   BackendConformanceCase,
   BackendConformanceOptions,
   BackendConformanceSetup,
+  ConformanceRequirement,
   ConformanceCaseContext,
   Failer,
   PreparedConformance,

@@ -35,3 +35,12 @@ export type {
   RewardServer,
   RewardServerOptions,
 } from './server.js';
+export { defineJudge, withCache, withHardening, withRetry } from './define.js';
+export type {
+  CheckedJudgeItem,
+  DefineJudgeOptions,
+  JudgeItemResult,
+  WithCacheOptions,
+  WithHardeningOptions,
+  WithRetryOptions,
+} from './define.js';

@@ -43,3 +43,27 @@ export type {
   StepEndEvent,
   WarningEvent,
 } from './events.js';
+export type {
+  BackendProvider,
+  ClosableJudge,
+  JudgeProvider,
+  ProviderOptions,
+} from './registry.js';
+export {
+  backendProviderFor,
+  backendProviders,
+  createBackendFromSpec,
+  createJudgeFromSpec,
+  judgeProviderFor,
+  judgeProviders,
+  parseSpec,
+  registerBackendProvider,
+  registerJudgeProvider,
+} from './registry.js';
+export {
+  checkPromptLength,
+  throwIfAborted,
+  unsupportedSettingWarnings,
+  validateGenerateRequest,
+} from './provider-utils.js';
+export type { ValidateGenerateRequestOptions } from './provider-utils.js';
