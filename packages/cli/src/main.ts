@@ -11,8 +11,20 @@ export function createProgram(): Command {
       'Reinforcement Learning on Pre-Training data: prepare corpora, judge, serve, train, evaluate.',
     )
     .version(VERSION)
+    .option(
+      '--plugin <module>',
+      'load an rlpt plugin (a package name or a module file) that registers backends or judges; repeatable, also RLPT_PLUGINS=a,b',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', async () => {
+      const { loadPlugins, registerBuiltins } = await import('@rlpt/recipes');
+      registerBuiltins();
+      const fromEnv = (process.env.RLPT_PLUGINS ?? '').split(',');
+      await loadPlugins([...fromEnv, ...(program.opts().plugin as string[])]);
+    });
   for (const register of commands) register(program);
   return program;
 }

@@ -3,7 +3,8 @@ import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { JudgeItem, JudgeVerdict, Logger } from '@rlpt/spec';
-import { ConfigError } from '@rlpt/spec';
+import { ConfigError, judgeProviderFor } from '@rlpt/spec';
+import { registerBuiltins } from '@rlpt/recipes';
 import type { JudgeStats, JudgeWithStats } from '@rlpt/reward';
 import type { Command } from 'commander';
 import * as z from 'zod';
@@ -38,8 +39,14 @@ export interface RawJudgeFlags {
   system?: string;
 }
 
-const judgeSpec = z.string().refine((value) => value === 'lexical' || /^openai:https?:\/\/.+/.test(value), {
-  error: "must be 'lexical' or 'openai:<base URL>', e.g. openai:http://127.0.0.1:8000/v1",
+/** A judge spec that the registry resolves (built-ins, and plugins loaded before the flags are read). */
+const judgeSpec = z.string().superRefine((value, context) => {
+  registerBuiltins();
+  try {
+    judgeProviderFor(value);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+  }
 });
 
 /** A JSON object given as a flag value, e.g. `--judge-extra-body '{"top_k": 1}'`. */
@@ -96,7 +103,7 @@ export function judgeFlagIssues(settings: JudgeSettings): { path: string; messag
       message: `is the old name of --judge-max-tokens; give one of them (got ${settings.maxTokens} and ${settings.judgeMaxTokens})`,
     });
   }
-  if (settings.judge.startsWith('openai:') && !settings.judgeModel) {
+  if (settings.judge.replace(/^generative:/, '').startsWith('openai:') && !settings.judgeModel) {
     issues.push({
       path: '--judge-model',
       message:
@@ -111,7 +118,7 @@ export function addJudgeOptions(command: Command): Command {
   return command
     .option(
       '--judge <spec>',
-      "judge: 'lexical' (no model) or 'openai:<base URL>' (an OpenAI-compatible server)",
+      "judge: 'lexical' (no model), or a generative judge on a backend: 'openai:<base URL>' (an OpenAI-compatible server), 'onnx:<model folder>', 'transformers:<model folder>', 'generative:<backend spec>', or a plugin's (RLPT_PLUGINS)",
       'lexical',
     )
     .option('--judge-model <name>', 'model name for an openai judge (required with openai:)')
