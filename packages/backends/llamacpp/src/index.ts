@@ -1,1 +1,2 @@
-export {};
+export { createLlamaCppBackend } from './llamacpp-backend.js';
+export type { LlamaCppBackendOptions } from './llamacpp-backend.js';
