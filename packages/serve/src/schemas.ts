@@ -21,7 +21,9 @@ const common = {
     .nullish(),
   stop_token_ids: z.array(tokenId).nullish(),
   stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  stream_options: z
+    .object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() })
+    .nullish(),
   max_tokens: z.number().int().min(1).nullish(),
   presence_penalty: z.number().nullish(),
   frequency_penalty: z.number().nullish(),
@@ -29,6 +31,12 @@ const common = {
   user: z.string().nullish(),
   return_token_ids: z.boolean().nullish(),
   return_tokens_as_token_ids: z.boolean().nullish(),
+  // vLLM sampling extras (served by the engine of `rlpt serve model`).
+  repetition_penalty: z.number().gt(0).nullish(),
+  min_tokens: z.number().int().min(0).nullish(),
+  ignore_eos: z.boolean().nullish(),
+  skip_special_tokens: z.boolean().nullish(),
+  prompt_logprobs: z.number().int().min(0).max(20).nullish(),
 };
 
 export const completionsRequestSchema = z.strictObject({
@@ -38,7 +46,7 @@ export const completionsRequestSchema = z.strictObject({
       'must be a string, a non-empty array of strings, an array of token ids, or an array of token-id arrays',
   }),
   logprobs: z.number().int().min(0).max(20).nullish(),
-  prompt_logprobs: z.number().int().min(0).max(20).nullish(),
+  add_special_tokens: z.boolean().nullish(),
   /** rlpt extension: the temperature `prompt_logprobs` are computed under (default 1, vLLM's). */
   prompt_logprobs_temperature: z.number().gt(0).nullish(),
   echo: z.boolean().nullish(),
@@ -72,6 +80,20 @@ export const chatRequestSchema = z.strictObject({
   store: z.boolean().nullish(),
 });
 
+/** vLLM's `POST /detokenize`. */
+export const detokenizeRequestSchema = z.strictObject({
+  model: z.string().nullish(),
+  tokens: z.array(tokenId),
+});
+
+/** SGLang's `POST /update_weights_from_disk` (fields rlpt does not use are accepted and ignored). */
+export const updateWeightsRequestSchema = z.object({
+  model_path: z.string().min(1),
+  load_format: z.string().nullish(),
+  abort_all_requests: z.boolean().nullish(),
+  weight_version: z.string().nullish(),
+});
+
 /** vLLM's `POST /tokenize`: a text prompt or chat messages. */
 export const tokenizeRequestSchema = z.union(
   [
@@ -92,6 +114,8 @@ export const tokenizeRequestSchema = z.union(
   { error: 'expected { prompt: string } or { messages: [...] } (vLLM /tokenize)' },
 );
 
+export type DetokenizeRequest = z.infer<typeof detokenizeRequestSchema>;
+export type UpdateWeightsRequest = z.infer<typeof updateWeightsRequestSchema>;
 export type TokenizeRequest = z.infer<typeof tokenizeRequestSchema>;
 export type CompletionsRequest = z.infer<typeof completionsRequestSchema>;
 export type ChatRequest = z.infer<typeof chatRequestSchema>;

@@ -13,6 +13,8 @@ import {
 } from '@rlpt/spec';
 import type * as z from 'zod';
 import { type BatcherStats, MicroBatcher, QueueFullError, type SamplingSettings } from './batcher.js';
+import type { DecodeEngine, EngineRequest, EngineStats } from './engine/engine.js';
+import { type EngineRouteContext, engineChat, engineCompletions } from './engine-routes.js';
 import {
   chatBody,
   chatChunks,
@@ -28,6 +30,8 @@ import {
   chatRequestSchema,
   completionsRequestSchema,
   describeIssues,
+  detokenizeRequestSchema,
+  updateWeightsRequestSchema,
   type TokenizeRequest,
   tokenizeRequestSchema,
 } from './schemas.js';
@@ -36,6 +40,15 @@ import {
 export interface ModelServerOptions {
   /** Any `InferenceBackendV1` (e.g. `createOnnxBackend`). The server does not close it. */
   backend: InferenceBackendV1;
+  /**
+   * rlpt's step-wise decode loop (`createDecodeEngine`; what `rlpt serve model` runs). With it,
+   * completions and chat run on the engine — `logprobs: N` / `top_logprobs`, `echo`, `prompt_logprobs`,
+   * penalties, `min_tokens`, `ignore_eos`, SSE sent step by step, `POST /update_weights_from_disk` — and
+   * need `tokenize` and `decodeToken`. The server does not close it.
+   */
+  engine?: DecodeEngine;
+  /** Decodes token ids for `POST /detokenize` (vLLM); without it the route answers 404. */
+  detokenize?: (tokenIds: number[]) => string;
   /** The model name clients send and `/v1/models` lists. Default `backend.modelId`. */
   modelName?: string;
   /** When set, `/v1/*` requires `Authorization: Bearer <apiKey>` (compared in constant time). */
@@ -111,12 +124,14 @@ export interface ModelServer {
    * closes the remaining connections.
    */
   close(options?: { timeoutMs?: number }): Promise<void>;
-  /** Batching counters and requests in flight. */
-  stats(): BatcherStats & { inFlightRequests: number; draining: boolean };
+  /** Batching counters and requests in flight (and the engine's, when there is one). */
+  stats(): BatcherStats & { inFlightRequests: number; draining: boolean; engine?: EngineStats };
 }
 
 interface Resolved {
   backend: InferenceBackendV1;
+  engine: DecodeEngine | undefined;
+  detokenize: ((tokenIds: number[]) => string) | undefined;
   modelName: string;
   apiKeyDigest: Buffer | undefined;
   maxBodyBytes: number;
@@ -179,8 +194,16 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     });
   }
   const logger = options.logger ?? silentLogger;
+  if (options.engine && (!options.tokenize || !options.decodeToken)) {
+    throw new InvalidArgumentError({
+      argument: 'engine',
+      message: 'createModelServer: an engine needs tokenize and decodeToken (prompts reach it as token ids).',
+    });
+  }
   const resolved: Resolved = {
     backend: options.backend,
+    engine: options.engine,
+    detokenize: options.detokenize,
     modelName: options.modelName ?? options.backend.modelId,
     apiKeyDigest: options.apiKey ? digest(options.apiKey) : undefined,
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes, 4 * 1024 * 1024),
@@ -208,13 +231,14 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     keepAliveMs: positiveInteger('keepAliveMs', options.keepAliveMs, 15_000),
     logger,
   };
-  const batcher = new MicroBatcher(options.backend, {
+  const batcherLimits = {
     maxBatch: positiveInteger('maxBatch', options.maxBatch, 32),
     windowMs: positiveInteger('batchWindowMs', options.batchWindowMs, 5, 0),
     maxConcurrentBatches: positiveInteger('maxConcurrentBatches', options.maxConcurrentBatches, 1),
     maxQueued: positiveInteger('maxQueuedRequests', options.maxQueuedRequests, 1024),
     logger,
-  });
+  };
+  const batcher = new MicroBatcher(options.backend, batcherLimits);
   const created = Math.floor(Date.now() / 1000);
   let inFlightRequests = 0;
   let draining = false;
@@ -268,7 +292,38 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     try {
       if (path === '/health') {
         requireMethod(method, ['GET', 'HEAD'], path);
-        sendJson(res, 200, { status: 'ok', model: resolved.modelName, ...batcher.stats() });
+        sendJson(res, 200, {
+          status: 'ok',
+          model: resolved.modelName,
+          ...batcher.stats(),
+          ...(resolved.engine ? { engine: resolved.engine.stats() } : {}),
+        });
+        return;
+      }
+      if (path === '/detokenize') {
+        authorize(req);
+        requireMethod(method, ['POST'], path);
+        const body = parse(detokenizeRequestSchema, await readJson(req), false);
+        if (!resolved.detokenize) {
+          throw new HttpError({
+            status: 404,
+            message: 'This server has no detokenizer (createModelServer({ detokenize })).',
+            code: 'not_found',
+          });
+        }
+        sendJson(res, 200, { prompt: resolved.detokenize(body.tokens) });
+        return;
+      }
+      if (path === '/update_weights_from_disk') {
+        authorize(req);
+        requireMethod(method, ['POST'], path);
+        await updateWeightsRoute(await readJson(req), res);
+        return;
+      }
+      if (path === '/get_weight_version') {
+        authorize(req);
+        requireMethod(method, ['GET'], path);
+        sendJson(res, 200, { weight_version: weightVersion });
         return;
       }
       if (path === '/tokenize') {
@@ -293,14 +348,20 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       }
       if (path === '/v1/completions') {
         requireMethod(method, ['POST'], path);
-        const body = parse(completionsRequestSchema, await readJson(req));
-        await completions(body, res);
+        const raw = await readJson(req);
+        // vLLM's scoring call: echo with max_tokens 0 returns the prompt and its logprobs only.
+        const echoOnly = isEchoOnly(raw) && resolved.engine !== undefined;
+        if (echoOnly) delete (raw as Record<string, unknown>).max_tokens;
+        const body = parse(completionsRequestSchema, raw);
+        if (resolved.engine) await engineCompletionsRoute(resolved.engine, body, res, echoOnly);
+        else await completions(body, res);
         return;
       }
       if (path === '/v1/chat/completions') {
         requireMethod(method, ['POST'], path);
         const body = parse(chatRequestSchema, await readJson(req));
-        await chat(body, res);
+        if (resolved.engine) await engineChatRoute(resolved.engine, body, res);
+        else await chat(body, res);
         return;
       }
       throw notFound(method, path);
@@ -515,16 +576,23 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     maxTokens: number,
     logprobs: boolean,
     promptCount: number,
+    onEngine = false,
   ): SamplingSettings {
     const unsupported = (param: string, message: string): never => {
       throw new HttpError({ status: 400, message, param, code: 'unsupported_parameter' });
     };
-    if (body.presence_penalty)
+    if (body.skip_special_tokens === false)
+      unsupported(
+        'skip_special_tokens',
+        'skip_special_tokens: false is not supported; special tokens are always skipped.',
+      );
+    if (!onEngine) backendOnlyChecks(body, unsupported);
+    if (!onEngine && body.presence_penalty)
       unsupported(
         'presence_penalty',
         'presence_penalty is not supported by this server; send 0 or leave it out.',
       );
-    if (body.frequency_penalty)
+    if (!onEngine && body.frequency_penalty)
       unsupported(
         'frequency_penalty',
         'frequency_penalty is not supported by this server; send 0 or leave it out.',
@@ -547,7 +615,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         param: 'n',
       });
     }
-    if (logprobs && !resolved.backend.capabilities.logprobs) {
+    if (logprobs && !onEngine && !resolved.backend.capabilities.logprobs) {
       unsupported(
         'logprobs',
         `The backend of this server (${resolved.backend.provider}) does not return logprobs.`,
@@ -795,6 +863,258 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     }
   }
 
+  let weightVersion: string | null = null;
+
+  /** SGLang's `POST /update_weights_from_disk`: `{ success, message, num_paused_requests }`, 400 on failure. */
+  async function updateWeightsRoute(raw: unknown, res: ServerResponse) {
+    const body = parse(updateWeightsRequestSchema, raw, false);
+    const engine = resolved.engine;
+    const backendUpdate = resolved.backend.updateWeights?.bind(resolved.backend);
+    if (!engine && !backendUpdate) {
+      throw new HttpError({
+        status: 404,
+        message: `This server's backend (${resolved.backend.provider}) cannot load weights; /update_weights_from_disk is off.`,
+        code: 'not_found',
+      });
+    }
+    const started = performance.now();
+    try {
+      let message: string;
+      if (engine) {
+        const { version, runningOnOldWeights } = await engine.updateWeights(body.model_path);
+        message = `Loaded ${body.model_path} as weights version ${version} in ${Math.round(performance.now() - started)} ms; ${runningOnOldWeights} running sequence(s) finish on the weights they started on, every request admitted from now on uses the new ones.`;
+      } else {
+        await backendUpdate!(body.model_path);
+        message = `Loaded ${body.model_path} in ${Math.round(performance.now() - started)} ms.`;
+      }
+      if (body.weight_version != null) {
+        weightVersion = body.weight_version;
+        message += ` Weight version updated to ${body.weight_version}.`;
+      }
+      logger.info(message);
+      sendJson(res, 200, { success: true, message, num_paused_requests: 0 });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.warn(`update_weights_from_disk ${body.model_path} failed: ${reason}`);
+      sendJson(res, 400, {
+        success: false,
+        message: `Failed to load weights from ${body.model_path}: ${reason} The old weights stay in use.`,
+        num_paused_requests: 0,
+      });
+    }
+  }
+
+  function engineContext(engine: DecodeEngine): EngineRouteContext {
+    const decodeToken = resolved.decodeToken!;
+    return {
+      engine,
+      spell: (tokenId, asIds) => (asIds ? `token_id:${tokenId}` : decodeToken(tokenId)),
+      detokenize: (tokenIds) =>
+        resolved.detokenize ? resolved.detokenize(tokenIds) : tokenIds.map(decodeToken).join(''),
+      usage: (prompt, completion) => ({
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+      }),
+      beginStream: (res) => beginStream(true, res)!,
+      writeEvent,
+      sendJson,
+      async run(request, res, onDelta) {
+        if (engine.stats().waiting >= batcherLimits.maxQueued) {
+          throw new HttpError({
+            status: 429,
+            message: `The server is overloaded: ${engine.stats().waiting} sequences are already waiting. Retry shortly (Retry-After), or start the server with a larger --max-queue.`,
+            code: 'server_overloaded',
+            headers: { 'retry-after': '1' },
+          });
+        }
+        const gone = new AbortController();
+        const onClose = () => {
+          if (!res.writableFinished) gone.abort(new Error('the client closed the connection'));
+        };
+        res.on('close', onClose);
+        try {
+          return await engine.generate(request, { signal: gone.signal, ...(onDelta ? { onDelta } : {}) });
+        } catch (error) {
+          if (gone.signal.aborted)
+            throw new HttpError({ status: 499, message: 'The client closed the connection.' });
+          throw backendError(error);
+        } finally {
+          res.off('close', onClose);
+        }
+      },
+    };
+  }
+
+  function engineRequest(
+    body: CompletionsRequest | ChatRequest,
+    settings: SamplingSettings,
+    prompts: number[][],
+    maxTokens: number,
+    logprobs: boolean,
+    topLogprobs: number,
+  ): EngineRequest {
+    return {
+      prompts,
+      n: settings.n ?? 1,
+      maxTokens,
+      sampling: {
+        temperature: settings.temperature ?? 1,
+        topP: settings.topP ?? 1,
+        topK: settings.topK ?? 0,
+        minP: settings.minP ?? 0,
+        presencePenalty: body.presence_penalty ?? 0,
+        frequencyPenalty: body.frequency_penalty ?? 0,
+        repetitionPenalty: body.repetition_penalty ?? 1,
+        minTokens: body.min_tokens ?? 0,
+      },
+      ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
+      stop: settings.stop ?? [],
+      stopTokenIds: settings.stopTokenIds ?? [],
+      ignoreEos: body.ignore_eos === true,
+      logprobs,
+      topLogprobs,
+    };
+  }
+
+  function checkTokenIds(engine: DecodeEngine, ids: number[], where: string): void {
+    const vocab = engine.vocabSize;
+    const bad = vocab === undefined ? -1 : ids.findIndex((id) => id >= vocab);
+    if (bad >= 0) {
+      throw new HttpError({
+        status: 400,
+        message: `${where}[${bad}] is ${ids[bad]}, not a token id of this model (vocabulary 0 … ${(vocab as number) - 1}).`,
+        param: where,
+      });
+    }
+    checkTokenCount(ids.length, where, 'prompt');
+  }
+
+  async function engineCompletionsRoute(
+    engine: DecodeEngine,
+    body: CompletionsRequest,
+    res: ServerResponse,
+    echoOnly: boolean,
+  ) {
+    const refuse = (param: string, message: string): never => {
+      throw new HttpError({ status: 400, message, param, code: 'unsupported_parameter' });
+    };
+    if (body.suffix) refuse('suffix', 'suffix is not supported by this server.');
+    if (body.best_of != null && body.best_of !== (body.n ?? 1))
+      refuse('best_of', 'best_of other than n is not supported by this server.');
+    if (body.prompt_logprobs_temperature != null && body.prompt_logprobs_temperature !== 1)
+      refuse(
+        'prompt_logprobs_temperature',
+        'prompt logprobs of this server are raw (temperature 1, as vLLM); leave prompt_logprobs_temperature out.',
+      );
+    if (body.prompt_logprobs != null && body.stream)
+      refuse('prompt_logprobs', '`prompt_logprobs` are not available when `stream=True`.');
+    if (body.stream_options && !body.stream)
+      refuse('stream_options', 'Stream options can only be defined when `stream=True`.');
+    const prompts = completionsPrompts(body.prompt);
+    const logprobs = body.logprobs != null;
+    const maxTokens = echoOnly ? 0 : (body.max_tokens ?? resolved.defaultCompletionsMaxTokens);
+    const settings = samplingSettings(body, Math.max(1, maxTokens), logprobs, prompts.length, true);
+    const ids: number[][] = [];
+    const texts: string[] = [];
+    const tokenize = resolved.tokenize!;
+    for (const [index, prompt] of prompts.entries()) {
+      const where = typeof body.prompt === 'string' || prompts.length === 1 ? 'prompt' : `prompt.${index}`;
+      if (typeof prompt === 'string') {
+        await checkPromptLength([prompt], where, 'prompt');
+        const promptIds = await tokenize({ prompt, addSpecialTokens: body.add_special_tokens ?? true });
+        checkTokenCount(promptIds.length, where, 'prompt');
+        if (promptIds.length === 0)
+          throw new HttpError({ status: 400, message: `${where} is empty.`, param: where });
+        ids.push(promptIds);
+        texts.push(prompt);
+      } else if ('tokenIds' in prompt) {
+        const promptIds = Array.from(prompt.tokenIds);
+        checkTokenIds(engine, promptIds, where);
+        ids.push(promptIds);
+        texts.push(body.echo ? engineContext(engine).detokenize(promptIds) : '');
+      }
+    }
+    const request = engineRequest(body, settings, ids, maxTokens, logprobs, body.logprobs ?? 0);
+    const options = responseOptions('cmpl', body, logprobs);
+    await engineCompletions(
+      engineContext(engine),
+      {
+        request,
+        promptTexts: texts,
+        echo: body.echo === true,
+        logprobs: body.logprobs ?? undefined,
+        promptLogprobs: body.prompt_logprobs ?? undefined,
+        returnTokenIds: options.returnTokenIds,
+        asIds: options.spelling.asIds,
+        includeUsage: body.stream_options?.include_usage === true,
+        stream: body.stream === true,
+        id: options.id,
+        created: options.created,
+        model: options.model,
+      },
+      res,
+    );
+  }
+
+  async function engineChatRoute(engine: DecodeEngine, body: ChatRequest, res: ServerResponse) {
+    const refuse = (param: string, message: string): never => {
+      throw new HttpError({ status: 400, message, param, code: 'unsupported_parameter' });
+    };
+    if (body.tools && body.tools.length > 0) refuse('tools', 'tools are not supported by this server.');
+    if (body.response_format && body.response_format.type !== 'text')
+      refuse(
+        'response_format',
+        `response_format ${body.response_format.type} is not supported by this server; only text.`,
+      );
+    if (body.top_logprobs && !body.logprobs)
+      throw new HttpError({
+        status: 400,
+        message: 'when using `top_logprobs`, `logprobs` must be set to true.',
+        param: 'top_logprobs',
+      });
+    if (body.prompt_logprobs != null && body.stream)
+      refuse('prompt_logprobs', '`prompt_logprobs` are not available when `stream=True`.');
+    if (body.stream_options && !body.stream)
+      refuse('stream_options', 'Stream options can only be defined when `stream=True`.');
+    const messages = body.messages.map(toChatMessage);
+    const logprobs = body.logprobs === true;
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? resolved.maxTokens;
+    const settings = samplingSettings(body, maxTokens, logprobs, 1, true);
+    await checkPromptLength(
+      messages.map((message) => message.content),
+      'messages',
+      'messages',
+    );
+    const promptIds = await resolved.tokenize!({ messages });
+    checkTokenCount(promptIds.length, 'messages', 'messages');
+    const options = responseOptions('chatcmpl', body, logprobs);
+    await engineChat(
+      engineContext(engine),
+      {
+        request: engineRequest(
+          body,
+          settings,
+          [promptIds],
+          maxTokens,
+          logprobs,
+          logprobs ? (body.top_logprobs ?? 0) : 0,
+        ),
+        logprobs,
+        topLogprobs: body.top_logprobs ?? 0,
+        promptLogprobs: body.prompt_logprobs ?? undefined,
+        returnTokenIds: options.returnTokenIds,
+        asIds: options.spelling.asIds,
+        includeUsage: body.stream_options?.include_usage === true,
+        stream: body.stream === true,
+        id: options.id,
+        created: options.created,
+        model: options.model,
+      },
+      res,
+    );
+  }
+
   async function tokenizeRoute(body: TokenizeRequest, res: ServerResponse) {
     if (!resolved.tokenize) {
       throw new HttpError({
@@ -987,7 +1307,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       return { url, host: address.address, port: address.port };
     },
     close,
-    stats: () => ({ ...batcher.stats(), inFlightRequests, draining }),
+    stats: () => ({
+      ...batcher.stats(),
+      inFlightRequests,
+      draining,
+      ...(resolved.engine ? { engine: resolved.engine.stats() } : {}),
+    }),
   };
 }
 
@@ -1010,6 +1335,25 @@ function* textSlices(text: string, size: number): Generator<string> {
     start = cut;
   }
   yield text.slice(start);
+}
+
+function isEchoOnly(raw: unknown): boolean {
+  const body = raw as { echo?: unknown; max_tokens?: unknown } | null;
+  return typeof body === 'object' && body !== null && body.echo === true && body.max_tokens === 0;
+}
+
+/** vLLM extras only the engine serves: refused (when set to something other than their default) over a plain backend. */
+function backendOnlyChecks(
+  body: CompletionsRequest | ChatRequest,
+  unsupported: (param: string, message: string) => never,
+): void {
+  const engineOnly = ' is served only by the engine of rlpt serve model (createModelServer({ engine })).';
+  if (body.repetition_penalty != null && body.repetition_penalty !== 1)
+    unsupported('repetition_penalty', `repetition_penalty${engineOnly}`);
+  if (body.min_tokens) unsupported('min_tokens', `min_tokens${engineOnly}`);
+  if (body.ignore_eos) unsupported('ignore_eos', `ignore_eos${engineOnly}`);
+  if ('messages' in body && body.prompt_logprobs != null)
+    unsupported('prompt_logprobs', `prompt_logprobs on chat${engineOnly}`);
 }
 
 function toChatMessage(message: ChatRequest['messages'][number]): ChatMessage {
@@ -1042,7 +1386,7 @@ function requireMethod(method: string, allowed: string[], path: string): void {
 function notFound(method: string, path: string): HttpError {
   return new HttpError({
     status: 404,
-    message: `No route ${method} ${path}. Routes: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize.`,
+    message: `No route ${method} ${path}. Routes: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize, POST /detokenize, POST /update_weights_from_disk, GET /get_weight_version.`,
     code: 'not_found',
   });
 }

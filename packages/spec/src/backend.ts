@@ -121,6 +121,13 @@ export interface InferenceBackendV1 {
   generate(request: GenerateRequest, options?: CallOptions): Promise<GenerateResult>;
   /** Teacher-forced logprobs of given completions (present when `capabilities.score`). */
   score?(request: ScoreRequest, options?: CallOptions): Promise<ScoreResult>;
+  /**
+   * Loads new weights from a model folder (present where the backend or its server can: `rlpt serve
+   * model`, SGLang). Resolves once requests made from then on use them, so a trainer can push weights
+   * after each optimiser step and stay on-policy. Requests already running may finish on the old weights
+   * (each backend documents which).
+   */
+  updateWeights?(modelDir: string, options?: CallOptions): Promise<void>;
   /** Releases sessions, sockets and workers. */
   close?(): Promise<void>;
 }

@@ -196,6 +196,12 @@ export class DecodeEngine {
     return this.#folder.maxPositions;
   }
 
+  /** config.json's `vocab_size`, when it has one. */
+  get vocabSize(): number | undefined {
+    const value = this.#folder.config.vocab_size;
+    return typeof value === 'number' ? value : undefined;
+  }
+
   get eosIds(): readonly number[] {
     return this.#folder.eosIds;
   }
