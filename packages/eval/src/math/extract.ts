@@ -160,15 +160,18 @@ export function looksLikeResponse(text: string): boolean {
   return leadingProse.filter((word) => !ALLOWED_WORDS.test(word)).length > 0;
 }
 
-// Undecodable bytes (U+FFFD) and control characters other than tab and newlines.
-const UNDECODABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\ufffd]/g;
-
 /**
  * Whether a text is undecodable output (random tokens, byte soup): at least 2% of its characters are
  * U+FFFD or control characters. Such a response has no answer unless it boxes or marks one.
  */
 export function isGarbled(text: string): boolean {
-  const bad = text.match(UNDECODABLE)?.length ?? 0;
+  // Undecodable bytes (U+FFFD) and control characters other than tab and newlines.
+  let bad = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0xfffd || code === 0x7f || (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d))
+      bad++;
+  }
   return bad > 0 && bad >= 0.02 * text.length;
 }
 
