@@ -3,10 +3,11 @@
  * semantics where the two graders agree: exact string → numeric with relative tolerance → symbolic
  * (numeric evaluation at fixed random points) → structure (sets, tuples, intervals, matrices, equations).
  */
+import { casEqual } from './cas.js';
 import { type Complex, isFiniteComplex, modulus, sub } from './complex.js';
 import { evaluate } from './evaluate.js';
 import { type AnswerFallback, extractMathAnswer } from './extract.js';
-import { compactKey, normalizeAnswer } from './normalize.js';
+import { compactKey, decimalCommaReading, normalizeAnswer, stripMathDelimiters } from './normalize.js';
 import { type Node, freeSymbols, parseExpression } from './parse.js';
 import { type Answer, parseAnswer } from './structure.js';
 
@@ -29,9 +30,18 @@ export interface MathEquivalenceOptions {
   multipleAnswers?: boolean;
   /** Compare bare comma lists (`1, 2`) in order. Default false: as sets, like Math-Verify. */
   orderedLists?: boolean;
+  /**
+   * Ask the computer-algebra core (`@cortex-js/compute-engine`) when the own parser cannot read a LaTeX
+   * side. Default true.
+   */
+  cas?: boolean;
+  /** Time budget of one CAS comparison in milliseconds (checked between its steps). Default 50. */
+  casBudgetMs?: number;
 }
 
 interface Settings {
+  cas: boolean;
+  casBudgetMs: number;
   relativeTolerance: number;
   percentage: PercentageMode;
   orderedLists: boolean;
@@ -82,6 +92,8 @@ function prepare(text: string, useCache: boolean): Prepared {
 
 function settingsOf(options: MathEquivalenceOptions): Settings {
   return {
+    cas: options.cas ?? true,
+    casBudgetMs: options.casBudgetMs ?? 50,
     relativeTolerance: options.relativeTolerance ?? 1e-4,
     percentage: options.percentage ?? 'sign',
     orderedLists: options.orderedLists ?? false,
@@ -114,6 +126,15 @@ export function answersEquivalent(
   predicted: string,
   options: MathEquivalenceOptions = {},
 ): boolean {
+  if (compareAnswers(gold, predicted, options)) return true;
+  // Decimal commas: "1,22" is 1.22 when it is not read as the list 1, 22.
+  const goldDecimal = decimalCommaReading(stripMathDelimiters(gold));
+  const predictedDecimal = decimalCommaReading(stripMathDelimiters(predicted));
+  if (goldDecimal === null && predictedDecimal === null) return false;
+  return compareAnswers(goldDecimal ?? gold, predictedDecimal ?? predicted, options);
+}
+
+function compareAnswers(gold: string, predicted: string, options: MathEquivalenceOptions): boolean {
   const settings = settingsOf(options);
   const g = prepare(gold, true);
   const p = prepare(predicted, false);
@@ -122,7 +143,15 @@ export function answersEquivalent(
   if (textKey(g.key) === textKey(p.key) && /[a-zA-Z]{2}/.test(g.key) && !/\\/.test(g.key)) return true;
   if (choiceMatches(g.key, p.key)) return true;
   if (percentMatches(g, p, settings)) return true;
-  return equivalent(g.answer, p.answer, settings);
+  if (equivalent(g.answer, p.answer, settings)) return true;
+  // The CAS, only where the own parser gave up on a side that is LaTeX (not words): slow but exact.
+  if (
+    settings.cas &&
+    (g.answer.type === 'text' || p.answer.type === 'text') &&
+    /\\[a-zA-Z]/.test(g.key + p.key)
+  )
+    return casEqual(g.key, p.key, settings.casBudgetMs) === true;
+  return false;
 }
 
 /** Text answers compare case- and space-insensitively. */
@@ -324,13 +353,45 @@ function matricesEquivalent(gold: Answer[][], predicted: Answer[][], settings: S
   });
 }
 
+const FLIPPED: Record<string, string> = { '<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le' };
+
+/** The constant k with a = k·b at every sample point (k real, non-zero), or null when there is none. */
+function constantRatio(a: Node, b: Node): number | null {
+  const symbols = [...freeSymbols(b, freeSymbols(a))].sort();
+  let ratio: number | null = null;
+  let agreeing = 0;
+  for (let trial = 0; trial < 8; trial++) {
+    const values = new Map<string, number>();
+    symbols.forEach((symbol, index) => {
+      values.set(symbol, SAMPLE_VALUES[(trial * 3 + index * 7) % SAMPLE_VALUES.length]!);
+    });
+    const x = evaluate(a, values);
+    const y = evaluate(b, values);
+    if (!isFiniteComplex(x) || !isFiniteComplex(y)) continue;
+    const xZero = modulus(x) < 1e-12;
+    const yZero = modulus(y) < 1e-12;
+    if (xZero || yZero) {
+      if (xZero !== yZero) return null;
+      continue;
+    }
+    if (Math.abs(x.im) > 1e-9 || Math.abs(y.im) > 1e-9) return null;
+    const k = x.re / y.re;
+    if (ratio === null) ratio = k;
+    else if (Math.abs(k - ratio) > SYMBOLIC_TOLERANCE * Math.max(1, Math.abs(ratio))) return null;
+    agreeing++;
+  }
+  return agreeing >= 3 || (symbols.length === 0 && agreeing >= 1) ? ratio : null;
+}
+
 function relationsEquivalent(gold: RelationAnswer, predicted: RelationAnswer, settings: Settings): boolean {
   if (gold.ops.length !== predicted.ops.length) return false;
   if (gold.assignment && predicted.assignment) {
     // y = 2x + 1 vs y = 1 + 2x; like Qwen's grader, the name on the left is not compared (x = 3 vs k = 3).
     return equivalent(gold.sides[1]!, predicted.sides[1]!, settings);
   }
-  if (gold.ops.length === 1 && gold.ops[0] === '=' && predicted.ops[0] === '=') {
+  if (gold.ops.length === 1) {
+    // a op b ≡ c op' d when a − b = k·(c − d) for a constant k ≠ 0: any k for =/≠ (rearranged, scaled
+    // equations), k > 0 for the same order relation, k < 0 for the flipped one (-x > -1 ≡ x < 1).
     const difference = (relation: RelationAnswer): Node | null => {
       const [left, right] = relation.sides;
       if (left?.type !== 'expression' || right?.type !== 'expression') return null;
@@ -338,11 +399,14 @@ function relationsEquivalent(gold: RelationAnswer, predicted: RelationAnswer, se
     };
     const a = difference(gold);
     const b = difference(predicted);
-    if (!a || !b) return false;
-    return (
-      expressionsEquivalent(a, b, settings) ||
-      expressionsEquivalent(a, { kind: 'negate', argument: b }, settings)
-    );
+    const goldOp = gold.ops[0]!;
+    const predictedOp = predicted.ops[0]!;
+    if (a && b) {
+      const ratio = constantRatio(a, b);
+      if (ratio === null) return false;
+      if (goldOp === '=' || goldOp === '\\ne') return predictedOp === goldOp;
+      return predictedOp === (ratio > 0 ? goldOp : FLIPPED[goldOp]);
+    }
   }
   if (gold.ops.join() !== predicted.ops.join()) return false;
   return gold.sides.every((side, index) => equivalent(side, predicted.sides[index]!, settings));

@@ -99,7 +99,9 @@ describe('think blocks', () => {
 describe('multiple answers', () => {
   it('joins the boxes of the final paragraph when asked', () => {
     const text = 'Try \\boxed{1}.\n\nThe solutions are \\boxed{2} and \\boxed{3}.';
-    expect(extractMathAnswer(text)).toBe('3');
+    // Adjacent final boxes ("\boxed{2} and \boxed{3}") are one answer by default, as in Math-Verify.
+    expect(extractMathAnswer(text)).toBe('2, 3');
+    expect(extractMathAnswer('Try \\boxed{1}, then \\boxed{2}.')).toBe('2');
     expect(extractMathAnswer(text, { multipleAnswers: true })).toBe('2, 3');
     expect(gradeMathResponse(text, '3, 2', { multipleAnswers: true }).correct).toBe(true);
   });

@@ -117,6 +117,11 @@ function afterAnswerMarker(text: string): string | null {
     else if (!inMath && char === '*' && rest[end + 1] === '*') break;
   }
   let answer = rest.slice(0, end).replace(/\*+/g, '').trim();
+  // "18 but I am not sure": chatter after the answer.
+  answer = answer.replace(
+    /^([^a-zA-Z]*[0-9$}][^a-zA-Z]*?)\s*,?\s+(?:but|because|since|although|though|however|which|as|if|I|we)\b[\s\S]*$/,
+    '$1',
+  );
   // One math segment is unwrapped: "$\frac{1}{2}$" → "\frac{1}{2}".
   const single = /^\$((?:\\\$|[^$])*)\$$|^\\\(([\s\S]*?)\\\)$/.exec(answer);
   if (single) answer = (single[1] ?? single[2] ?? '').trim();
@@ -125,7 +130,8 @@ function afterAnswerMarker(text: string): string | null {
 
 /** Last number in the text, commas removed first (Qwen2.5-Math's `-?\d*\.?\d+` fallback). */
 export function lastNumber(text: string): string | null {
-  const numbers = text.replace(/,/g, '').match(/-?[0-9]*\.?[0-9]+/g);
+  // A digit inside a word (AZYUK2A, x2) is not a number.
+  const numbers = text.replace(/,/g, '').match(/(?<![a-zA-Z0-9.])-?[0-9]*\.?[0-9]+/g);
   return numbers && numbers.length > 0 ? numbers[numbers.length - 1]! : null;
 }
 
@@ -202,6 +208,9 @@ function extractFromRegion(text: string, options: ExtractOptions, fallback: Answ
   if (boxes.length > 0) {
     if (options.multipleAnswers && boxes.length > 1)
       return joinDistinct(boxes.slice(lastBoxGroup(trimmed, boxes)));
+    // "\boxed{1}, \boxed{2}" / "\boxed{1} and \boxed{2}": adjacent final boxes are one answer (a set).
+    const adjacent = adjacentFinalBoxes(trimmed);
+    if (adjacent > 1) return joinDistinct(boxes.slice(-adjacent));
     return cleanAnswer(boxes[boxes.length - 1]!);
   }
   const marked = afterAnswerMarker(trimmed);
@@ -213,8 +222,52 @@ function extractFromRegion(text: string, options: ExtractOptions, fallback: Answ
     const plainWords = !/[0-9\\$^_=+*/()[\]{}<>|]/.test(trimmed) && /[a-zA-Z]+\s+[a-zA-Z]+/.test(trimmed);
     if (!(plainWords && options.plainTextAnswers === false)) return cleanAnswer(trimmed);
   }
-  if (fallback === 'last-number') return lastNumber(trimmed);
+  if (fallback === 'last-number') return lastLatexOrNumber(trimmed);
   return null;
+}
+
+const LATEX_SEGMENT = /\$\$([\s\S]+?)\$\$|\$((?:\\\$|[^$])+?)\$|\\\(([\s\S]+?)\\\)|\\\[([\s\S]+?)\\\]/g;
+
+/**
+ * Math-Verify's last targets: the last LaTeX segment (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`) unless a number
+ * follows it outside math, else the last number. A segment whose lines are separate numbers
+ * (`$1\n2\n3$`) is not an answer.
+ */
+function lastLatexOrNumber(text: string): string | null {
+  let last: RegExpExecArray | null = null;
+  LATEX_SEGMENT.lastIndex = 0;
+  for (let match = LATEX_SEGMENT.exec(text); match; match = LATEX_SEGMENT.exec(text)) last = match;
+  if (last) {
+    const inside = (last[1] ?? last[2] ?? last[3] ?? last[4] ?? '').trim();
+    const after = text.slice(last.index + last[0].length);
+    const splitNumbers = /^[0-9.\s-]*[0-9]\s*\n\s*[0-9]/.test(inside);
+    if (splitNumbers) return lastNumber(after);
+    if (inside.length > 0 && lastNumber(after) === null) return cleanAnswer(inside);
+  }
+  return lastNumber(text);
+}
+
+const BOX_GAP = /^[\s$,;]*(?:(?:and|or|\\text\s*\{\s*(?:and|or|,)?\s*\}|\\quad|\\qquad)[\s$,;]*)?$/;
+
+/** How many boxes at the end of the text stand next to each other (only commas, "and", "or", spaces between). */
+function adjacentFinalBoxes(text: string): number {
+  const spans: Array<[number, number]> = [];
+  BOX_COMMAND.lastIndex = 0;
+  for (let match = BOX_COMMAND.exec(text); match; match = BOX_COMMAND.exec(text)) {
+    let index = match.index + match[0].length;
+    while (text[index] === ' ') index++;
+    if (text[index] !== '{') return 1;
+    const close = matchingBrace(text, index);
+    if (close < 0) break;
+    spans.push([match.index, close + 1]);
+    BOX_COMMAND.lastIndex = close + 1;
+  }
+  let count = spans.length > 0 ? 1 : 0;
+  for (let index = spans.length - 1; index > 0; index--) {
+    if (!BOX_GAP.test(text.slice(spans[index - 1]![1], spans[index]![0]))) break;
+    count++;
+  }
+  return count;
 }
 
 /** Index of the first box of the final group of boxes (boxes on the last lines with an answer). */

@@ -175,10 +175,10 @@ const TRAILING_UNIT = new RegExp(
 
 /** Trailing `\text{…}`-like unit groups, possibly with powers and `/`: `\mathrm{~m} / \mathrm{s}^{2}`. */
 const TRAILING_TEXT_GROUP =
-  /^(.*?\S)\s*(?:\\(?:text|mbox|mathrm|textrm|rm|mathit|textit|operatorname)\s*\{[~\s]*[a-zA-Z][a-zA-Z\s.~/]*\}\s*(?:\^\s*\{?\s*-?[0-9]\s*\}?)?\s*(?:\/|\\cdot|per)?\s*)+$/;
+  /^(.*?\S)\s*(?:\\(?:text|textnormal|mbox|mathrm|textrm|rm|mathit|textit|operatorname)\s*\{[~\s]*[a-zA-Z][a-zA-Z\s.~/]*\}\s*(?:\^\s*\{?\s*-?[0-9]\s*\}?)?\s*(?:\/|\\cdot|per)?\s*)+$/;
 
 const WRAPPERS =
-  /\\(?:text|textbf|textit|textrm|textsf|texttt|mathrm|mathbf|mathit|mathsf|mathtt|mbox|hbox|boldsymbol|bm|mathnormal|emph)\s*\{([^{}]*)\}/g;
+  /\\(?:text|textnormal|textbf|textit|textrm|textsf|texttt|mathrm|mathbf|mathit|mathsf|mathtt|mbox|hbox|boldsymbol|bm|mathnormal|emph)\s*\{([^{}]*)\}/g;
 
 const NUMBER_WORDS: Record<string, number> = {
   zero: 0,
@@ -305,8 +305,14 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
     .replace(/\\begin\{array\}\{[^}]*\}/g, '\\begin{pmatrix}')
     .replace(/\\end\{array\}/g, '\\end{pmatrix}')
     .replace(/\\dots|\\ldots|\\cdots/g, '\\dots')
-    // Thousands separators written the LaTeX way: 1{,}000.
-    .replace(/([0-9])\{,\}(?=[0-9]{3})/g, '$1')
+    // ASCII relations.
+    .replace(/>=/g, '\\ge ')
+    .replace(/<=/g, '\\le ')
+    .replace(/!=/g, '\\ne ')
+    // Thousands separators written the LaTeX way: 1{,}000, 14 {, }916.
+    .replace(/([0-9])\s*\{\s*,\s*\}\s*(?=[0-9]{3}(?![0-9]))/g, '$1')
+    // A braced comma before one, two or four+ digits is a decimal comma: 3{,}14.
+    .replace(/([0-9])\{,\}(?=[0-9])/g, '$1.')
     // Spacing.
     .replace(/(?<!\\)\\!/g, '')
     .replace(
@@ -322,7 +328,7 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
     percent = true;
     text = text.replace(/\\?%/g, '');
   }
-  const percentWord = /^(.*\S)\s*(?:\\text\{\s*)?percent\}?$/.exec(text);
+  const percentWord = /^(.*\S)\s*(?:\\text\{\s*)?(?:percent|percentage|pct)\.?\}?$/.exec(text);
   if (percentWord) {
     percent = true;
     text = percentWord[1]!;
@@ -394,6 +400,17 @@ function repeatingDecimal(sign: string, whole: string, fixed: string, repeating:
   const head = BigInt(`${whole || '0'}${fixed}`);
   const denominator = (10n ** BigInt(repeating.length) - 1n) * 10n ** BigInt(fixed.length);
   return `${sign}\\frac{${all - head}}{${denominator}}`;
+}
+
+/**
+ * The decimal-comma reading of a whole answer ("1,22", "1,5", "0,111"), or null. A three-digit group after a
+ * non-zero whole part ("14,916") is a thousands separator and has no decimal reading. The list reading
+ * ("1,2" as two answers) stays the first one tried.
+ */
+export function decimalCommaReading(text: string): string | null {
+  return /^-?(?:[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})|0,[0-9]+)$/.test(text.trim())
+    ? text.trim().replace(',', '.')
+    : null;
 }
 
 /** Canonical comparison key of a normalised answer: no spaces, no outer braces. */

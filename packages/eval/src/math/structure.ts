@@ -280,11 +280,15 @@ function parseRelation(text: string, key: string, depth: number): Answer | null 
   const sides = split.parts.map((part) => part.trim());
   if (sides.some((side) => side.length === 0)) return null;
   const ops = split.separators.map(canonicalRelation);
-  // Single-variable inequalities become intervals: x > 2, 1 < x \le 3.
-  const asInterval = inequalityToInterval(sides, ops, key);
+  // A chain of equalities (x = 5+5+1 = 11) stands for its last side, as in Math-Verify.
+  if (ops.length >= 2 && ops.every((op) => op === '='))
+    return parseAnswer(sides[sides.length - 1]!, depth + 1);
+  // Single-variable inequalities become intervals: x > 2, 1 < x \le 3, -x > -1.
+  const asInterval = inequalityToInterval(sides, ops, key) ?? linearInequalityToInterval(sides, ops, key);
   if (asInterval) return asInterval;
+  const left = sides[0]!.replace(/\s+/g, '');
   const assignment =
-    ops.length === 1 && ops[0] === '=' && SIMPLE_LEFT_SIDE.test(sides[0]!.replace(/\s+/g, ''));
+    ops.length === 1 && ops[0] === '=' && (SIMPLE_LEFT_SIDE.test(left) || LABELLED_TUPLE.test(left));
   return {
     type: 'relation',
     sides: sides.map((side, index) =>
@@ -316,6 +320,41 @@ function canonicalRelation(op: string): string {
 }
 
 const VARIABLE = /^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?$/;
+/** `(p,q) = (3,2)`: a tuple of names on the left labels the tuple on the right. */
+const LABELLED_TUPLE = /^\(\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?(?:,[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)+\)$/;
+
+/**
+ * `a op b` linear in its one variable (`-x > -1`, `2x + 3 \le 7`) becomes the interval of its solutions,
+ * the relation flipped when the variable's coefficient is negative.
+ */
+function linearInequalityToInterval(sides: string[], ops: string[], key: string): Answer | null {
+  if (ops.length !== 1) return null;
+  const op = ops[0]!;
+  if (op !== '<' && op !== '>' && op !== '\\le' && op !== '\\ge') return null;
+  const left = parseExpression(sides[0]!);
+  const right = parseExpression(sides[1]!);
+  if (!left || !right) return null;
+  const symbols = freeSymbols(right, freeSymbols(left));
+  if (symbols.size !== 1) return null;
+  const [name] = [...symbols];
+  const difference: Node = { kind: 'binary', op: '-', left, right };
+  const at = (value: number) => {
+    const result = evaluate(difference, new Map([[name!, value]]));
+    return Math.abs(result.im) < 1e-12 ? result.re : Number.NaN;
+  };
+  const b = at(0);
+  const a = at(1) - b;
+  if (!Number.isFinite(a) || !Number.isFinite(b) || Math.abs(a) < 1e-12) return null;
+  // Linear: the line through x = 0 and x = 1 must also pass through two more points.
+  for (const probe of [-2.5, 3.75])
+    if (Math.abs(at(probe) - (a * probe + b)) > 1e-9 * (1 + Math.abs(b))) return null;
+  const root = -b / a;
+  if (!Number.isFinite(root)) return null;
+  const bound = Number.isInteger(root) ? String(root) : String(Number(root.toPrecision(15)));
+  // a·x + b op 0 → x op' root, op' flipped when a < 0.
+  const flip: Record<string, string> = { '<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le' };
+  return inequalityToInterval([name!, bound], [a > 0 ? op : flip[op]!], key);
+}
 
 function inequalityToInterval(sides: string[], ops: string[], key: string): Answer | null {
   const isOrder = (op: string) => op === '<' || op === '>' || op === '\\le' || op === '\\ge';
