@@ -576,6 +576,14 @@ export class DecodeEngine {
     if (row.finish !== undefined) return;
     row.finish = reason;
     row.stopReason = stopReason;
+    if (reason === 'abort' || typeof stopReason === 'string') return;
+    // The sequence is over: bytes held back as an incomplete UTF-8 tail are decoded as they are (U+FFFD).
+    const decode = this.#options.decode;
+    const prefix =
+      row.readOffset > row.prefixOffset ? decode(row.textIds.slice(row.prefixOffset, row.readOffset)) : '';
+    const full = row.textIds.length > row.prefixOffset ? decode(row.textIds.slice(row.prefixOffset)) : '';
+    if (full.length > prefix.length) row.decodedText += full.slice(prefix.length);
+    row.prefixOffset = row.readOffset = row.textIds.length;
   }
 
   /** Sends each job the tokens its rows gained since the last flush; settles jobs whose rows all ended. */
