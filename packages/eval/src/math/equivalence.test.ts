@@ -23,9 +23,9 @@ table('exact and numeric', [
   ['.5', '0.5', true],
   ['0.0833333333333333', '\\frac{1}{12}', true],
   ['\\frac{1}{3}', '0.333', false],
-  ['\\frac{1}{3}', '0.33333', true],
+  ['\\frac{1}{3}', '0.33333', false],
   ['\\frac{100}{3}', '33.3', false],
-  ['16\\pi', '50.27', true],
+  ['16\\pi', '50.27', false],
   // Integers compare exactly: a relative tolerance would accept an off-by-one large answer.
   ['3986729', '3986730', false],
   ['204', '204.0', true],
@@ -162,7 +162,7 @@ table('radicals and roots', [
   ['\\sqrt[3]{2}', '2^{1/3}', true],
   ['\\sqrt[3]{-8}', '-2', true],
   ['\\sqrt{2}', '1.414', false],
-  ['\\sqrt{2}', '1.41421', true],
+  ['\\sqrt{2}', '1.41421', false],
   ['3\\sqrt{2}', '2\\sqrt{3}', false],
   [
     '\\frac{\\sqrt{\\sqrt{11}+\\sqrt{194}}}{2\\sqrt{33}+15}',
@@ -173,7 +173,7 @@ table('radicals and roots', [
 
 table('π, e and powers', [
   ['\\pi', '3.14', false],
-  ['\\pi', '3.1416', true],
+  ['\\pi', '3.1416', false],
   ['2\\pi', '\\pi \\cdot 2', true],
   ['\\frac{\\pi}{4}', '0.25\\pi', true],
   ['\\pi r^2', 'r^2\\pi', true],
@@ -230,7 +230,7 @@ table('intervals', [
   ['[1,2]', '(1,2)', false],
   ['[0,1]', '[0, 1)', false],
   ['(-\\infty, 3]', '(-\\infty,3]', true],
-  ['(0.6,2.6667]', '(\\frac{3}{5},\\frac{8}{3}]', true],
+  ['(0.6,2.6667]', '(\\frac{3}{5},\\frac{8}{3}]', false],
   ['x \\in [1, 2]', '[1,2]', true],
   ['(3, \\infty)', 'x > 3', true],
   ['(3, \\infty)', '3 < x', true],
@@ -413,3 +413,25 @@ table('set-builder notation and "or" between inequalities', [
   ['x < 1 \\text{ or } x > 2', '(2, \\infty) \\cup (-\\infty, 1)', true],
   ['(-\\infty, 1) \\cup (2, \\infty)', 'x < 1 \\text{ or } x > 3', false],
 ]);
+
+// Math-Verify rounds a decimal literal to 6 places (float_rounding), so these are not equal by default;
+// Qwen2.5-Math's math_equal (relative 1e-4) accepts them: `relativeTolerance` switches to it.
+describe('relativeTolerance: Qwen2.5-Math numeric leniency', () => {
+  it.each([
+    ['\\frac{1}{3}', '0.33333'],
+    ['16\\pi', '50.27'],
+    ['\\sqrt{2}', '1.41421'],
+    ['\\pi', '3.1416'],
+    ['(0.6,2.6667]', '(\\frac{3}{5},\\frac{8}{3}]'],
+  ])('%s vs %s → true with relativeTolerance 1e-4, false by default', (gold, predicted) => {
+    expect(isEquivalent(gold, predicted, { relativeTolerance: 1e-4 })).toBe(true);
+    expect(isEquivalent(gold, predicted)).toBe(false);
+  });
+  it('six-place rounding by default', () => {
+    expect(isEquivalent('\\frac{1}{3}', '0.333333')).toBe(true);
+    expect(isEquivalent('\\frac{1}{3}', '0.3333333')).toBe(true);
+    expect(isEquivalent('\\frac{1}{3}', '0.33333')).toBe(false);
+    expect(isEquivalent('\\sqrt{2}', '1.414214')).toBe(true);
+    expect(isEquivalent('\\frac{1}{3}', '0.333333', { floatRounding: 8 })).toBe(false);
+  });
+});

@@ -20,8 +20,18 @@ export type PercentageMode = 'sign' | 'always' | 'never';
 
 /** Options of {@link isEquivalent}, {@link answersEquivalent} and the graders built on them. */
 export interface MathEquivalenceOptions {
-  /** Relative tolerance for numbers (Qwen2.5-Math's `math_equal`: 1e-4). */
+  /**
+   * Relative tolerance for every numeric comparison, Qwen2.5-Math's `math_equal` style (it uses 1e-4).
+   * Default: unset, and numbers compare as Math-Verify does (see {@link floatRounding}).
+   */
   relativeTolerance?: number;
+  /**
+   * Math-Verify's `float_rounding`: when either side is a decimal literal (0.333333, 1.22), both values
+   * are rounded to this many decimal places and must then be equal; other constants (\frac{1}{3} vs
+   * \frac{2}{6}, \sqrt{8} vs 2\sqrt{2}) must agree to float precision. Default 6. Ignored when
+   * {@link relativeTolerance} is set.
+   */
+  floatRounding?: number;
   /** See {@link PercentageMode}. Default `sign`. */
   percentage?: PercentageMode;
   /** Extraction fallback when an argument is a whole response without a box or answer marker. Default `last-number`. */
@@ -42,7 +52,8 @@ export interface MathEquivalenceOptions {
 interface Settings {
   cas: boolean;
   casBudgetMs: number;
-  relativeTolerance: number;
+  relativeTolerance: number | undefined;
+  floatRounding: number;
   percentage: PercentageMode;
   orderedLists: boolean;
 }
@@ -94,7 +105,8 @@ function settingsOf(options: MathEquivalenceOptions): Settings {
   return {
     cas: options.cas ?? true,
     casBudgetMs: options.casBudgetMs ?? 50,
-    relativeTolerance: options.relativeTolerance ?? 1e-4,
+    relativeTolerance: options.relativeTolerance,
+    floatRounding: options.floatRounding ?? 6,
     percentage: options.percentage ?? 'sign',
     orderedLists: options.orderedLists ?? false,
   };
@@ -180,7 +192,12 @@ function percentMatches(g: Prepared, p: Prepared, settings: Settings): boolean {
   }
   for (const scale of [0.01, 1, 100]) {
     const scaled = { re: goldValue.re * scale, im: goldValue.im * scale };
-    if (numbersClose(scaled, predictedValue, settings.relativeTolerance)) return true;
+    if (numbersClose(scaled, predictedValue, settings.relativeTolerance ?? EXACT_TOLERANCE)) return true;
+    if (
+      settings.relativeTolerance === undefined &&
+      roundedEqual(scaled, predictedValue, settings.floatRounding)
+    )
+      return true;
   }
   return false;
 }
@@ -189,6 +206,24 @@ function constantValue(node: Node): Complex | null {
   if (freeSymbols(node).size > 0) return null;
   const value = evaluate(node, new Map());
   return isFiniteComplex(value) ? value : null;
+}
+
+/** Constants without a decimal literal agree to float precision (the values of equal exact expressions). */
+const EXACT_TOLERANCE = 1e-9;
+
+function isDecimalLiteral(node: Node): boolean {
+  if (node.kind === 'negate') return isDecimalLiteral(node.argument);
+  return node.kind === 'number' && node.integer === undefined;
+}
+
+/** Equal after rounding both to `places` decimals (real and imaginary parts), or within float noise. */
+function roundedEqual(a: Complex, b: Complex, places: number): boolean {
+  if (!isFiniteComplex(a) || !isFiniteComplex(b)) return false;
+  const scale = 10 ** places;
+  const round = (value: number) => Math.round(value * scale) / scale;
+  const close = (x: number, y: number) =>
+    round(x) === round(y) || Math.abs(x - y) <= 1e-12 * Math.max(Math.abs(x), Math.abs(y));
+  return close(a.re, b.re) && close(a.im, b.im);
 }
 
 /** Relative closeness; exact zero needs the other side within 1e-12. Infinities equal when identical. */
@@ -227,7 +262,12 @@ function expressionsEquivalent(gold: Node, predicted: Node, settings: Settings):
     if (!isFiniteComplex(a) || !isFiniteComplex(b)) {
       if (!mentionsInfinity(gold) || !mentionsInfinity(predicted)) return false;
     }
-    return numbersClose(a, b, settings.relativeTolerance);
+    if (settings.relativeTolerance !== undefined) return numbersClose(a, b, settings.relativeTolerance);
+    if (numbersClose(a, b, EXACT_TOLERANCE)) return true;
+    // Math-Verify: a decimal literal on either side compares after rounding both to `floatRounding` places.
+    return (
+      (isDecimalLiteral(gold) || isDecimalLiteral(predicted)) && roundedEqual(a, b, settings.floatRounding)
+    );
   }
   const symbols = [...allSymbols].sort();
   let agreeing = 0;
