@@ -295,8 +295,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         sendJson(res, 200, {
           status: 'ok',
           model: resolved.modelName,
-          ...batcher.stats(),
-          ...(resolved.engine ? { engine: resolved.engine.stats() } : {}),
+          ...stats(),
         });
         return;
       }
@@ -865,6 +864,14 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
 
   let weightVersion: string | null = null;
 
+  /** Batching counters: the engine's when there is one (queued = waiting sequences). */
+  function stats(): BatcherStats & { engine?: EngineStats } {
+    const counters = batcher.stats();
+    if (!resolved.engine) return counters;
+    const engine = resolved.engine.stats();
+    return { ...counters, queued: engine.waiting, runningBatches: engine.batches, engine };
+  }
+
   /** SGLang's `POST /update_weights_from_disk`: `{ success, message, num_paused_requests }`, 400 on failure. */
   async function updateWeightsRoute(raw: unknown, res: ServerResponse) {
     const body = parse(updateWeightsRequestSchema, raw, false);
@@ -1307,12 +1314,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       return { url, host: address.address, port: address.port };
     },
     close,
-    stats: () => ({
-      ...batcher.stats(),
-      inFlightRequests,
-      draining,
-      ...(resolved.engine ? { engine: resolved.engine.stats() } : {}),
-    }),
+    stats: () => ({ ...stats(), inFlightRequests, draining }),
   };
 }
 

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { ConfigError, type InferenceBackendV1 } from '@rlpt/spec';
-import type { ModelServerOptions } from '@rlpt/serve';
+import type { DecodeEngine, ModelServerOptions } from '@rlpt/serve';
 import type { Command } from 'commander';
 import * as z from 'zod';
 import { flagError, integer } from '../flags.js';
@@ -59,21 +59,26 @@ export function parseServeModelFlags(
 /** What the server needs from a model folder: the backend, and the tokenizer for logprobs and /tokenize. */
 interface LoadedModel {
   backend: InferenceBackendV1;
+  /** rlpt's step-wise decode loop: generation, top logprobs, streaming, live weights. */
+  engine: DecodeEngine;
   decodeToken: (tokenId: number) => string;
+  detokenize: (tokenIds: number[]) => string;
   tokenize: NonNullable<ModelServerOptions['tokenize']>;
   maxModelLength: number;
 }
 
-async function loadModel(dir: string): Promise<LoadedModel> {
-  const [{ createOnnxBackend }, { loadTokenizer, readModelConfig }] = await Promise.all([
-    import('@rlpt/backend-onnx'),
-    import('@rlpt/model'),
-  ]);
+async function loadModel(dir: string, maxBatch: number, batchWindowMs: number): Promise<LoadedModel> {
+  const [{ createOnnxBackend }, { loadTokenizer, readModelConfig }, { createDecodeEngine }] =
+    await Promise.all([import('@rlpt/backend-onnx'), import('@rlpt/model'), import('@rlpt/serve')]);
   const backend = createOnnxBackend({ modelDir: dir });
   await backend.init();
   const [{ tokenizer }, { config }] = await Promise.all([loadTokenizer(dir), readModelConfig(dir)]);
+  const detokenize = (tokenIds: number[]) => tokenizer.decode(tokenIds, { skip_special_tokens: true });
+  const engine = await createDecodeEngine({ modelDir: dir, decode: detokenize, maxBatch, batchWindowMs });
   return {
     backend,
+    engine,
+    detokenize,
     decodeToken: (tokenId) => tokenizer.decode([tokenId], { skip_special_tokens: false }),
     // Chat prompts go through the backend, so /tokenize renders the same chat template generate uses.
     tokenize: (input) =>
@@ -100,9 +105,15 @@ export async function runServeModel(settings: ServeModelSettings): Promise<void>
   }
   const { createModelServer } = await import('@rlpt/serve');
   const started = performance.now();
-  const { backend, decodeToken, tokenize, maxModelLength } = await loadModel(dir);
+  const { backend, engine, decodeToken, detokenize, tokenize, maxModelLength } = await loadModel(
+    dir,
+    settings.maxBatch,
+    settings.batchWindowMs,
+  );
   const server = createModelServer({
     backend,
+    engine,
+    detokenize,
     modelName: settings.servedModelName ?? basename(dir),
     maxBatch: settings.maxBatch,
     batchWindowMs: settings.batchWindowMs,
@@ -119,7 +130,7 @@ export async function runServeModel(settings: ServeModelSettings): Promise<void>
   });
   const { url } = await server.listen({ host: settings.host, port: settings.port });
   const batching =
-    settings.maxBatch > 1 ? `micro-batching up to ${settings.maxBatch} sequences` : 'batching off';
+    settings.maxBatch > 1 ? `continuous batching up to ${settings.maxBatch} sequences` : 'batching off';
   process.stdout.write(
     `rlpt serve model: ${server.modelName} at ${url}/v1 (${batching}${settings.apiKey ? ', bearer token required' : ''}; loaded in ${((performance.now() - started) / 1000).toFixed(1)}s)\n`,
   );
@@ -130,6 +141,7 @@ export async function runServeModel(settings: ServeModelSettings): Promise<void>
       `rlpt serve model: ${signal}: stopped accepting connections, finishing ${inFlightRequests} request(s) in flight (send it again to exit now)\n`,
     );
     await server.close({ timeoutMs: settings.shutdownTimeoutMs });
+    await engine.close();
     await backend.close?.();
     process.stderr.write('rlpt serve model: stopped\n');
   });
@@ -140,7 +152,7 @@ export function register(serve: Command): void {
   serve
     .command('model')
     .description(
-      'OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions, /v1/models, /health) over a local ONNX model, with micro-batching.',
+      "OpenAI-compatible HTTP server at vLLM's level (/v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health) over a local ONNX model: continuous batching, top logprobs, echo and prompt logprobs, step-by-step streaming, and live weights (POST /update_weights_from_disk, as SGLang).",
     )
     .option('--model <dir>', 'model folder (config.json, tokenizer files, ONNX graph); required')
     .option('--host <host>', 'interface to listen on (0.0.0.0 for all)', '127.0.0.1')

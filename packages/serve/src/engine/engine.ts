@@ -86,6 +86,8 @@ export interface EngineStats {
   waiting: number;
   /** Sequences being decoded. */
   running: number;
+  /** Batches being decoded (one per weights version in use). */
+  batches: number;
   /** Decode steps so far. */
   steps: number;
   /** Weights in use for new requests. */
@@ -210,6 +212,7 @@ export class DecodeEngine {
     return {
       waiting: this.#waiting.length,
       running: this.#batches.reduce((sum, batch) => sum + batch.rows.length, 0),
+      batches: this.#batches.length,
       steps: this.#steps,
       weightsVersion: this.#current.version,
       weightsPath: this.#folder.dir,
