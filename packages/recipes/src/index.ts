@@ -21,3 +21,37 @@ export {
   registerBackendProvider,
   registerJudgeProvider,
 } from '@rlpt/spec';
+export type {
+  ResolvedTrainConfig,
+  RlStageConfig,
+  StageConfig,
+  TrainConfig,
+  TrainFlags,
+} from './config.js';
+export {
+  applyFlags,
+  grpoOf,
+  loadTrainConfig,
+  readTrainConfigFile,
+  resolveTrainConfig,
+  setPath,
+  trainConfigSchema,
+} from './config.js';
+export type {
+  DataSummary,
+  EvaluationOutcome,
+  SampleRecord,
+  StageOutcome,
+  TrainHooks,
+  TrainOutcome,
+} from './run.js';
+export {
+  goldExample,
+  readDocuments,
+  readRlvrItems,
+  readSamples,
+  readSftExamples,
+  runTraining,
+  sampleFiles,
+  sampleItem,
+} from './run.js';

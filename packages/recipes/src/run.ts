@@ -8,18 +8,21 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
+  type ClosableJudge,
+  createBackendFromSpec,
+  createJudgeFromSpec,
   type InferenceBackendV1,
+  type JudgeV1,
   InvalidArgumentError,
   InvalidInputError,
-  type JudgeV1,
   type Logger,
   type RlptEvent,
   silentLogger,
   type TaskKind,
 } from '@rlpt/spec';
 import type { EvaluateOptions, RlItem, SftExample, StageSummary, TokenizerLike } from '@rlpt/trainer';
-import { buildJudge } from '../build-judge.js';
-import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './train-config.js';
+import { registerBuiltins } from './builtins.js';
+import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './config.js';
 
 const PREDICTION_START = '<|startofprediction|>';
 const PREDICTION_END = '<|endofprediction|>';
@@ -52,6 +55,15 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Lines worth telling the user before training starts (data read, model, notes). */
   onInfo?: (line: string) => void;
+  /**
+   * Parts composed in code that replace what the config would build: your own judge (any `JudgeV1`, e.g.
+   * from `defineJudge`) instead of `config.judge`, and your own policy loader (any `InferenceBackendV1` over
+   * an exported weights folder) instead of `config.policy`. You keep ownership: they are not closed.
+   */
+  parts?: {
+    judge?: JudgeV1;
+    loadPolicy?: (modelDir: string) => Promise<InferenceBackendV1>;
+  };
 }
 
 export interface StageOutcome {
@@ -308,18 +320,18 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Builds the RLPT judge the configuration describes; `close` releases its backend too. */
-function createJudge(
+/** Builds the RLPT judge the configuration describes (through the registry); `close` releases its backend too. */
+async function createJudge(
   config: ResolvedTrainConfig,
   logger: Logger,
   onEvent: (event: RlptEvent) => void,
-): Promise<JudgeV1 & { close(): Promise<void> }> {
-  const settings = config.judge;
-  return buildJudge(
-    { ...settings, spec: settings.type === 'lexical' ? 'lexical' : settings.backend! },
+): Promise<ClosableJudge> {
+  const { type, backend, ...settings } = config.judge;
+  return createJudgeFromSpec(type === 'lexical' ? 'lexical' : `generative:${backend!}`, {
+    ...Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)),
     logger,
     onEvent,
-  );
+  });
 }
 
 /** Runs the configured stages; resumes from the run directory's latest checkpoint with `resume`. */
@@ -327,6 +339,7 @@ export async function runTraining(
   config: ResolvedTrainConfig,
   hooks: TrainHooks = {},
 ): Promise<TrainOutcome> {
+  registerBuiltins();
   const started = performance.now();
   const logger = hooks.logger ?? silentLogger;
   const onEvent = hooks.onEvent ?? (() => {});
@@ -474,26 +487,25 @@ export async function runTraining(
   try {
     let loadPolicy: (dir: string) => Promise<InferenceBackendV1>;
     const policy = config.policy;
-    if (policy.backend === 'onnx') {
-      const { createOnnxBackend } = await import('@rlpt/backend-onnx');
+    if (hooks.parts?.loadPolicy) {
+      loadPolicy = hooks.parts.loadPolicy;
+    } else if (policy.backend === 'onnx') {
+      // Rollouts from the learner's own weights: a fresh onnx backend over each exported folder.
       loadPolicy = async (dir) =>
-        createOnnxBackend({
-          modelDir: dir,
+        createBackendFromSpec(`onnx:${dir}`, {
           threads: policy.threads ?? config.threads,
           ...(policy.maxBatchSize ? { maxBatchSize: policy.maxBatchSize } : {}),
           logger,
           onEvent,
         });
     } else {
-      const { createOpenAIBackend } = await import('@rlpt/backend-openai');
-      const backend = createOpenAIBackend({
-        baseURL: policy.backend.slice('openai:'.length),
-        model: policy.model!,
+      const backend = await createBackendFromSpec(policy.backend, {
+        model: policy.model,
         apiKeyEnv: policy.apiKeyEnv,
         server: policy.server,
         logger,
       });
-      closers.push(() => backend.close());
+      closers.push(async () => backend.close?.());
       // The trainer closes a policy when it reloads one; the server's weights never change, so the one
       // client stays open and only closes at the end.
       const shared: InferenceBackendV1 = {
@@ -508,8 +520,14 @@ export async function runTraining(
         `policy: ${policy.backend} (${policy.model}); its weights are not updated by rlpt, so updates after the first are off-policy`,
       );
     }
-    const judge = await createJudge(config, logger, onEvent);
-    closers.push(() => judge.close());
+    let judge: JudgeV1;
+    if (hooks.parts?.judge) {
+      judge = hooks.parts.judge;
+    } else {
+      const built = await createJudge(config, logger, onEvent);
+      closers.push(async () => built.close?.());
+      judge = built;
+    }
     const needsMath = config.stages.some((stage) => stage.type === 'rlvr');
     const mathJudge = needsMath ? (await import('@rlpt/eval')).mathVerifierJudge() : undefined;
 

@@ -480,8 +480,7 @@ export class Trainer {
       const passAtKs: Record<string, number> = {};
       for (let k = 1; k <= options.n; k *= 2) {
         passAtKs[String(k)] =
-          sampled.correct.reduce((total, correct) => total + passAtK(options.n, correct, k), 0) /
-          items.length;
+          sampled.solved.reduce((total, solved) => total + passAtK(options.n, solved, k), 0) / items.length;
       }
       const byTask: Record<string, number> = {};
       const taskTotals = new Map<string, { sum: number; count: number }>();
@@ -532,8 +531,11 @@ export class Trainer {
     temperature: number,
     seed: number,
     phase: string,
-  ): Promise<{ correct: number[]; extractionFailures: number }> {
+  ): Promise<{ correct: number[]; solved: number[]; extractionFailures: number }> {
+    // `correct`: the sum of the rewards of each item's samples (graded judges count partly) — pass@1 is
+    // its mean. `solved`: the samples with full reward (score 1) — what pass@k counts.
     const correct = new Array<number>(items.length).fill(0);
+    const solved = new Array<number>(items.length).fill(0);
     let extractionFailures = 0;
     const chunk = 64;
     for (let start = 0; start < items.length; start += chunk) {
@@ -566,7 +568,9 @@ export class Trainer {
       const verdicts = judgeItems.length ? await options.judge.judge(judgeItems) : [];
       this.checkJudgeFailures(options.judge, verdicts, options.maxJudgeFailureRate, `evaluation ${phase}`);
       verdicts.forEach((verdict, index) => {
-        if (verdict.status !== 'failed' && verdict.score > 0) correct[owners[index]!]! += verdict.score;
+        if (verdict.status === 'failed' || !(verdict.score > 0)) return;
+        correct[owners[index]!]! += verdict.score;
+        if (verdict.score >= 1) solved[owners[index]!]!++;
       });
       this.onEvent({
         type: 'progress',
@@ -576,7 +580,7 @@ export class Trainer {
         unit: 'items',
       });
     }
-    return { correct, extractionFailures };
+    return { correct, solved, extractionFailures };
   }
 
   /**

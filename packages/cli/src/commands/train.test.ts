@@ -8,7 +8,7 @@ import { ConfigError } from '@rlpt/spec';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../main.js';
 import { captureOutput, useTempDirs } from '../testing.js';
-import { loadTrainConfig } from './train-config.js';
+import { loadTrainConfig } from '@rlpt/recipes';
 
 const { stdout, stderr } = captureOutput();
 const makeTempDir = useTempDirs();

@@ -3,8 +3,7 @@ import { AbortError, type RlptEvent } from '@rlpt/spec';
 import type { Command } from 'commander';
 import { abortOnInterrupt } from '../signals.js';
 import { createProgressBar, formatDuration, formatTable, type ProgressBar, stderrLogger } from '../ui.js';
-import type { TrainFlags } from './train-config.js';
-import type { TrainOutcome } from './train-run.js';
+import type { TrainFlags, TrainOutcome } from '@rlpt/recipes';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -110,9 +109,8 @@ function progressRenderer(): { onEvent: (event: RlptEvent) => void; finish: () =
 
 /** Runs `rlpt train`; resolves to the exit code. */
 export async function runTrain(flags: TrainFlags): Promise<number> {
-  const { loadTrainConfig } = await import('./train-config.js');
+  const { loadTrainConfig, runTraining } = await import('@rlpt/recipes');
   const config = await loadTrainConfig(flags);
-  const { runTraining } = await import('./train-run.js');
   const progress = progressRenderer();
   const interrupt = abortOnInterrupt(
     '\r\u001b[Krlpt train: stopping; the run resumes from its last checkpoint (press Ctrl-C again to quit now)\n',
