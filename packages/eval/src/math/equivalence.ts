@@ -253,6 +253,16 @@ function expressionsEquivalent(gold: Node, predicted: Node, settings: Settings):
   const predictedInteger = integerLiteral(predicted);
   // Two integers compare exactly (a tolerance would make 3986729 equal 3986730).
   if (goldInteger !== null && predictedInteger !== null) return goldInteger === predictedInteger;
+  // Integer arithmetic beyond float precision (10^{100}+1 vs 10^{100}, 2^{64} vs 18446744073709551616).
+  const goldExact = exactInteger(gold, { steps: 0 });
+  if (goldExact !== null) {
+    const predictedExact = exactInteger(predicted, { steps: 0 });
+    if (
+      predictedExact !== null &&
+      (goldExact > SAFE || goldExact < -SAFE || predictedExact > SAFE || predictedExact < -SAFE)
+    )
+      return goldExact === predictedExact;
+  }
   // Symbols of both sides: sin²x + cos²x equals 1 although only one side mentions x.
   const allSymbols = freeSymbols(predicted, freeSymbols(gold));
   if (allSymbols.size === 0) {
@@ -288,6 +298,55 @@ function expressionsEquivalent(gold: Node, predicted: Node, settings: Settings):
   return agreeing >= 3;
 }
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Results larger than this many bits are not computed exactly. */
+const MAX_BITS = 4096n;
+
+function bitLength(value: bigint): bigint {
+  return BigInt((value < 0n ? -value : value).toString(2).length);
+}
+
+/**
+ * The exact value of an integer expression (+, −, ×, non-negative integer powers, n! for n ≤ 300) as a
+ * bigint, or null (anything else, or more than 4096 bits or 200 steps).
+ */
+function exactInteger(node: Node, budget: { steps: number }): bigint | null {
+  if (++budget.steps > 200) return null;
+  switch (node.kind) {
+    case 'number':
+      return node.integer !== undefined ? BigInt(node.integer) : null;
+    case 'negate': {
+      const value = exactInteger(node.argument, budget);
+      return value === null ? null : -value;
+    }
+    case 'call': {
+      if (node.name !== 'factorial' || node.args.length !== 1) return null;
+      const n = exactInteger(node.args[0]!, budget);
+      if (n === null || n < 0n || n > 300n) return null;
+      let result = 1n;
+      for (let k = 2n; k <= n; k++) result *= k;
+      return result;
+    }
+    case 'binary': {
+      const left = exactInteger(node.left, budget);
+      if (left === null) return null;
+      const right = exactInteger(node.right, budget);
+      if (right === null) return null;
+      let result: bigint;
+      if (node.op === '+') result = left + right;
+      else if (node.op === '-') result = left - right;
+      else if (node.op === '*') result = left * right;
+      else if (node.op === '^') {
+        if (right < 0n || bitLength(left) * right > MAX_BITS) return null;
+        result = left ** right;
+      } else return null;
+      return bitLength(result) > MAX_BITS ? null : result;
+    }
+    default:
+      return null;
+  }
+}
+
 function mentionsInfinity(node: Node): boolean {
   switch (node.kind) {
     case 'constant':
@@ -305,8 +364,10 @@ function mentionsInfinity(node: Node): boolean {
   }
 }
 
-function equivalent(gold: Answer, predicted: Answer, settings: Settings): boolean {
-  if (gold.key.length > 0 && gold.key === predicted.key) return true;
+function equivalent(goldAnswer: Answer, predictedAnswer: Answer, settings: Settings): boolean {
+  if (goldAnswer.key.length > 0 && goldAnswer.key === predictedAnswer.key) return true;
+  const gold = mergeIntervals(goldAnswer);
+  const predicted = mergeIntervals(predictedAnswer);
   // An assignment stands for its value: x = 3 vs 3.
   if (gold.type === 'relation' && predicted.type !== 'relation') {
     return gold.assignment && equivalent(gold.sides[1]!, predicted, settings);
@@ -336,6 +397,58 @@ function equivalent(gold: Answer, predicted: Answer, settings: Settings): boolea
 }
 
 type ListAnswer = Extract<Answer, { type: 'list' }>;
+
+interface Span {
+  low: number;
+  high: number;
+  lowClosed: boolean;
+  highClosed: boolean;
+  part: ListAnswer;
+}
+
+function endValue(answer: Answer | undefined): number {
+  if (answer?.type !== 'expression') return Number.NaN;
+  if (freeSymbols(answer.node).size > 0) return Number.NaN;
+  const value = evaluate(answer.node, new Map());
+  return value.im === 0 || Number.isNaN(value.im) ? value.re : Number.NaN;
+}
+
+/**
+ * A union of intervals with overlapping or touching parts merged, as sympy's `Union` does:
+ * [1,2] ∪ [2,3] = [1,3], (0,1) ∪ (1,2) stays a union (1 is missing). Other answers are returned as they are.
+ */
+function mergeIntervals(answer: Answer): Answer {
+  if (answer.type !== 'union' || answer.parts.length < 2) return answer;
+  const spans: Span[] = [];
+  for (const part of answer.parts) {
+    if (part.type !== 'list' || part.form !== 'bracketed' || part.items.length !== 2) return answer;
+    const low = endValue(part.items[0]);
+    const high = endValue(part.items[1]);
+    if (Number.isNaN(low) || Number.isNaN(high) || low > high) return answer;
+    spans.push({ low, high, lowClosed: part.open === '[', highClosed: part.close === ']', part });
+  }
+  spans.sort((a, b) => a.low - b.low || Number(b.lowClosed) - Number(a.lowClosed));
+  const merged: Span[] = [];
+  for (const span of spans) {
+    const last = merged[merged.length - 1];
+    if (last && (span.low < last.high || (span.low === last.high && (last.highClosed || span.lowClosed)))) {
+      if (span.high > last.high || (span.high === last.high && span.highClosed && !last.highClosed)) {
+        last.high = span.high;
+        last.highClosed = span.highClosed;
+        last.part = {
+          ...last.part,
+          items: [last.part.items[0]!, span.part.items[1]!],
+          close: span.part.close,
+        };
+      }
+      continue;
+    }
+    merged.push({ ...span });
+  }
+  if (merged.length === spans.length) return answer;
+  const parts = merged.map((span) => ({ ...span.part, key: '' }));
+  return parts.length === 1 ? parts[0]! : { type: 'union', parts, key: '' };
+}
 type RelationAnswer = Extract<Answer, { type: 'relation' }>;
 
 function listsEquivalent(gold: ListAnswer, predicted: ListAnswer, settings: Settings): boolean {

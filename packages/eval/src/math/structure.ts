@@ -133,7 +133,7 @@ export function parseAnswer(text: string, depth = 0): Answer {
   const membership = /^([a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)\s*\\in(?![a-zA-Z])\s*(.+)$/.exec(trimmed);
   if (membership) return parseAnswer(membership[2]!, depth + 1);
 
-  const matrix = parseMatrix(trimmed, depth);
+  const matrix = parseMatrix(trimmed, depth) ?? matrixCombination(trimmed, key, depth);
   if (matrix) return matrix;
 
   // ℝ minus points: \mathbb{R} \setminus \{0\} = (-∞, 0) ∪ (0, ∞).
@@ -395,12 +395,99 @@ function inequalityToInterval(sides: string[], ops: string[], key: string): Answ
   return null;
 }
 
+const MATRIX_ENV = /\\begin\{pmatrix\}[\s\S]*?\\end\{pmatrix\}/g;
+
+/**
+ * A linear combination of matrices (`2\begin{pmatrix}1\\2\end{pmatrix}`, `A + B`, `-A`) evaluated entry by
+ * entry into one matrix; products of matrices and anything non-linear are left alone (null).
+ */
+function matrixCombination(text: string, key: string, depth: number): Answer | null {
+  if (!text.includes('\\begin{pmatrix}') || text.includes('Q_')) return null;
+  const matrices: Extract<Answer, { type: 'matrix' }>[] = [];
+  const withNames = text.replace(MATRIX_ENV, (env) => {
+    const parsed = parseMatrix(env, depth);
+    if (parsed?.type !== 'matrix') return env;
+    matrices.push(parsed);
+    return ` Q_{${matrices.length}} `;
+  });
+  if (matrices.length === 0 || withNames.includes('\\begin')) return null;
+  const node = parseExpression(withNames);
+  if (!node) return null;
+  const names = new Set(matrices.map((_, index) => `Q_${index + 1}`));
+  if (!linearIn(node, names) || !mentions(node, names)) return null;
+  const shape = matrices[0]!.rows.map((row) => row.length).join();
+  if (matrices.some((m) => m.rows.map((row) => row.length).join() !== shape)) return null;
+  const rows: Answer[][] = [];
+  for (let r = 0; r < matrices[0]!.rows.length; r++) {
+    const row: Answer[] = [];
+    for (let c = 0; c < matrices[0]!.rows[r]!.length; c++) {
+      const entries = new Map<string, Node>();
+      for (const [index, m] of matrices.entries()) {
+        const cell = m.rows[r]![c]!;
+        if (cell.type !== 'expression') return null;
+        entries.set(`Q_${index + 1}`, cell.node);
+      }
+      row.push({ type: 'expression', node: substitute(node, entries), key: '' });
+    }
+    rows.push(row);
+  }
+  return { type: 'matrix', rows, key };
+}
+
+function mentions(node: Node, names: Set<string>): boolean {
+  for (const symbol of freeSymbols(node)) if (names.has(symbol)) return true;
+  return false;
+}
+
+/** Whether `node` is linear in the symbols `names` (no products, quotients by or powers of them). */
+function linearIn(node: Node, names: Set<string>): boolean {
+  switch (node.kind) {
+    case 'binary':
+      if (node.op === '+' || node.op === '-')
+        return linearIn(node.left, names) && linearIn(node.right, names);
+      if (node.op === '*')
+        return mentions(node.left, names)
+          ? !mentions(node.right, names) && linearIn(node.left, names)
+          : linearIn(node.right, names);
+      if (node.op === '/') return !mentions(node.right, names) && linearIn(node.left, names);
+      return !mentions(node, names);
+    case 'negate':
+      return linearIn(node.argument, names);
+    case 'symbol':
+      return true;
+    default:
+      return !mentions(node, names);
+  }
+}
+
+function substitute(node: Node, values: ReadonlyMap<string, Node>): Node {
+  switch (node.kind) {
+    case 'symbol':
+      return values.get(node.name) ?? node;
+    case 'binary':
+      return { ...node, left: substitute(node.left, values), right: substitute(node.right, values) };
+    case 'negate':
+      return { ...node, argument: substitute(node.argument, values) };
+    case 'call':
+      return { ...node, args: node.args.map((arg) => substitute(arg, values)) };
+    case 'plusminus':
+      return {
+        ...node,
+        left: node.left ? substitute(node.left, values) : null,
+        right: substitute(node.right, values),
+      };
+    default:
+      return node;
+  }
+}
+
 function parseMatrix(text: string, depth: number): Answer | null {
   let body = text;
   if (body.startsWith('(') && body.endsWith(')') && body.includes('\\begin{pmatrix}'))
     body = body.slice(1, -1).trim();
   const match = /^\\begin\{pmatrix\}([\s\S]*)\\end\{pmatrix\}$/.exec(body);
-  if (!match) return null;
+  // Two matrices side by side (A + B) are not one matrix.
+  if (!match || match[1]!.includes('\\end{pmatrix}')) return null;
   const rows = match[1]!
     .split(/\\\\/)
     .map((row) => row.trim())
