@@ -301,7 +301,7 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
     .replace(/\\(?:leq|leqslant)(?![a-zA-Z])/g, '\\le')
     .replace(/\\(?:geq|geqslant)(?![a-zA-Z])/g, '\\ge')
     .replace(/\\varnothing(?![a-zA-Z])/g, '\\emptyset')
-    .replace(/\{(?:b|B|v|V|small)matrix\}/g, '{pmatrix}')
+    .replace(/\{(?:b|B|v|V|small)?matrix\}/g, '{pmatrix}')
     .replace(/\\begin\{array\}\{[^}]*\}/g, '\\begin{pmatrix}')
     .replace(/\\end\{array\}/g, '\\end{pmatrix}')
     .replace(/\\dots|\\ldots|\\cdots/g, '\\dots')

@@ -155,8 +155,13 @@ export function parseAnswer(text: string, depth = 0): Answer {
   const union = splitTopLevel(trimmed, /^\\cup(?![a-zA-Z])|^ U (?=[([])/);
   if (union.parts.length > 1) {
     const parts = union.parts.map((part) => parseAnswer(part, depth + 1));
-    if (parts.every((part) => part.type === 'list' && part.form === 'set')) {
-      const items = parts.flatMap((part) => (part.type === 'list' ? part.items : []));
+    // {1} reads as 1, so a part written as a set counts as a set.
+    const isSet = (part: Answer, index: number) =>
+      (part.type === 'list' && part.form === 'set') || /^\s*\\\{/.test(union.parts[index]!);
+    if (parts.every(isSet)) {
+      const items = parts.flatMap((part) =>
+        part.type === 'list' && part.form === 'set' ? part.items : [part],
+      );
       return { type: 'list', items, form: 'set', open: '{', close: '}', key };
     }
     return { type: 'union', parts, key };
@@ -280,9 +285,14 @@ function parseRelation(text: string, key: string, depth: number): Answer | null 
   const sides = split.parts.map((part) => part.trim());
   if (sides.some((side) => side.length === 0)) return null;
   const ops = split.separators.map(canonicalRelation);
-  // A chain of equalities (x = 5+5+1 = 11) stands for its last side, as in Math-Verify.
+  // A chain of equalities (x = 5+5+1 = 11) stands for its last side, as in Math-Verify; so does a
+  // computation with constants on the left (2 \times 3 = 6).
   if (ops.length >= 2 && ops.every((op) => op === '='))
     return parseAnswer(sides[sides.length - 1]!, depth + 1);
+  if (ops.length === 1 && ops[0] === '=') {
+    const constantLeft = parseExpression(sides[0]!);
+    if (constantLeft && freeSymbols(constantLeft).size === 0) return parseAnswer(sides[1]!, depth + 1);
+  }
   // Single-variable inequalities become intervals: x > 2, 1 < x \le 3, -x > -1.
   const asInterval = inequalityToInterval(sides, ops, key) ?? linearInequalityToInterval(sides, ops, key);
   if (asInterval) return asInterval;
@@ -360,6 +370,12 @@ function inequalityToInterval(sides: string[], ops: string[], key: string): Answ
   const isOrder = (op: string) => op === '<' || op === '>' || op === '\\le' || op === '\\ge';
   if (!ops.every(isOrder)) return null;
   const compact = sides.map((side) => side.replace(/\s+/g, ''));
+  // The bounds must be constants: y > 1 - x is a region, not an interval.
+  const constant = (side: string) => {
+    const node = parseExpression(side);
+    return node !== null && freeSymbols(node).size === 0;
+  };
+  if (compact.filter((side) => !VARIABLE.test(side)).some((side) => !constant(side))) return null;
   const lower = (op: string) => (op === '<' || op === '\\le' ? 'ascending' : 'descending');
   if (ops.length === 1) {
     const [left, right] = compact as [string, string];
