@@ -1,6 +1,7 @@
 // A custom RLPT pipeline composed in code: your own judge (a word-overlap reward with rlpt's hardening and
 // cache around it), rollouts from rlpt's onnx backend, updates by the local ONNX learner — the same stage
 // runner as `rlpt train`. Run: pnpm --filter @rlpt/example-compose start [outDir] [--quick]
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareDemo } from '@rlpt/data';
 import { createBackendFromSpec, registerBuiltins, resolveTrainConfig, runTraining } from '@rlpt/recipes';
@@ -25,6 +26,8 @@ const overlapJudge = withHardening(
 
 export async function compose(outDir: string, quick = false) {
   const data = join(outDir, 'data');
+  // Each run starts over: the folders this script wrote last time are replaced.
+  await Promise.all([data, join(outDir, 'run')].map((dir) => rm(dir, { recursive: true, force: true })));
   await prepareDemo({ out: data, trainDocuments: quick ? 120 : 400, heldOutDocuments: 20, seed: 1 });
   const config = await resolveTrainConfig(
     {
