@@ -167,6 +167,8 @@ export interface CompletionsPlan {
   /** `logprobs: N` (undefined: none). */
   logprobs: number | undefined;
   promptLogprobs: number | undefined;
+  /** rlpt extension: the temperature prompt logprobs are computed under (echoed on each choice). */
+  promptLogprobsTemperature: number | undefined;
   returnTokenIds: boolean;
   asIds: boolean;
   includeUsage: boolean;
@@ -187,7 +189,11 @@ export async function engineCompletions(
   const wantPrompt = (plan.echo && plan.logprobs !== undefined) || plan.promptLogprobs !== undefined;
   const promptDepth = Math.max(plan.echo ? (plan.logprobs ?? 0) : 0, plan.promptLogprobs ?? 0);
   const scored: PromptLogprobs[] = wantPrompt
-    ? await Promise.all(request.prompts.map((ids) => context.engine.promptLogprobs(ids, promptDepth)))
+    ? await Promise.all(
+        request.prompts.map((ids) =>
+          context.engine.promptLogprobs(ids, promptDepth, plan.promptLogprobsTemperature ?? 1),
+        ),
+      )
     : [];
   const promptTokens = request.prompts.reduce((sum, ids) => sum + ids.length, 0);
   const base = { id: plan.id, object: 'text_completion', created: plan.created, model: plan.model };
@@ -305,6 +311,10 @@ export async function engineCompletions(
       stop_reason: sequence.stopReason,
       ...(plan.promptLogprobs !== undefined
         ? { prompt_logprobs: vllmPromptLogprobs(context, promptIds, scored[sequence.promptIndex] ?? []) }
+        : {}),
+      // Echoed so a client can tell this server from one that ignores the extension (vLLM).
+      ...(plan.promptLogprobsTemperature !== undefined
+        ? { prompt_logprobs_temperature: plan.promptLogprobsTemperature }
         : {}),
       ...(plan.returnTokenIds ? { token_ids: sequence.tokenIds, prompt_token_ids: promptIds } : {}),
     };

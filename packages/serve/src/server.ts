@@ -1009,11 +1009,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     if (body.suffix) refuse('suffix', 'suffix is not supported by this server.');
     if (body.best_of != null && body.best_of !== (body.n ?? 1))
       refuse('best_of', 'best_of other than n is not supported by this server.');
-    if (body.prompt_logprobs_temperature != null && body.prompt_logprobs_temperature !== 1)
-      refuse(
-        'prompt_logprobs_temperature',
-        'prompt logprobs of this server are raw (temperature 1, as vLLM); leave prompt_logprobs_temperature out.',
-      );
+    if (body.prompt_logprobs_temperature != null && body.prompt_logprobs == null)
+      throw new HttpError({
+        status: 400,
+        message: 'prompt_logprobs_temperature needs prompt_logprobs.',
+        param: 'prompt_logprobs_temperature',
+      });
     if (body.prompt_logprobs != null && body.stream)
       refuse('prompt_logprobs', '`prompt_logprobs` are not available when `stream=True`.');
     if (body.stream_options && !body.stream)
@@ -1052,6 +1053,7 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
         echo: body.echo === true,
         logprobs: body.logprobs ?? undefined,
         promptLogprobs: body.prompt_logprobs ?? undefined,
+        promptLogprobsTemperature: body.prompt_logprobs_temperature ?? undefined,
         returnTokenIds: options.returnTokenIds,
         asIds: options.spelling.asIds,
         includeUsage: body.stream_options?.include_usage === true,

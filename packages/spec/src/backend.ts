@@ -32,11 +32,22 @@ export interface GenerateRequest {
   stopTokenIds?: number[];
   /** Return per-token logprobs of the generated tokens. */
   logprobs?: boolean;
+  /** With `logprobs`: also the N most likely tokens at each step (0–20; OpenAI's `top_logprobs`). */
+  topLogprobs?: number;
   /** Backend-specific options, passed through untouched (e.g. vLLM's `extra_body`). */
   providerOptions?: Record<string, unknown>;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
+
+/** One alternative at a decode step. */
+export interface TopLogprob {
+  /** The token as the server spells it (decoded text, or `token_id:<id>`). */
+  token: string;
+  /** Its id, when the server gives it. */
+  tokenId?: number;
+  logprob: number;
+}
 
 export interface Completion {
   text: string;
@@ -47,6 +58,8 @@ export interface Completion {
    * documents which: temperature-scaled or raw).
    */
   logprobs?: Float32Array;
+  /** Per generated token, the `topLogprobs` most likely tokens, most likely first (when asked for). */
+  topLogprobs?: TopLogprob[][];
   finishReason: FinishReason;
   /**
    * Reasoning the server split out of the reply (a reasoning parser's `reasoning` /

@@ -21,6 +21,7 @@ import {
 import { forwardAbort, type HttpSettings, postJson, unexpectedShape } from './http.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { scoreOnVllm } from './score.js';
+import { updateWeightsFromDisk } from './weights.js';
 import {
   asMessages,
   type ParsedChoice,
@@ -93,6 +94,12 @@ export interface OpenAIBackend extends InferenceBackendV1 {
   readonly baseURL: string;
   readonly server: ServerKind;
   readonly mode: 'completions' | 'chat';
+  /**
+   * Tells the server to load weights from a model folder it can read (SGLang's and `rlpt serve model`'s
+   * `POST /update_weights_from_disk`). Resolves once requests made from then on use them. On a server
+   * without the route (vLLM, OpenAI) it throws `UnsupportedFunctionalityError`.
+   */
+  updateWeights(modelDir: string, options?: CallOptions): Promise<void>;
   /** Aborts every request in flight; later calls throw. */
   close(): Promise<void>;
 }
@@ -228,6 +235,15 @@ function validateRequest(request: GenerateRequest): void {
   if (request.topP !== undefined && !(request.topP > 0 && request.topP <= 1)) {
     fail('topP', `topP must be in (0, 1], got ${JSON.stringify(request.topP)}.`);
   }
+  if (
+    request.topLogprobs !== undefined &&
+    !(Number.isInteger(request.topLogprobs) && request.topLogprobs >= 0 && request.topLogprobs <= 20)
+  ) {
+    fail(
+      'topLogprobs',
+      `topLogprobs must be an integer in 0 … 20 (OpenAI's limit), got ${JSON.stringify(request.topLogprobs)}.`,
+    );
+  }
   request.prompts.forEach((prompt, index) => {
     if (
       prompt === '' ||
@@ -294,12 +310,13 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     if (plan.endpoint === 'chat') {
       body.messages = asMessages(prompt as string | { messages: [] });
       if (request.logprobs) body.logprobs = true;
+      if (request.logprobs && topN(request) > 0) body.top_logprobs = topN(request);
     } else {
       body.prompt =
         typeof prompt === 'string'
           ? prompt
           : Array.from((prompt as { tokenIds: ArrayLike<number> }).tokenIds);
-      if (request.logprobs) body.logprobs = features.completionsLogprobs;
+      if (request.logprobs) body.logprobs = Math.max(features.completionsLogprobs, topN(request));
     }
     if (features.requestTokenIds) {
       body.return_token_ids = true;
@@ -323,7 +340,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     const body = buildBody(request, prompt, plan, warnings);
     const json = await limiter.run(() => postJson(http, url, body, signal), signal);
     const parse = plan.endpoint === 'chat' ? parseChatResponse : parseCompletionsResponse;
-    return parse(json, url, request.logprobs === true, http.secrets);
+    return parse(json, url, request.logprobs === true, http.secrets, request.logprobs ? topN(request) : 0);
   }
 
   async function generate(request: GenerateRequest, options: CallOptions = {}): Promise<GenerateResult> {
@@ -440,6 +457,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
           if (choice.tokenIds) completion.tokenIds = choice.tokenIds;
           if (choice.logprobs) completion.logprobs = choice.logprobs;
           else if (request.logprobs) missingLogprobs = true;
+          if (choice.topLogprobs) completion.topLogprobs = choice.topLogprobs;
           if (choice.nullLogprobs) nullLogprobs = true;
           if (choice.separateReasoning) separateReasoning = true;
           if (choice.reasoning !== undefined) completion.reasoning = choice.reasoning;
@@ -544,10 +562,32 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     capabilities,
     generate,
     score,
+    async updateWeights(modelDir: string, options: CallOptions = {}) {
+      if (typeof modelDir !== 'string' || modelDir.length === 0) {
+        throw new InvalidArgumentError({
+          argument: 'modelDir',
+          message: 'updateWeights: modelDir must be a model folder path the server can read.',
+        });
+      }
+      if (closing.signal.aborted) {
+        throw new AbortError({ message: `The OpenAI backend for ${resolved.baseURL} is closed.` });
+      }
+      const { signal, unlink } = callSignal(options, 2);
+      try {
+        const { message } = await updateWeightsFromDisk(http, resolved.baseURL, modelDir, signal);
+        http.logger.info(`updateWeights: ${message || `loaded ${modelDir}`}`);
+      } finally {
+        unlink();
+      }
+    },
     async close() {
       closing.abort(new AbortError({ message: `The OpenAI backend for ${resolved.baseURL} was closed.` }));
     },
   };
+}
+
+function topN(request: GenerateRequest): number {
+  return request.topLogprobs !== undefined && request.topLogprobs > 0 ? request.topLogprobs : 0;
 }
 
 /** Says which prompt a failed request was for: `prompts[3]: POST … failed: …`. */

@@ -3,7 +3,9 @@
  * OpenAI, vLLM (`vllm/entrypoints/openai/protocol.py`) and SGLang
  * (`sglang/srt/entrypoints/openai/protocol.py`) use.
  */
-import type { ChatMessage, FinishReason, GenerateRequest, Warning } from '@rlpt/spec';
+import type { ChatMessage, Completion, FinishReason, GenerateRequest, Warning } from '@rlpt/spec';
+
+type TopLogprob = NonNullable<Completion['topLogprobs']>[number][number];
 import { unexpectedShape } from './http.js';
 
 /** Which dialect of the OpenAI API the server speaks: decides which extension fields rlpt sends. */
@@ -82,6 +84,8 @@ export interface ParsedChoice {
   text: string;
   tokenIds?: number[];
   logprobs?: Float32Array;
+  /** Per token, the most likely alternatives, most likely first (when `top_logprobs` were asked for). */
+  topLogprobs?: TopLogprob[][];
   finishReason: FinishReason;
   /** The server returned `null` for some logprob (counted as NaN). */
   nullLogprobs?: boolean;
@@ -108,6 +112,62 @@ function isIntArray(value: unknown): value is number[] {
 }
 
 const TOKEN_ID_PREFIX = 'token_id:';
+
+/** One alternative, with its id when spelled `token_id:<id>`; −9999 (vLLM's clamp of −∞) stays as sent. */
+function alternative(token: string, logprob: number): TopLogprob {
+  const entry: TopLogprob = { token, logprob };
+  if (token.startsWith(TOKEN_ID_PREFIX)) {
+    const id = Number(token.slice(TOKEN_ID_PREFIX.length));
+    if (Number.isInteger(id)) entry.tokenId = id;
+  }
+  return entry;
+}
+
+/**
+ * Completions' `top_logprobs` dicts (vLLM: the sampled token plus the top N, keyed by token string) as
+ * lists of the N most likely, most likely first. A `null` entry (echoed first prompt token) is `[]`.
+ */
+function topFromDicts(
+  dicts: unknown[],
+  topN: number,
+  where: string,
+  fail: (problem: string) => Error,
+): TopLogprob[][] {
+  return dicts.map((dict, index) => {
+    if (dict === null) return [];
+    if (!isObject(dict)) throw fail(`${where}[${index}] is not an object`);
+    const entries: TopLogprob[] = [];
+    for (const [token, logprob] of Object.entries(dict)) {
+      if (typeof logprob !== 'number')
+        throw fail(`${where}[${index}][${JSON.stringify(token)}] is not a number`);
+      entries.push(alternative(token, logprob));
+    }
+    return entries.sort((a, b) => b.logprob - a.logprob).slice(0, topN);
+  });
+}
+
+/** Chat's `content[].top_logprobs` lists (`{ token, logprob, bytes }`), sorted most likely first. */
+function topFromLists(
+  content: Json[],
+  topN: number,
+  where: string,
+  fail: (problem: string) => Error,
+): TopLogprob[][] {
+  return content.map((entry, index) => {
+    const list = entry.top_logprobs;
+    if (list === undefined || list === null) return [];
+    if (!Array.isArray(list)) throw fail(`${where}[${index}].top_logprobs is not an array`);
+    return list
+      .map((item, rank) => {
+        if (!isObject(item) || typeof item.token !== 'string' || typeof item.logprob !== 'number') {
+          throw fail(`${where}[${index}].top_logprobs[${rank}] is not { token, logprob }`);
+        }
+        return alternative(item.token, item.logprob);
+      })
+      .sort((a, b) => b.logprob - a.logprob)
+      .slice(0, topN);
+  });
+}
 
 /** vLLM's `return_tokens_as_token_ids` spells each token `token_id:<id>`; undefined if any is not. */
 function tokenIdsFromTokenStrings(tokens: unknown[]): number[] | undefined {
@@ -203,6 +263,7 @@ export function parseCompletionsResponse(
   url: string,
   wantLogprobs: boolean,
   secrets: readonly string[],
+  topN = 0,
 ): ParsedResponse {
   const fail = (problem: string) => unexpectedShape(url, problem, json, secrets);
   const choices = choicesOf(json, fail);
@@ -230,6 +291,17 @@ export function parseCompletionsResponse(
       result.logprobs = values;
       if (hadNull) result.nullLogprobs = true;
       if (Array.isArray(logprobs.tokens)) tokenStrings = logprobs.tokens;
+      if (topN > 0) {
+        if (!Array.isArray(logprobs.top_logprobs)) {
+          throw fail(`${where}.logprobs.top_logprobs is missing or not an array (asked for ${topN})`);
+        }
+        result.topLogprobs = topFromDicts(
+          logprobs.top_logprobs,
+          topN,
+          `${where}.logprobs.top_logprobs`,
+          fail,
+        );
+      }
     }
     const tokenIds = tokenIdsOf(choice, tokenStrings);
     if (tokenIds) result.tokenIds = tokenIds;
@@ -244,6 +316,7 @@ export function parseChatResponse(
   url: string,
   wantLogprobs: boolean,
   secrets: readonly string[],
+  topN = 0,
 ): ParsedResponse {
   const fail = (problem: string) => unexpectedShape(url, problem, json, secrets);
   const choices = choicesOf(json, fail);
@@ -286,6 +359,8 @@ export function parseChatResponse(
       );
       result.logprobs = array;
       if (hadNull) result.nullLogprobs = true;
+      if (topN > 0)
+        result.topLogprobs = topFromLists(content as Json[], topN, `${where}.logprobs.content`, fail);
     }
     const tokenIds = tokenIdsOf(choice, tokenStrings);
     if (tokenIds) result.tokenIds = tokenIds;

@@ -243,11 +243,12 @@ export class DecodeEngine {
 
   /**
    * Teacher-forced logprobs of each prompt token given the ones before it, under the current weights at
-   * temperature 1 (raw, as vLLM's prompt logprobs): entry 0 is null.
+   * `temperature` (default 1: raw, as vLLM's prompt logprobs): entry 0 is null.
    */
   promptLogprobs(
     prompt: number[],
     topN: number,
+    temperature = 1,
   ): Promise<({ logprob: number; rank: number; top: TokenChoice[] } | null)[]> {
     return this.#task(async () => {
       const { session } = this.#current;
@@ -265,7 +266,7 @@ export class DecodeEngine {
       return prompt.map((tokenId, position) => {
         const column = position - 1 - first;
         if (position === 0 || column < 0) return null;
-        return rawLogprobs(out.logits.subarray(column * V, (column + 1) * V), tokenId, topN);
+        return rawLogprobs(out.logits.subarray(column * V, (column + 1) * V), tokenId, topN, temperature);
       });
     });
   }

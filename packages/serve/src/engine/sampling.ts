@@ -176,12 +176,14 @@ export class LogitsProcessor {
   }
 }
 
-/** log-softmax of one logits row at temperature 1: the logprob of `target` and the top-N (prompt logprobs). */
+/** log-softmax of one logits row (at `temperature`, default 1): the logprob of `target` and the top-N (prompt logprobs). */
 export function rawLogprobs(
   logits: Float32Array,
   target: number,
   topN: number,
+  temperature = 1,
 ): { logprob: number; rank: number; top: TokenChoice[] } {
+  if (temperature !== 1) logits = logits.map((value) => value / temperature);
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] as number);
   let sum = 0;
