@@ -305,6 +305,8 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
     .replace(/\\begin\{array\}\{[^}]*\}/g, '\\begin{pmatrix}')
     .replace(/\\end\{array\}/g, '\\end{pmatrix}')
     .replace(/\\dots|\\ldots|\\cdots/g, '\\dots')
+    // Python powers (Math-Verify also reads plain expressions).
+    .replace(/\*\*/g, '^')
     // ASCII relations.
     .replace(/>=/g, '\\ge ')
     .replace(/<=/g, '\\le ')

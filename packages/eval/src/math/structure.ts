@@ -291,10 +291,31 @@ function parseRelation(text: string, key: string, depth: number): Answer | null 
     return parseAnswer(sides[sides.length - 1]!, depth + 1);
   if (ops.length === 1 && ops[0] === '=') {
     const constantLeft = parseExpression(sides[0]!);
-    if (constantLeft && freeSymbols(constantLeft).size === 0) return parseAnswer(sides[1]!, depth + 1);
+    const constantRight = parseExpression(sides[1]!);
+    if (
+      constantLeft &&
+      constantRight &&
+      freeSymbols(constantLeft).size === 0 &&
+      freeSymbols(constantRight).size === 0
+    )
+      return parseAnswer(sides[1]!, depth + 1);
   }
-  // Single-variable inequalities become intervals: x > 2, 1 < x \le 3, -x > -1.
-  const asInterval = inequalityToInterval(sides, ops, key) ?? linearInequalityToInterval(sides, ops, key);
+  // x ≠ a: every real but a.
+  if (ops.length === 1 && ops[0] === '\\ne') {
+    const [name, value] = VARIABLE.test(sides[0]!.replace(/\s+/g, '')) ? sides : [sides[1]!, sides[0]!];
+    const node = parseExpression(value!);
+    if (VARIABLE.test(name!.replace(/\s+/g, '')) && node && freeSymbols(node).size === 0)
+      return {
+        type: 'union',
+        parts: [interval('(', ')', '-\\infty', value!, ''), interval('(', ')', value!, '\\infty', '')],
+        key,
+      };
+  }
+  // Single-variable inequalities become intervals: x > 2, 1 < x \le 3, -x > -1, |x - 1| \le 2.
+  const asInterval =
+    inequalityToInterval(sides, ops, key) ??
+    linearInequalityToInterval(sides, ops, key) ??
+    absoluteInequalityToSet(sides, ops, key);
   if (asInterval) return asInterval;
   const left = sides[0]!.replace(/\s+/g, '');
   const assignment =
@@ -332,6 +353,59 @@ function canonicalRelation(op: string): string {
 const VARIABLE = /^[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?$/;
 /** `(p,q) = (3,2)`: a tuple of names on the left labels the tuple on the right. */
 const LABELLED_TUPLE = /^\(\s*[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?(?:,[a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?)+\)$/;
+
+const FLIP: Record<string, string> = { '<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le' };
+
+/** u(x) = a·x + b for one variable x, or null when `node` is not linear in exactly one variable. */
+function linearForm(node: Node): { name: string; a: number; b: number } | null {
+  const symbols = freeSymbols(node);
+  if (symbols.size !== 1) return null;
+  const [name] = [...symbols];
+  const at = (value: number) => {
+    const result = evaluate(node, new Map([[name!, value]]));
+    return Math.abs(result.im) < 1e-12 ? result.re : Number.NaN;
+  };
+  const b = at(0);
+  const a = at(1) - b;
+  if (!Number.isFinite(a) || !Number.isFinite(b) || Math.abs(a) < 1e-12) return null;
+  for (const probe of [-2.5, 3.75])
+    if (Math.abs(at(probe) - (a * probe + b)) > 1e-9 * (1 + Math.abs(b))) return null;
+  return { name: name!, a, b };
+}
+
+function numberText(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(15)));
+}
+
+/** `|a·x + b| op r` (or `r op |…|`) with a constant r > 0 → an interval or a union of two rays. */
+function absoluteInequalityToSet(sides: string[], ops: string[], key: string): Answer | null {
+  if (ops.length !== 1 || !(ops[0]! in FLIP)) return null;
+  let left = parseExpression(sides[0]!);
+  let right = parseExpression(sides[1]!);
+  let op = ops[0]!;
+  if (!left || !right) return null;
+  if (right.kind === 'call' && right.name === 'abs') {
+    [left, right] = [right, left];
+    op = FLIP[op]!;
+  }
+  if (left.kind !== 'call' || left.name !== 'abs' || freeSymbols(right).size > 0) return null;
+  const form = linearForm(left.args[0]!);
+  const bound = evaluate(right, new Map());
+  if (!form || Math.abs(bound.im) > 1e-12 || !(bound.re > 0)) return null;
+  const ends = [(-bound.re - form.b) / form.a, (bound.re - form.b) / form.a].sort((x, y) => x - y);
+  const low = numberText(ends[0]!);
+  const high = numberText(ends[1]!);
+  const strict = op === '<' || op === '>';
+  if (op === '<' || op === '\\le') return interval(strict ? '(' : '[', strict ? ')' : ']', low, high, key);
+  return {
+    type: 'union',
+    parts: [
+      interval('(', strict ? ')' : ']', '-\\infty', low, ''),
+      interval(strict ? '(' : '[', ')', high, '\\infty', ''),
+    ],
+    key,
+  };
+}
 
 /**
  * `a op b` linear in its one variable (`-x > -1`, `2x + 3 \le 7`) becomes the interval of its solutions,
