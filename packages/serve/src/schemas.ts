@@ -21,9 +21,7 @@ const common = {
     .nullish(),
   stop_token_ids: z.array(tokenId).nullish(),
   stream: z.boolean().nullish(),
-  stream_options: z
-    .object({ include_usage: z.boolean().nullish(), continuous_usage_stats: z.boolean().nullish() })
-    .nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   max_tokens: z.number().int().min(1).nullish(),
   presence_penalty: z.number().nullish(),
   frequency_penalty: z.number().nullish(),
