@@ -1,22 +1,27 @@
 // Throughput and latency of `rlpt serve model` on a tiny model under a bounded loopback load, with
-// micro-batching vs with batching off, measured in the same run.
+// batching (the decode engine's continuous batching, up to --max-batch sequences) vs with batching off,
+// measured in the same run.
 //
 // Server: the real CLI (`packages/cli/src/bin.ts serve model --model DIR --port 0 --max-batch N`, run
 // through tsx) in a child process, so the load generator and the server do not share an event loop.
 // Load: LOAD_CONNECTIONS keep-alive connections to 127.0.0.1, each sending POST /v1/completions one after
 // the other (closed loop) for LOAD_SECONDS, at most MAX_REQUESTS per phase. Each request: a short prompt
 // from a fixed list, max_tokens 16, temperature 1. Phases: warm-up, then ROUNDS pairs of (batching off =
-// --max-batch 1, one request per generate call; micro-batching = --max-batch 64). Headline = median over
-// pairs of (micro-batching req/s ÷ batching-off req/s): pairing cancels the drift of a shared machine.
+// --max-batch 1, one sequence batch at a time; batching = --max-batch 64). Headline = median over
+// pairs of (batching req/s ÷ batching-off req/s): pairing cancels the drift of a shared machine.
 // Any non-200 reply or socket error counts as an error and fails the bench.
 //
 // Then the client overhead of @rlpt/backend-openai: requests/s of CLIENT_WORKERS concurrent
 // backend.generate() loops vs the same number of raw fetch() + res.json() loops sending the same body to
-// the same server (micro-batching on), at max_tokens 1 (the client's share as large as it gets) and 16;
+// the same server (batching on), at max_tokens 1 (the client's share as large as it gets) and 16;
 // short slices in ABBA order, medians of the per-pair ratios. Two views: the requests/s ratio (what the issue
 // asks; on a shared 2-core machine it swings with other load, since client and server compete for the
 // cores) and the ratio of this process's CPU time per request (the client's own cost; the server runs in
 // another process, so this is the steadier measure). Goal ≥ 0.9×.
+//
+// Then streaming on the decode engine: STREAMS concurrent requests of STREAM_TOKENS tokens (ignore_eos,
+// so every reply has the same length), streamed (time to first token, per-stream and aggregate
+// tokens/s) vs not streamed (the first token arrives with the whole reply), in ABBA order, medians.
 //
 // Run alone: `pnpm bench:serve` (RLPT_BENCH_SECONDS changes the phase length; default 6).
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -35,6 +40,9 @@ const MAX_REQUESTS = 200_000;
 const CLIENT_WORKERS = 16;
 const CLIENT_PAIRS = 6;
 const CLIENT_SLICE_SECONDS = 1.5;
+const STREAMS = 8;
+const STREAM_TOKENS = 64;
+const STREAM_PAIRS = 4;
 const MODEL = 'tiny';
 const PROMPTS = [
   'The capital of France is',
@@ -317,36 +325,134 @@ async function clientOverhead(modelDir: string, maxTokens: number): Promise<numb
   }
 }
 
+interface StreamRound {
+  /** Median time to the first token over the requests, ms. */
+  ttftMs: number;
+  /** Median tokens/s of one request after its first token. */
+  perStreamTokensPerSecond: number;
+  /** Tokens of all requests ÷ wall time. */
+  aggregateTokensPerSecond: number;
+}
+
+/** STREAMS concurrent completions of STREAM_TOKENS tokens, streamed or not. */
+async function streamRound(port: number, stream: boolean): Promise<StreamRound> {
+  const started = performance.now();
+  const rounds = await Promise.all(
+    Array.from({ length: STREAMS }, async (_, index) => {
+      const sent = performance.now();
+      const response = await fetch(`http://127.0.0.1:${port}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: MODEL,
+          prompt: PROMPTS[index % PROMPTS.length],
+          max_tokens: STREAM_TOKENS,
+          temperature: 1,
+          ignore_eos: true,
+          stream,
+          ...(stream ? { stream_options: { include_usage: true } } : {}),
+        }),
+      });
+      if (response.status !== 200 || !response.body)
+        throw new Error(`streaming bench: HTTP ${response.status}`);
+      let first: number | undefined;
+      let tokens = 0;
+      if (!stream) {
+        const json = (await response.json()) as { usage: { completion_tokens: number } };
+        first = performance.now();
+        tokens = json.usage.completion_tokens;
+      } else {
+        const decoder = new TextDecoder();
+        let buffer = '';
+        for await (const chunk of response.body) {
+          buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+          let end = buffer.indexOf('\n\n');
+          while (end >= 0) {
+            const event = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            end = buffer.indexOf('\n\n');
+            if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
+            const data = JSON.parse(event.slice(6)) as {
+              choices: { text: string }[];
+              usage?: { completion_tokens: number };
+            };
+            if (data.choices.length > 0) first ??= performance.now();
+            if (data.usage) tokens = data.usage.completion_tokens;
+          }
+        }
+      }
+      const done = performance.now();
+      if (tokens !== STREAM_TOKENS)
+        throw new Error(`streaming bench: ${tokens} tokens, not ${STREAM_TOKENS}`);
+      const ttft = (first ?? done) - sent;
+      return {
+        ttft,
+        perStream: done > (first ?? done) ? (tokens - 1) / ((done - (first ?? done)) / 1000) : Number.NaN,
+      };
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    ttftMs: median(rounds.map((round) => round.ttft)),
+    perStreamTokensPerSecond: median(rounds.map((round) => round.perStream)),
+    aggregateTokensPerSecond: (STREAMS * STREAM_TOKENS) / seconds,
+  };
+}
+
+async function streaming(modelDir: string): Promise<void> {
+  const server = await startServer(modelDir, 64);
+  try {
+    await streamRound(server.port, true);
+    const streamed: StreamRound[] = [];
+    const whole: StreamRound[] = [];
+    for (let pair = 0; pair < STREAM_PAIRS; pair++) {
+      const streamFirst = pair % 2 === 0;
+      const first = await streamRound(server.port, streamFirst);
+      const second = await streamRound(server.port, !streamFirst);
+      streamed.push(streamFirst ? first : second);
+      whole.push(streamFirst ? second : first);
+    }
+    const ttftStreamed = median(streamed.map((round) => round.ttftMs));
+    const ttftWhole = median(whole.map((round) => round.ttftMs));
+    console.log(
+      `streaming (${STREAMS} concurrent × ${STREAM_TOKENS} tokens, ${STREAM_PAIRS} ABBA pairs): time to first token ${ttftStreamed.toFixed(0)} ms streamed vs ${ttftWhole.toFixed(0)} ms for the whole non-streamed reply (${(ttftWhole / ttftStreamed).toFixed(1)}x sooner); ${median(streamed.map((round) => round.perStreamTokensPerSecond)).toFixed(0)} tokens/s per stream, ${median(streamed.map((round) => round.aggregateTokensPerSecond)).toFixed(0)} tokens/s aggregate streamed vs ${median(whole.map((round) => round.aggregateTokensPerSecond)).toFixed(0)} not streamed`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'rlpt-bench-serve-'));
 try {
   const model = await createTinyModel({ dir: join(dir, 'tiny') });
   console.log(
-    `serve bench: rlpt serve model on a tiny model (${model.dir}), ${LOAD_CONNECTIONS} connections × ${LOAD_SECONDS} s per phase, max_tokens 16, loopback`,
+    `serve bench: rlpt serve model (decode engine, continuous batching) on a tiny model (${model.dir}), ${LOAD_CONNECTIONS} connections × ${LOAD_SECONDS} s per phase, max_tokens 16, loopback`,
   );
-  await phase(model.dir, 64, 'warm-up (micro-batching)');
+  await phase(model.dir, 64, 'warm-up (continuous batching)');
   const off: Phase[] = [];
   const on: Phase[] = [];
   const ratios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     off.push(await phase(model.dir, 1, `batching off (--max-batch 1), round ${round + 1}`));
-    on.push(await phase(model.dir, 64, `micro-batching (--max-batch 64), round ${round + 1}`));
+    on.push(await phase(model.dir, 64, `continuous batching (--max-batch 64), round ${round + 1}`));
     ratios.push(on[round]!.rps / off[round]!.rps);
   }
   const errors = [...off, ...on].reduce((sum, result) => sum + result.errors, 0);
   const summary = (name: string, phases: Phase[]) =>
     `${name}: median ${median(phases.map((result) => result.rps)).toFixed(1)} req/s, p50 ${median(phases.map((result) => result.p50)).toFixed(0)} ms, p99 ${median(phases.map((result) => result.p99)).toFixed(0)} ms`;
   console.log(summary('batching off  ', off));
-  console.log(summary('micro-batching', on));
+  console.log(summary('batching      ', on));
   console.log(`per-round throughput ratios: ${ratios.map((value) => value.toFixed(2)).join(' ')}`);
   // 1 token: the client's largest share of the work (worst case); 16 tokens: a server doing some work.
   await clientOverhead(model.dir, 1);
   await clientOverhead(model.dir, 16);
+  await streaming(model.dir);
   if (errors > 0) {
     console.error(`serve bench: ${errors} requests failed; the numbers above are not valid`);
     process.exitCode = 1;
   }
   console.log(
-    `serve: ${median(ratios).toFixed(2)}x requests/s with micro-batching vs batching off (rlpt serve model, tiny model, ${LOAD_CONNECTIONS} connections, ${errors} errors)`,
+    `serve: ${median(ratios).toFixed(2)}x requests/s with continuous batching vs batching off (rlpt serve model, tiny model, ${LOAD_CONNECTIONS} connections, ${errors} errors)`,
   );
 } finally {
   await rm(dir, { recursive: true, force: true });

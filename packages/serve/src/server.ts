@@ -866,10 +866,16 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
 
   /** Batching counters: the engine's when there is one (queued = waiting sequences). */
   function stats(): BatcherStats & { engine?: EngineStats } {
-    const counters = batcher.stats();
-    if (!resolved.engine) return counters;
+    if (!resolved.engine) return batcher.stats();
     const engine = resolved.engine.stats();
-    return { ...counters, queued: engine.waiting, runningBatches: engine.batches, engine };
+    return {
+      queued: engine.waiting,
+      runningBatches: engine.batches,
+      batches: engine.prefills,
+      requests: engine.requests,
+      largestBatch: engine.largestBatch,
+      engine,
+    };
   }
 
   /** SGLang's `POST /update_weights_from_disk`: `{ success, message, num_paused_requests }`, 400 on failure. */

@@ -90,6 +90,12 @@ export interface EngineStats {
   batches: number;
   /** Decode steps so far. */
   steps: number;
+  /** Prefill rounds (groups of sequences that joined the batch together) so far. */
+  prefills: number;
+  /** Requests admitted so far. */
+  requests: number;
+  /** Most sequences decoded together so far. */
+  largestBatch: number;
   /** Weights in use for new requests. */
   weightsVersion: number;
   weightsPath: string;
@@ -178,6 +184,9 @@ export class DecodeEngine {
   readonly #tasks: (() => Promise<void>)[] = [];
   #loop: Promise<void> | undefined;
   #steps = 0;
+  #prefills = 0;
+  #requests = 0;
+  #largestBatch = 0;
   #processor: LogitsProcessor | undefined;
   #closed = false;
 
@@ -214,6 +223,9 @@ export class DecodeEngine {
       running: this.#batches.reduce((sum, batch) => sum + batch.rows.length, 0),
       batches: this.#batches.length,
       steps: this.#steps,
+      prefills: this.#prefills,
+      requests: this.#requests,
+      largestBatch: this.#largestBatch,
       weightsVersion: this.#current.version,
       weightsPath: this.#folder.dir,
     };
@@ -402,6 +414,7 @@ export class DecodeEngine {
       if (job.weights !== undefined && job.weights !== weights) break;
       for (const row of rows) this.#waiting.splice(this.#waiting.indexOf(row), 1);
       job.weights = weights;
+      this.#requests++;
       admitted.push(...rows.filter((row) => row.finish === undefined));
       if (admitted.length >= room) break;
     }
@@ -413,6 +426,7 @@ export class DecodeEngine {
     this.#flush(admitted);
     if (ready.length === 0) return;
     const { session } = weights;
+    this.#prefills++;
     // Prefill each distinct prompt once; n samples of it share its cache rows.
     const prompts: number[][] = [];
     const source = ready.map((row) => {
@@ -465,9 +479,11 @@ export class DecodeEngine {
       );
       existing.rows.push(...ready);
       existing.cache = cache;
+      this.#largestBatch = Math.max(this.#largestBatch, existing.rows.length);
     } else {
       weights.users++;
       this.#batches.push({ weights, rows: ready, cache });
+      this.#largestBatch = Math.max(this.#largestBatch, ready.length);
     }
     this.#flush(ready);
   }
