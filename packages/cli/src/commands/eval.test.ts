@@ -235,7 +235,7 @@ describe.skipIf(!hasShipped)('rlpt eval (the real binary) on a tiny ONNX model',
       'xml',
     ]);
     expect(await bad.exited).toBe(2);
-    expect(bad.output.stderr).toContain("--backend: must be 'onnx:<model folder>' or 'openai:<base URL>'");
+    expect(bad.output.stderr).toContain('--backend: No backend provider for "nope". Known: onnx:models/tiny');
     expect(bad.output.stderr).toContain('--data-dir: is required unless');
     expect(bad.output.stderr).toContain("--prompt-format: must be 'chat' or 'raw'");
     const missing = startCli([

@@ -1,6 +1,13 @@
 import { resolve } from 'node:path';
 import type { EvalReport, RunEvalOptions } from '@rlpt/eval';
-import { ConfigError, type InferenceBackendV1, type RlptEvent } from '@rlpt/spec';
+import { registerBuiltins } from '@rlpt/recipes';
+import {
+  backendProviderFor,
+  ConfigError,
+  createBackendFromSpec,
+  type InferenceBackendV1,
+  type RlptEvent,
+} from '@rlpt/spec';
 import type { Command } from 'commander';
 import * as z from 'zod';
 import { flagName, integer } from '../flags.js';
@@ -36,10 +43,16 @@ export interface RawEvalFlags {
 /** The paper's max new tokens per sample (RLPT §6), the default of --max-tokens. */
 export const PAPER_MAX_TOKENS = 32_768;
 
+/** A backend spec the registry resolves: onnx:, openai:, transformers: or a plugin's. */
 const backendSpec = z
   .string({ error: 'is required: onnx:<model folder> or openai:<base URL>' })
-  .refine((value) => /^onnx:.+/.test(value) || /^openai:https?:\/\/.+/.test(value), {
-    error: "must be 'onnx:<model folder>' or 'openai:<base URL>', e.g. openai:http://127.0.0.1:8000/v1",
+  .superRefine((value, context) => {
+    registerBuiltins();
+    try {
+      backendProviderFor(value);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+    }
   });
 
 const benchmarkList = z
@@ -140,12 +153,14 @@ export interface BackendContext {
  * config.json. Null when the server does not say (other OpenAI-compatible servers).
  */
 export async function backendContext(settings: EvalSettings): Promise<BackendContext | null> {
-  if (settings.backend.startsWith('onnx:')) {
+  const local = /^(onnx|transformers):/.exec(settings.backend);
+  if (local) {
     const { readModelConfig } = await import('@rlpt/model');
-    const dir = resolve(settings.backend.slice('onnx:'.length));
+    const dir = resolve(settings.backend.slice(local[0].length));
     const { config } = await readModelConfig(dir);
     return { length: config.maxPositionEmbeddings, source: `${dir}/config.json max_position_embeddings` };
   }
+  if (!settings.backend.startsWith('openai:')) return null;
   const base = settings.backend.slice('openai:'.length).replace(/\/+$/, '');
   const url = `${base}/models`;
   const key = process.env[settings.apiKeyEnv ?? 'OPENAI_API_KEY'];
@@ -199,22 +214,17 @@ export function fitMaxTokens(
 }
 
 async function createBackend(settings: EvalSettings): Promise<InferenceBackendV1> {
-  if (settings.backend.startsWith('onnx:')) {
-    const { createOnnxBackend } = await import('@rlpt/backend-onnx');
-    const backend = createOnnxBackend({
-      modelDir: resolve(settings.backend.slice('onnx:'.length)),
-      ...(settings.threads ? { threads: settings.threads } : {}),
-    });
-    await backend.init();
-    return backend;
-  }
-  const { createOpenAIBackend } = await import('@rlpt/backend-openai');
-  return createOpenAIBackend({
-    baseURL: settings.backend.slice('openai:'.length),
-    model: settings.model!,
+  // Local model folders resolve against the working directory; every spec goes through the registry.
+  const local = /^(onnx|transformers):/.exec(settings.backend);
+  const spec = local ? `${local[1]}:${resolve(settings.backend.slice(local[0].length))}` : settings.backend;
+  const backend = await createBackendFromSpec(spec, {
+    model: settings.model,
     server: settings.server,
     ...(settings.apiKeyEnv ? { apiKeyEnv: settings.apiKeyEnv } : {}),
+    ...(settings.threads ? { threads: settings.threads } : {}),
   });
+  await (backend as { init?: () => Promise<void> }).init?.();
+  return backend;
 }
 
 /** Output streams, replaceable in tests. */
@@ -312,7 +322,10 @@ export function register(program: Command): void {
   program
     .command('eval')
     .description('Evaluate a model on the paper’s benchmarks (pass@k, accuracy) with any backend.')
-    .option('--backend <spec>', 'onnx:<model folder> or openai:<base URL> (vLLM, SGLang, rlpt serve model)')
+    .option(
+      '--backend <spec>',
+      "onnx:<model folder>, openai:<base URL> (vLLM, SGLang, rlpt serve model), transformers:<model folder>, or a plugin's (--plugin)",
+    )
     .option('--model <name>', 'served model name (required for openai:)')
     .option(
       '--api-key-env <var>',
