@@ -45,7 +45,10 @@ export interface MathEquivalenceOptions {
    * side. Default true.
    */
   cas?: boolean;
-  /** Time budget of one CAS comparison in milliseconds (checked between its steps). Default 50. */
+  /**
+   * Time limit of one CAS comparison in milliseconds, enforced (the CAS runs in a worker thread that is
+   * terminated past it; the first comparison also gets up to 10 s to start the worker). Default 100.
+   */
   casBudgetMs?: number;
 }
 
@@ -61,6 +64,8 @@ interface Settings {
 interface Prepared {
   answer: Answer;
   key: string;
+  /** The normalised text (spaces kept: `\\sin x`), what the CAS reads. */
+  text: string;
   percent: boolean;
 }
 
@@ -86,12 +91,13 @@ function prepare(text: string, useCache: boolean): Prepared {
       .replace(/(\.[0-9]*?)0+$/, '$1')
       .replace(/\.$/, '');
     const node = parseExpression(key);
-    if (node) return { answer: { type: 'expression', node, key }, key, percent: false };
+    if (node) return { answer: { type: 'expression', node, key }, key, text: key, percent: false };
   }
   const normalized = normalizeAnswer(text);
   const prepared: Prepared = {
     answer: parseAnswer(normalized.text),
     key: compactKey(normalized.text),
+    text: normalized.text,
     percent: normalized.percent,
   };
   if (useCache) {
@@ -104,7 +110,7 @@ function prepare(text: string, useCache: boolean): Prepared {
 function settingsOf(options: MathEquivalenceOptions): Settings {
   return {
     cas: options.cas ?? true,
-    casBudgetMs: options.casBudgetMs ?? 50,
+    casBudgetMs: options.casBudgetMs ?? 100,
     relativeTolerance: options.relativeTolerance,
     floatRounding: options.floatRounding ?? 6,
     percentage: options.percentage ?? 'sign',
@@ -160,9 +166,9 @@ function compareAnswers(gold: string, predicted: string, options: MathEquivalenc
   if (
     settings.cas &&
     (g.answer.type === 'text' || p.answer.type === 'text') &&
-    /\\[a-zA-Z]/.test(g.key + p.key)
+    /\\[a-zA-Z]/.test(g.text + p.text)
   )
-    return casEqual(g.key, p.key, settings.casBudgetMs) === true;
+    return casEqual(g.text, p.text, settings.casBudgetMs) === true;
   return false;
 }
 
