@@ -623,12 +623,19 @@ export class Trainer {
     });
   }
 
-  /** Exports the learner's current weights (when they changed) and reopens the policy backend over them. */
+  /**
+   * Exports the learner's current weights (when they changed) and reopens the policy backend over them;
+   * a policy that can load weights (`updateWeights`: `rlpt serve model`, SGLang) gets them pushed
+   * instead, so a served policy's rollouts and evaluations stay on the current weights.
+   */
   private async currentPolicy(): Promise<InferenceBackendV1> {
     if (this.policy && !this.policyStale) return this.policy;
     const dir = await this.learner.exportForInference(join(this.runDir.root, 'policy'));
-    await this.policy?.close?.();
-    this.policy = await this.loadPolicy(dir);
+    if (!this.policy?.updateWeights) {
+      await this.policy?.close?.();
+      this.policy = await this.loadPolicy(dir);
+    }
+    await this.policy.updateWeights?.(dir, this.signal ? { signal: this.signal } : {});
     this.policyStale = false;
     return this.policy;
   }
