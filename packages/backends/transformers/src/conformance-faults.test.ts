@@ -94,6 +94,39 @@ const faults: Record<string, { what: string; setup: () => Partial<BackendConform
       }),
     }),
   },
+  'greedy-repeatable': {
+    what: 'samples with a fresh seed every call when asked for greedy',
+    setup: () => {
+      let call = 0;
+      return {
+        backend: faulty({
+          generate: (request, options) =>
+            generate(
+              { ...request, ...(request.temperature === 0 ? { temperature: 1, seed: 100 + call++ } : {}) },
+              options,
+            ),
+        }),
+      };
+    },
+  },
+  'logprobs-self-consistent': {
+    what: 'returns logprobs shifted by a different amount on every call',
+    setup: () => {
+      let call = 0;
+      return {
+        backend: faulty({
+          generate: async (request, options) => {
+            const result = await generate(request, options);
+            const offset = 0.05 * ++call;
+            for (const entry of result.results)
+              for (const completion of entry.completions)
+                completion.logprobs = completion.logprobs?.map((value) => value - offset);
+            return result;
+          },
+        }),
+      };
+    },
+  },
   'reference-greedy': {
     what: 'runs another model than the reference',
     setup: () => ({ backend: otherModel, reference: healthy }),
