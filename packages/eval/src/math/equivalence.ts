@@ -166,11 +166,18 @@ function compareAnswers(gold: string, predicted: string, options: MathEquivalenc
   if (
     settings.cas &&
     (g.answer.type === 'text' || p.answer.type === 'text') &&
-    /\\[a-zA-Z]/.test(g.text + p.text)
+    CAS_WORTHY.test(g.text + p.text)
   )
     return casEqual(g.text, p.text, settings.casBudgetMs) === true;
   return false;
 }
+
+/**
+ * Constructs the own parser does not evaluate and compute-engine does (sums, products, max/min, mod,
+ * named operators): only these go to the CAS, so answers the own parser merely fails to read (prose,
+ * geometry names) do not cost a CAS round trip.
+ */
+const CAS_WORTHY = /\\(?:sum|prod|max|min|bmod|pmod|mod|operatorname|lim|int|choose|lcm|gcd)(?![a-zA-Z])/;
 
 /** Text answers compare case- and space-insensitively. */
 function textKey(key: string): string {

@@ -170,10 +170,12 @@ function tokenize(source: string): Token[] | null {
   return tokens;
 }
 
-class ParseFailure extends Error {}
+/** Thrown to unwind a failed parse; one shared instance, so failing costs no stack trace. */
+class ParseFailure {}
+const PARSE_FAILURE = new ParseFailure();
 
 const fail = (): never => {
-  throw new ParseFailure();
+  throw PARSE_FAILURE;
 };
 
 class Parser {

@@ -290,15 +290,13 @@ function parseRelation(text: string, key: string, depth: number): Answer | null 
   if (ops.length >= 2 && ops.every((op) => op === '='))
     return parseAnswer(sides[sides.length - 1]!, depth + 1);
   if (ops.length === 1 && ops[0] === '=') {
-    const constantLeft = parseExpression(sides[0]!);
-    const constantRight = parseExpression(sides[1]!);
-    if (
-      constantLeft &&
-      constantRight &&
-      freeSymbols(constantLeft).size === 0 &&
-      freeSymbols(constantRight).size === 0
-    )
-      return parseAnswer(sides[1]!, depth + 1);
+    const constantLeft = /[a-zA-Z]/.test(sides[0]!.replace(/\\(?:frac|sqrt|pi|cdot|times)/g, ''))
+      ? null
+      : parseExpression(sides[0]!);
+    if (constantLeft && freeSymbols(constantLeft).size === 0) {
+      const constantRight = parseExpression(sides[1]!);
+      if (constantRight && freeSymbols(constantRight).size === 0) return parseAnswer(sides[1]!, depth + 1);
+    }
   }
   // x ≠ a: every real but a.
   if (ops.length === 1 && ops[0] === '\\ne') {
