@@ -188,7 +188,7 @@ export function isGarbled(text: string): boolean {
 export function extractMathAnswer(text: string, options: ExtractOptions = {}): string | null {
   const fallback = options.fallback ?? 'last-number';
   let source = text.length > MAX_SCAN ? text.slice(-MAX_SCAN) : text;
-  source = source.replace(/ки/g, '');
+  source = cutAtTurnEnd(source.replace(/ки/g, ''));
   const thinkEnd = source.lastIndexOf('</think>');
   if (thinkEnd >= 0) {
     const after = source.slice(thinkEnd + '</think>'.length);
@@ -196,6 +196,20 @@ export function extractMathAnswer(text: string, options: ExtractOptions = {}): s
     if (fromFinal !== null) return fromFinal;
   }
   return extractFromRegion(source, options, fallback);
+}
+
+const TURN_HEADER = /^\s*<\|im_start\|>\s*assistant\s*\n?/;
+const TURN_END = /<\|(?:im_end|im_start|endoftext|eot_id|end_of_text|end)\|>|<｜end▁of▁sentence｜>|<\/s>/;
+
+/**
+ * Chat-template residue: the response ends at its first end-of-turn or new-turn token; what a model
+ * writes after it (another user turn, another answer) is not its answer. A leading assistant header is
+ * dropped first.
+ */
+function cutAtTurnEnd(text: string): string {
+  const body = text.replace(TURN_HEADER, '');
+  const end = body.search(TURN_END);
+  return end > 0 && body.slice(0, end).trim().length > 0 ? body.slice(0, end) : body;
 }
 
 function extractFromRegion(text: string, options: ExtractOptions, fallback: AnswerFallback): string | null {

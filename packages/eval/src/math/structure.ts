@@ -317,7 +317,9 @@ function parseRelation(text: string, key: string, depth: number): Answer | null 
   if (asInterval) return asInterval;
   const left = sides[0]!.replace(/\s+/g, '');
   const assignment =
-    ops.length === 1 && ops[0] === '=' && (SIMPLE_LEFT_SIDE.test(left) || LABELLED_TUPLE.test(left));
+    ops.length === 1 &&
+    ops[0] === '=' &&
+    (SIMPLE_LEFT_SIDE.test(left) || LABELLED_TUPLE.test(left) || namedQuantity(sides[0]!, sides[1]!));
   return {
     type: 'relation',
     sides: sides.map((side, index) =>
@@ -327,6 +329,16 @@ function parseRelation(text: string, key: string, depth: number): Answer | null 
     assignment,
     key,
   };
+}
+
+/**
+ * `\\lim_{n\\to\\infty} a_n = 1`, `\\angle ABC = 30`: a left side the parser cannot read as an expression,
+ * equal to a constant, names the quantity asked for; the answer is the constant.
+ */
+function namedQuantity(left: string, right: string): boolean {
+  if (parseExpression(left) !== null) return false;
+  const value = parseExpression(right);
+  return value !== null && freeSymbols(value).size === 0;
 }
 
 function parseSide(text: string): Answer {

@@ -562,3 +562,58 @@ group('conditions as sets', true, [
   ['y=\\frac{3}{4}x+1', '3x-4y+4=0', true, 'line in general form'],
   ['y=\\frac{3}{4}x+1', '3x-4y-4=0', false, 'general form, wrong constant'],
 ]);
+
+group('chat residue, named quantities and phrasing', false, [
+  [
+    '5',
+    'The answer is 5<|im_end|>\n<|im_start|>user\nWhat is 6?<|im_end|>\n<|im_start|>assistant\nThe answer is 6',
+    true,
+    'the response ends at <|im_end|>',
+  ],
+  [
+    '6',
+    'The answer is 5<|im_end|>\n<|im_start|>user\nWhat is 6?<|im_end|>\n<|im_start|>assistant\nThe answer is 6',
+    false,
+    'a later turn is not the answer',
+  ],
+  ['5', '<|im_start|>assistant\nWe get $x=5$.<|im_end|>', true, 'a leading assistant header is dropped'],
+  [
+    '5',
+    'so the answer is 5.<|endoftext|>Human: what is 2+2? The answer is 4',
+    true,
+    'the response ends at <|endoftext|>',
+  ],
+  ['5', 'The answer is 5<|im_start|>', true, 'a dangling <|im_start|>'],
+  [
+    '\\frac{1}{2}',
+    'Therefore, the final answer is: $\\boxed{\\frac{1}{2}}$. I hope it is correct.',
+    true,
+    'box inside the Minerva sentence',
+  ],
+  [
+    '5',
+    'The final answer is $5$.\n\nNote: The answer is 5.\nNote: The answer is 5.\nNote: The answer is 5.',
+    true,
+    'repeated notes',
+  ],
+  ['5', 'answer: 5', true, 'lowercase answer label'],
+  ['E', 'Therefore, the answer is $\\boxed{E}$', true, 'boxed choice letter'],
+  ['5', 'x = \\boxed{5}', true, 'box after an equals sign'],
+  ['10\\%', '$10\\ \\%$', true, 'spaced percent sign'],
+  ['\\frac{1}{2}\\%', '0.005', true, 'fractional percent as a decimal'],
+  [
+    '5',
+    'The answer is $\\boxed{5}$ because $2+3=5$, and we double-check: $3+2=5$.',
+    true,
+    'box outranks later LaTeX',
+  ],
+  ['1', 'Hence $\\lim_{n\\to\\infty} a_n = 1$.', true, 'a named quantity equal to a constant'],
+  ['0', 'Hence $\\lim_{n\\to\\infty} a_n = 1$.', false, 'the named quantity has another value'],
+  ['2024', '$a_{2024}=2024$', true, 'subscripted name'],
+  ['20', 'We need $n = 20$ minutes.', true, 'assignment with a trailing word'],
+  ['-2', 'x=-2', true, 'negative assignment'],
+  ['2', 'x=-2', false, 'sign of an assignment'],
+  ['\\$1,000', '1000', true, 'money with a thousands separator'],
+  ['36', 'The area is $36 \\text{ cm}^2$.', true, 'unit in the last LaTeX'],
+  ['\\dfrac{14}{3}', '4\\frac{2}{3}', true, 'mixed number'],
+]);
