@@ -435,3 +435,20 @@ describe('relativeTolerance: Qwen2.5-Math numeric leniency', () => {
     expect(isEquivalent('\\frac{1}{3}', '0.333333', { floatRounding: 8 })).toBe(false);
   });
 });
+
+describe('strictness knobs (issue 15)', () => {
+  it('assignmentsAsValues: equation vs value', () => {
+    expect(isEquivalent('5', 'x = 5')).toBe(true);
+    expect(isEquivalent('5', 'x = 5', { assignmentsAsValues: false })).toBe(false);
+    expect(isEquivalent('x = 5', 'x = 5', { assignmentsAsValues: false })).toBe(true);
+    expect(isEquivalent('(3,2)', '(p,q)=(3,2)', { assignmentsAsValues: false })).toBe(false);
+  });
+  it('percentage: sign (default) vs never', () => {
+    expect(isEquivalent('28\\%', '0.28')).toBe(true);
+    expect(isEquivalent('28\\%', '0.28', { percentage: 'never' })).toBe(false);
+    expect(isEquivalent('28\\%', '28', { percentage: 'never' })).toBe(true);
+  });
+  it('cas: off leaves sums unread', () => {
+    expect(isEquivalent('6', '\\sum_{k=1}^{3} k', { cas: false })).toBe(false);
+  });
+});

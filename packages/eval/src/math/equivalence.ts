@@ -41,6 +41,11 @@ export interface MathEquivalenceOptions {
   /** Compare bare comma lists (`1, 2`) in order. Default false: as sets, like Math-Verify. */
   orderedLists?: boolean;
   /**
+   * Equation vs value: an assignment (`x = 3`, `f(x) = 2x`, `(p,q) = (3,2)`, `\\lim a_n = 1`) equals its
+   * value (`3`), as in Math-Verify. Default true; false requires the same form on both sides.
+   */
+  assignmentsAsValues?: boolean;
+  /**
    * Ask the computer-algebra core (`@cortex-js/compute-engine`) when the own parser cannot read a LaTeX
    * side. Default true.
    */
@@ -59,6 +64,7 @@ interface Settings {
   floatRounding: number;
   percentage: PercentageMode;
   orderedLists: boolean;
+  assignmentsAsValues: boolean;
 }
 
 interface Prepared {
@@ -115,6 +121,7 @@ function settingsOf(options: MathEquivalenceOptions): Settings {
     floatRounding: options.floatRounding ?? 6,
     percentage: options.percentage ?? 'sign',
     orderedLists: options.orderedLists ?? false,
+    assignmentsAsValues: options.assignmentsAsValues ?? true,
   };
 }
 
@@ -381,12 +388,14 @@ function equivalent(goldAnswer: Answer, predictedAnswer: Answer, settings: Setti
   if (goldAnswer.key.length > 0 && goldAnswer.key === predictedAnswer.key) return true;
   const gold = mergeIntervals(goldAnswer);
   const predicted = mergeIntervals(predictedAnswer);
-  // An assignment stands for its value: x = 3 vs 3.
+  // An assignment stands for its value: x = 3 vs 3 (unless `assignmentsAsValues` is off).
   if (gold.type === 'relation' && predicted.type !== 'relation') {
-    return gold.assignment && equivalent(gold.sides[1]!, predicted, settings);
+    return settings.assignmentsAsValues && gold.assignment && equivalent(gold.sides[1]!, predicted, settings);
   }
   if (predicted.type === 'relation' && gold.type !== 'relation') {
-    return predicted.assignment && equivalent(gold, predicted.sides[1]!, settings);
+    return (
+      settings.assignmentsAsValues && predicted.assignment && equivalent(gold, predicted.sides[1]!, settings)
+    );
   }
   switch (gold.type) {
     case 'expression':
