@@ -20,7 +20,7 @@ import {
 } from '@rlpt/spec';
 import { forwardAbort, type HttpSettings, postJson, unexpectedShape } from './http.js';
 import { ConcurrencyLimiter } from './limiter.js';
-import { scoreOnVllm } from './score.js';
+import { scoreOnSglang, scoreOnVllm } from './score.js';
 import { updateWeightsFromDisk } from './weights.js';
 import {
   asMessages,
@@ -291,7 +291,7 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
     tokenIds: features.requestTokenIds,
     chat: true,
     seed: true,
-    score: resolved.server === 'vllm',
+    score: resolved.server === 'vllm' || resolved.server === 'sglang',
   };
 
   const urlFor = (endpoint: 'completions' | 'chat') =>
@@ -509,10 +509,10 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
   }
 
   async function score(request: ScoreRequest, options: CallOptions = {}): Promise<ScoreResult> {
-    if (resolved.server !== 'vllm') {
+    if (resolved.server !== 'vllm' && resolved.server !== 'sglang') {
       throw new UnsupportedFunctionalityError({
         functionality: 'score',
-        message: `score needs vLLM's prompt_logprobs and /tokenize; this backend is set to server: '${resolved.server}'.`,
+        message: `score needs vLLM's prompt_logprobs (or SGLang's /generate input logprobs) and /tokenize; this backend is set to server: '${resolved.server}'.`,
       });
     }
     if (typeof request !== 'object' || request === null || !Array.isArray(request.items)) {
@@ -538,7 +538,8 @@ export function createOpenAIBackend(settings: OpenAIBackendSettings): OpenAIBack
       limit: <T>(task: () => Promise<T>, taskSignal: AbortSignal) => limiter.run(task, taskSignal),
     };
     try {
-      return await scoreOnVllm(context, request, signal).catch((error: unknown) => {
+      const scoreOn = resolved.server === 'sglang' ? scoreOnSglang : scoreOnVllm;
+      return await scoreOn(context, request, signal).catch((error: unknown) => {
         failFast?.abort(error);
         throw error;
       });

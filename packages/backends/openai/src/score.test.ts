@@ -85,11 +85,14 @@ describe('score on vLLM (prompt_logprobs)', () => {
 
   it('refuses what it cannot do: other servers, other temperatures, empty prompts', async () => {
     server = await startScriptedServer(scored);
-    const sglang = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'sglang' });
-    expect(sglang.capabilities.score).toBe(false);
+    const openai = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'openai' });
+    expect(openai.capabilities.score).toBe(false);
     const items = [{ prompt: { tokenIds: promptIds }, completion: { tokenIds: completionIds } }];
-    const notVllm = await sglang.score!({ items }).catch((caught: unknown) => caught);
+    const notVllm = await openai.score!({ items }).catch((caught: unknown) => caught);
     expect(UnsupportedFunctionalityError.isInstance(notVllm)).toBe(true);
+    const sglang = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'sglang' });
+    const hotSglang = await sglang.score!({ items, temperature: 0.5 }).catch((caught: unknown) => caught);
+    expect(UnsupportedFunctionalityError.isInstance(hotSglang)).toBe(true);
     const vllm = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'vllm' });
     const empty = await vllm.score!({
       items: [{ prompt: { tokenIds: [] }, completion: { tokenIds: [1] } }],
@@ -106,5 +109,32 @@ describe('score on vLLM (prompt_logprobs)', () => {
     expect(server.requests[0]!.body).toMatchObject({ prompt_logprobs: 0, prompt_logprobs_temperature: 0.6 });
     expect(UnsupportedFunctionalityError.isInstance(hot)).toBe(true);
     expect((hot as Error).message).toContain('ignored prompt_logprobs_temperature');
+  });
+});
+
+describe('score on SGLang (native /generate input logprobs)', () => {
+  it('sends input_ids with return_logprob and logprob_start_len 0, and reads the completion positions', async () => {
+    server = await startScriptedServer(() => ({ json: fixture('sglang/generate-input-logprobs.json') }));
+    const backend = createOpenAIBackend({ baseURL: server.baseURL, model: 'm', server: 'sglang' });
+    expect(backend.capabilities.score).toBe(true);
+    const result = await backend.score!({
+      items: [{ prompt: { tokenIds: promptIds }, completion: { tokenIds: completionIds } }],
+    });
+    expect(server.requests[0]!.path).toBe('/generate');
+    expect(server.requests[0]!.body).toEqual({
+      input_ids: [...promptIds, ...completionIds],
+      sampling_params: { max_new_tokens: 1, temperature: 1 },
+      return_logprob: true,
+      logprob_start_len: 0,
+    });
+    expect(result.results).toEqual([
+      { tokenIds: completionIds, logprobs: Float32Array.from([-0.0312, -0.4821]) },
+    ]);
+    // A reply for other tokens than those sent is an error naming the position, never a silent misread.
+    const wrong = await backend.score!({
+      items: [{ prompt: { tokenIds: promptIds }, completion: { tokenIds: [12095, 14] } }],
+    }).catch((caught: unknown) => caught);
+    expect(ApiCallError.isInstance(wrong)).toBe(true);
+    expect((wrong as Error).message).toContain('input_token_logprobs[6]');
   });
 });

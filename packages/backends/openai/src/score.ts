@@ -111,6 +111,97 @@ function checkTemperatureEcho(json: unknown, url: string, temperature: number): 
   });
 }
 
+/**
+ * Reads the logprobs of `completionIds` from SGLang's native `/generate` reply with `return_logprob` and
+ * `logprob_start_len: 0`: `meta_info.input_token_logprobs` is one `[logprob, token_id, text|null]` per
+ * input position (the first one's logprob `null`).
+ */
+export function sglangCompletionLogprobs(
+  json: unknown,
+  url: string,
+  promptLength: number,
+  completionIds: number[],
+  secrets: readonly string[],
+): Float32Array {
+  const fail = (problem: string) => unexpectedShape(url, problem, json, secrets);
+  const reply = Array.isArray(json) ? json[0] : json;
+  const meta = isObject(reply) ? reply.meta_info : undefined;
+  const entries = isObject(meta) ? meta.input_token_logprobs : undefined;
+  if (!Array.isArray(entries)) {
+    throw fail(
+      '`meta_info.input_token_logprobs` is missing: send return_logprob with logprob_start_len 0 (SGLang)',
+    );
+  }
+  if (entries.length !== promptLength + completionIds.length) {
+    throw fail(
+      `input_token_logprobs has ${entries.length} entries for ${promptLength} prompt + ${completionIds.length} completion tokens`,
+    );
+  }
+  const logprobs = new Float32Array(completionIds.length);
+  completionIds.forEach((tokenId, index) => {
+    const position = promptLength + index;
+    const entry = entries[position];
+    if (
+      !Array.isArray(entry) ||
+      typeof entry[0] !== 'number' ||
+      (entry[1] !== undefined && entry[1] !== tokenId)
+    ) {
+      throw fail(`input_token_logprobs[${position}] is not [logprob, ${tokenId}, …]`);
+    }
+    logprobs[index] = entry[0];
+  });
+  return logprobs;
+}
+
+/**
+ * Teacher-forced scoring on SGLang: its OpenAI routes have no `prompt_logprobs`, so each item goes to the
+ * native `POST /generate` (server root) as `input_ids` with `return_logprob: true, logprob_start_len: 0`.
+ * SGLang's input logprobs are taken at temperature 1; other temperatures are refused.
+ */
+export async function scoreOnSglang(
+  context: ScoreContext,
+  request: ScoreRequest,
+  signal: AbortSignal,
+): Promise<ScoreResult> {
+  const url = `${context.baseURL.replace(/\/v1$/, '')}/generate`;
+  const temperature = request.temperature ?? 1;
+  if (temperature !== 1) {
+    throw new UnsupportedFunctionalityError({
+      functionality: 'score.temperature',
+      message: `score: SGLang's input logprobs are at temperature 1; score at temperature ${temperature} needs rlpt serve model, or use temperature 1.`,
+    });
+  }
+  const results = await Promise.all(
+    request.items.map(async (item, index) => {
+      const [prompt, completion] = await Promise.all([
+        promptIds(context, item.prompt, signal),
+        typeof item.completion === 'string'
+          ? tokenize(context, { prompt: item.completion, add_special_tokens: false }, signal)
+          : Promise.resolve(Array.from(item.completion.tokenIds)),
+      ]);
+      if (prompt.length === 0) {
+        throw new InvalidArgumentError({
+          argument: `items[${index}].prompt`,
+          message: `score: items[${index}].prompt is empty; the first completion token needs a prompt to be conditioned on.`,
+        });
+      }
+      if (completion.length === 0) return { tokenIds: [], logprobs: new Float32Array(0) };
+      const body: Json = {
+        input_ids: [...prompt, ...completion],
+        sampling_params: { max_new_tokens: 1, temperature: 1 },
+        return_logprob: true,
+        logprob_start_len: 0,
+      };
+      const json = await context.limit(() => postJson(context.http, url, body, signal), signal);
+      return {
+        tokenIds: completion,
+        logprobs: sglangCompletionLogprobs(json, url, prompt.length, completion, context.http.secrets),
+      };
+    }),
+  );
+  return { results };
+}
+
 export async function scoreOnVllm(
   context: ScoreContext,
   request: ScoreRequest,
