@@ -217,9 +217,12 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
     maxSequencesPerRequest: positiveInteger('maxSequencesPerRequest', options.maxSequencesPerRequest, 128),
     decodeToken: options.decodeToken,
     tokenize: options.tokenize,
+    // An engine knows its context (max_position_embeddings): prompts that cannot fit are refused with 400.
     maxModelLength:
       options.maxModelLength === undefined
-        ? undefined
+        ? options.engine && Number.isFinite(options.engine.maxPositions)
+          ? options.engine.maxPositions
+          : undefined
         : positiveInteger('maxModelLength', options.maxModelLength, 1),
     maxCharsPerToken:
       options.maxCharsPerToken === undefined
