@@ -513,72 +513,108 @@ function matrixCombination(text: string, key: string, depth: number): Answer | n
   if (matrices.length === 0 || withNames.includes('\\begin')) return null;
   const node = parseExpression(withNames);
   if (!node) return null;
-  const names = new Set(matrices.map((_, index) => `Q_${index + 1}`));
-  if (!linearIn(node, names) || !mentions(node, names)) return null;
-  const shape = matrices[0]!.rows.map((row) => row.length).join();
-  if (matrices.some((m) => m.rows.map((row) => row.length).join() !== shape)) return null;
-  const rows: Answer[][] = [];
-  for (let r = 0; r < matrices[0]!.rows.length; r++) {
-    const row: Answer[] = [];
-    for (let c = 0; c < matrices[0]!.rows[r]!.length; c++) {
-      const entries = new Map<string, Node>();
-      for (const [index, m] of matrices.entries()) {
-        const cell = m.rows[r]![c]!;
-        if (cell.type !== 'expression') return null;
-        entries.set(`Q_${index + 1}`, cell.node);
-      }
-      row.push({ type: 'expression', node: substitute(node, entries), key: '' });
-    }
-    rows.push(row);
-  }
+  const cells = matrices.map((m) =>
+    m.rows.map((row) => row.map((cell) => (cell.type === 'expression' ? cell.node : null))),
+  );
+  if (cells.some((m) => m.some((row) => row.some((cell) => cell === null)))) return null;
+  const value = matrixValue(node, cells as Node[][][], { steps: 0 });
+  if (value?.kind !== 'matrix') return null;
+  const rows: Answer[][] = value.cells.map((row) =>
+    row.map((cell): Answer => ({ type: 'expression', node: cell, key: '' })),
+  );
   return { type: 'matrix', rows, key };
 }
 
-function mentions(node: Node, names: Set<string>): boolean {
-  for (const symbol of freeSymbols(node)) if (names.has(symbol)) return true;
-  return false;
+type MatrixValue = { kind: 'scalar'; node: Node } | { kind: 'matrix'; cells: Node[][] };
+
+const bin = (op: '+' | '-' | '*' | '/', left: Node, right: Node): Node => ({
+  kind: 'binary',
+  op,
+  left,
+  right,
+});
+
+function entrywise(a: Node[][], f: (cell: Node, row: number, column: number) => Node): Node[][] {
+  return a.map((row, r) => row.map((cell, c) => f(cell, r, c)));
 }
 
-/** Whether `node` is linear in the symbols `names` (no products, quotients by or powers of them). */
-function linearIn(node: Node, names: Set<string>): boolean {
-  switch (node.kind) {
-    case 'binary':
-      if (node.op === '+' || node.op === '-')
-        return linearIn(node.left, names) && linearIn(node.right, names);
-      if (node.op === '*')
-        return mentions(node.left, names)
-          ? !mentions(node.right, names) && linearIn(node.left, names)
-          : linearIn(node.right, names);
-      if (node.op === '/') return !mentions(node.right, names) && linearIn(node.left, names);
-      return !mentions(node, names);
-    case 'negate':
-      return linearIn(node.argument, names);
-    case 'symbol':
-      return true;
-    default:
-      return !mentions(node, names);
-  }
+function sameShape(a: Node[][], b: Node[][]): boolean {
+  return a.length === b.length && a.every((row, r) => row.length === b[r]!.length);
 }
 
-function substitute(node: Node, values: ReadonlyMap<string, Node>): Node {
-  switch (node.kind) {
-    case 'symbol':
-      return values.get(node.name) ?? node;
-    case 'binary':
-      return { ...node, left: substitute(node.left, values), right: substitute(node.right, values) };
-    case 'negate':
-      return { ...node, argument: substitute(node.argument, values) };
-    case 'call':
-      return { ...node, args: node.args.map((arg) => substitute(arg, values)) };
-    case 'plusminus':
-      return {
-        ...node,
-        left: node.left ? substitute(node.left, values) : null,
-        right: substitute(node.right, values),
-      };
-    default:
-      return node;
+function matrixProduct(a: Node[][], b: Node[][]): Node[][] | null {
+  const inner = a[0]!.length;
+  if (a.some((row) => row.length !== inner) || b.length !== inner) return null;
+  const columns = b[0]!.length;
+  return a.map((row) =>
+    Array.from({ length: columns }, (_, c) =>
+      row.map((cell, k) => bin('*', cell, b[k]![c]!)).reduce((sum, term) => bin('+', sum, term)),
+    ),
+  );
+}
+
+/**
+ * Evaluates an expression over matrices (`Q_k` names the k-th matrix of the answer) into one matrix of
+ * entry expressions: sums, differences, scalar multiples and quotients, negation, matrix products,
+ * transposes (`^T`) and small integer powers. Null for anything else.
+ */
+function matrixValue(node: Node, matrices: Node[][][], budget: { steps: number }): MatrixValue | null {
+  if (++budget.steps > 200) return null;
+  if (node.kind === 'symbol') {
+    const match = /^Q_(\d+)$/.exec(node.name);
+    if (match) {
+      const cells = matrices[Number(match[1]) - 1];
+      return cells ? { kind: 'matrix', cells } : null;
+    }
   }
+  if (![...freeSymbols(node)].some((name) => /^Q_\d+$/.test(name))) return { kind: 'scalar', node };
+  if (node.kind === 'negate') {
+    const inner = matrixValue(node.argument, matrices, budget);
+    if (!inner) return null;
+    return inner.kind === 'matrix'
+      ? { kind: 'matrix', cells: entrywise(inner.cells, (cell) => ({ kind: 'negate', argument: cell })) }
+      : { kind: 'scalar', node: { kind: 'negate', argument: inner.node } };
+  }
+  if (node.kind !== 'binary') return null;
+  if (node.op === '^') {
+    const base = matrixValue(node.left, matrices, budget);
+    if (base?.kind !== 'matrix') return null;
+    if (node.right.kind === 'symbol' && node.right.name === 'T') {
+      const cells = base.cells[0]!.map((_, c) => base.cells.map((row) => row[c]!));
+      return { kind: 'matrix', cells };
+    }
+    const power = node.right.kind === 'number' ? node.right.value : Number.NaN;
+    if (!Number.isInteger(power) || power < 1 || power > 8) return null;
+    let cells: Node[][] | null = base.cells;
+    for (let k = 1; k < power && cells; k++) cells = matrixProduct(cells, base.cells);
+    return cells ? { kind: 'matrix', cells } : null;
+  }
+  const left = matrixValue(node.left, matrices, budget);
+  const right = matrixValue(node.right, matrices, budget);
+  if (!left || !right) return null;
+  if (left.kind === 'scalar' && right.kind === 'scalar')
+    return { kind: 'scalar', node: { ...node, left: left.node, right: right.node } };
+  const op = node.op;
+  if (op === '+' || op === '-') {
+    if (left.kind !== 'matrix' || right.kind !== 'matrix' || !sameShape(left.cells, right.cells)) return null;
+    return {
+      kind: 'matrix',
+      cells: entrywise(left.cells, (cell, r, c) => bin(op, cell, right.cells[r]![c]!)),
+    };
+  }
+  if (op === '*') {
+    if (left.kind === 'matrix' && right.kind === 'matrix') {
+      const cells = matrixProduct(left.cells, right.cells);
+      return cells ? { kind: 'matrix', cells } : null;
+    }
+    if (left.kind === 'scalar' && right.kind === 'matrix')
+      return { kind: 'matrix', cells: entrywise(right.cells, (cell) => bin('*', left.node, cell)) };
+    if (left.kind === 'matrix' && right.kind === 'scalar')
+      return { kind: 'matrix', cells: entrywise(left.cells, (cell) => bin('*', cell, right.node)) };
+  }
+  if (op === '/' && left.kind === 'matrix' && right.kind === 'scalar')
+    return { kind: 'matrix', cells: entrywise(left.cells, (cell) => bin('/', cell, right.node)) };
+  return null;
 }
 
 function parseMatrix(text: string, depth: number): Answer | null {

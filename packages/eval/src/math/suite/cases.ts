@@ -617,3 +617,48 @@ group('chat residue, named quantities and phrasing', false, [
   ['36', 'The area is $36 \\text{ cm}^2$.', true, 'unit in the last LaTeX'],
   ['\\dfrac{14}{3}', '4\\frac{2}{3}', true, 'mixed number'],
 ]);
+
+group('expressions that evaluate to a matrix', true, [
+  [
+    '\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}\\begin{pmatrix}5\\\\6\\end{pmatrix}',
+    '\\begin{pmatrix}17\\\\39\\end{pmatrix}',
+    true,
+    'matrix times vector',
+  ],
+  [
+    '\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}\\begin{pmatrix}5\\\\6\\end{pmatrix}',
+    '\\begin{pmatrix}17\\\\40\\end{pmatrix}',
+    false,
+    'product, one entry wrong',
+  ],
+  [
+    '\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}^T',
+    '\\begin{pmatrix}1&3\\\\2&4\\end{pmatrix}',
+    true,
+    'transpose',
+  ],
+  [
+    '\\begin{pmatrix}1&1\\\\0&1\\end{pmatrix}^3',
+    '\\begin{pmatrix}1&3\\\\0&1\\end{pmatrix}',
+    true,
+    'integer power',
+  ],
+  [
+    '\\frac{1}{2}\\begin{pmatrix}2\\\\4\\end{pmatrix}',
+    '\\begin{pmatrix}1\\\\2\\end{pmatrix}',
+    true,
+    'fraction times a vector',
+  ],
+  [
+    '\\begin{pmatrix}2\\\\4\\end{pmatrix}/2',
+    '\\begin{pmatrix}1\\\\2\\end{pmatrix}',
+    true,
+    'vector divided by a scalar',
+  ],
+  [
+    '\\begin{pmatrix}1\\\\2\\end{pmatrix}+\\begin{pmatrix}1&2\\end{pmatrix}',
+    '\\begin{pmatrix}2\\\\4\\end{pmatrix}',
+    false,
+    'shapes do not match',
+  ],
+]);
