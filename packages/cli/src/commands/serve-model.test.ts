@@ -98,4 +98,51 @@ describe('rlpt serve model (the real binary)', () => {
     expect(output.stderr).toContain('--model');
     expect(output.stderr).toContain('no-such-model is not a folder');
   });
+
+  it('serves vLLM-level features: top logprobs, echo, step-by-step SSE, /detokenize, live weights', {
+    timeout: 60_000,
+  }, async () => {
+    const other = (await createTinyModel({ dir: join(dir, 'other-model'), seed: 9 })).dir;
+    const server = startServeModel(['--model', modelDir, '--port', '0']);
+    const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+)\/v1/);
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    const base = { model: 'tiny-model', prompt: 'Hello', max_tokens: 4, temperature: 0, ignore_eos: true };
+    const scored = JSON.parse(
+      (await post('/v1/completions', { ...base, logprobs: 3, echo: true, return_tokens_as_token_ids: true }))
+        .text,
+    ) as {
+      choices: { text: string; logprobs: { token_logprobs: (number | null)[]; top_logprobs: unknown[] } }[];
+    };
+    const choice = scored.choices[0]!;
+    expect(choice.text.startsWith('Hello')).toBe(true);
+    expect(choice.logprobs.token_logprobs[0]).toBeNull();
+    expect(Object.keys(choice.logprobs.top_logprobs.at(-1) as object)).toHaveLength(3);
+    const stream = await post('/v1/completions', { ...base, stream: true });
+    const events = stream.text.split('\n\n').filter((event) => event.startsWith('data: {'));
+    expect(events).toHaveLength(4); // one chunk per decode step
+    expect(stream.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    const ids = JSON.parse((await post('/tokenize', { prompt: 'Hello' })).text) as { tokens: number[] };
+    expect(JSON.parse((await post('/detokenize', { tokens: ids.tokens })).text)).toEqual({ prompt: 'Hello' });
+    type Reply = { choices: { logprobs: { token_logprobs: number[] } }[]; system_fingerprint: string };
+    const before = JSON.parse((await post('/v1/completions', { ...base, logprobs: 0 })).text) as Reply;
+    const update = await post('/update_weights_from_disk', { model_path: other });
+    expect(update.status).toBe(200);
+    expect(JSON.parse(update.text)).toMatchObject({ success: true, num_paused_requests: 0 });
+    const after = JSON.parse((await post('/v1/completions', { ...base, logprobs: 0 })).text) as Reply;
+    expect(before.system_fingerprint).toBe('rlpt-weights-0');
+    expect(after.system_fingerprint).toBe('rlpt-weights-1');
+    // Other weights, other distribution: the first token's logprob changes.
+    expect(after.choices[0]!.logprobs.token_logprobs[0]).not.toBe(
+      before.choices[0]!.logprobs.token_logprobs[0],
+    );
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
 });
