@@ -170,7 +170,11 @@ const policySchema = z
     model: z.string().min(1).optional(),
     apiKeyEnv: z.string().min(1).default('OPENAI_API_KEY'),
     server: serverKind.default('vllm'),
-    /** Required with an openai policy: its weights never change, so every update after the first is off-policy. */
+    /**
+     * openai policy: `false` (default) pushes the learner's weights to the server after every update
+     * (`POST /update_weights_from_disk`: `rlpt serve model`, SGLang; the exported folder must be readable by
+     * the server); `true` leaves the served weights alone, so every update after the first is off-policy.
+     */
     offPolicy: z.boolean().default(false),
     threads: int(1).optional(),
     maxBatchSize: int(1).optional(),
@@ -529,12 +533,6 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
   const policy = config.policy;
   if (policy?.backend.startsWith('openai:')) {
     if (!policy.model) add('policy.model', 'is required with an openai policy (the served model name)');
-    if (!policy.offPolicy) {
-      add(
-        'policy.offPolicy',
-        'must be true with an openai policy: rlpt cannot push the learner’s weights to an external server, so rollouts keep coming from the served weights and every update after the first is off-policy. Set it to accept that (or sync the server yourself), or use policy.backend: onnx',
-      );
-    }
   }
 
   const judge = config.judge;

@@ -506,8 +506,8 @@ export async function runTraining(
         logger,
       });
       closers.push(async () => backend.close?.());
-      // The trainer closes a policy when it reloads one; the server's weights never change, so the one
-      // client stays open and only closes at the end.
+      // One client for the whole run: the trainer closes a policy when it reloads one, and a served policy
+      // is never reloaded (its weights are pushed, or stay); it closes at the end.
       const shared: InferenceBackendV1 = {
         specificationVersion: 'v1',
         provider: backend.provider,
@@ -515,10 +515,19 @@ export async function runTraining(
         capabilities: backend.capabilities,
         generate: (request, options) => backend.generate(request, options),
       };
+      const updateWeights = backend.updateWeights?.bind(backend);
+      if (!policy.offPolicy && updateWeights) {
+        // On-policy: the trainer pushes every update's weights to the server before the next rollouts.
+        shared.updateWeights = updateWeights;
+        info(
+          `policy: ${policy.backend} (${policy.model}); the learner's weights are pushed to it after every update (POST /update_weights_from_disk)`,
+        );
+      } else {
+        info(
+          `policy: ${policy.backend} (${policy.model}); its weights are not updated by rlpt (offPolicy), so updates after the first are off-policy`,
+        );
+      }
       loadPolicy = async () => shared;
-      info(
-        `policy: ${policy.backend} (${policy.model}); its weights are not updated by rlpt, so updates after the first are off-policy`,
-      );
     }
     let judge: JudgeV1;
     if (hooks.parts?.judge) {

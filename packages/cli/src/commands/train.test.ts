@@ -230,7 +230,6 @@ stages:
       'model: give either dir',
       'model.dir: ',
       'policy.model: is required with an openai policy',
-      'policy.offPolicy: must be true with an openai policy',
       'stages.0.steps: must be at least 1',
       'stages.1.temperature (--set stages.1.temperature): must be at least 0',
       'stages.2.name: "rlpt" is also the name of stage 1',
@@ -328,6 +327,46 @@ stages:
     } finally {
       await server.close({ timeoutMs: 1000 });
       await served.close();
+    }
+  });
+
+  it('an openai: policy behind rlpt serve model gets the learner weights pushed after every update (on-policy)', {
+    timeout: 120_000,
+  }, async () => {
+    const { startCli, waitForStdout, killCliProcesses } = await import('../testing.js');
+    const served = startCli(['serve', 'model', '--model', join(dir, 'run-yaml', 'policy'), '--port', '0']);
+    try {
+      const url = await waitForStdout(served, /(http:\/\/127\.0\.0\.1:\d+)/);
+      const runDir = join(dir, 'run-served');
+      const config = join(dir, 'served.json');
+      await writeFile(
+        config,
+        JSON.stringify({
+          runDir,
+          threads: 1,
+          model: { dir: join(dir, 'run-yaml', 'checkpoints', 'rlpt-step-3', 'learner') },
+          policy: { backend: `openai:${url}/v1`, model: 'policy' },
+          data: { path: demo },
+          stages: [{ type: 'rlpt', steps: 2, promptsPerStep: 4, rolloutsPerPrompt: 2, maxTokens: 12 }],
+        }),
+      );
+      const code = await main(['train', '--config', config]);
+      expect(stderr.join('')).not.toContain('rlpt: error');
+      expect(code).toBe(0);
+      expect(stderr.join('')).toContain("the learner's weights are pushed to it after every update");
+      // The server took a push before the first rollouts and after the first update: its replies say
+      // which weights they came from (system_fingerprint rlpt-weights-<n>, n = pushes so far).
+      const reply = (await (
+        await fetch(`${url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'policy', prompt: 'The', max_tokens: 1 }),
+        })
+      ).json()) as { system_fingerprint?: string };
+      expect(reply.system_fingerprint).toMatch(/^rlpt-weights-\d+$/);
+      expect(Number(reply.system_fingerprint?.slice('rlpt-weights-'.length))).toBeGreaterThanOrEqual(2);
+    } finally {
+      killCliProcesses();
     }
   });
 });
