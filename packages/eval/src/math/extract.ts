@@ -112,7 +112,9 @@ function afterAnswerMarker(text: string): string | null {
       continue;
     }
     if (char === '$') inMath = !inMath;
-    else if (char === '\n') break;
+    // A line break ends the answer, except inside $…$ (a formula wrapped over lines), where only a
+    // blank line does.
+    else if (char === '\n' && (!inMath || rest[end + 1] === '\n')) break;
     else if (!inMath && char === '.' && !/[0-9]/.test(rest[end + 1] ?? '')) break;
     else if (!inMath && char === '*' && rest[end + 1] === '*') break;
   }

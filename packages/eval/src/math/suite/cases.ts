@@ -662,3 +662,19 @@ group('expressions that evaluate to a matrix', true, [
     'shapes do not match',
   ],
 ]);
+
+group('line breaks inside math', false, [
+  [
+    '12',
+    'We have $1\n2$ as indices but no conclusion',
+    false,
+    'digits on separate lines are not the number 12',
+  ],
+  ['12', 'Thus the sum is $1\n2$', false, 'a number split by a newline is not an answer'],
+  ['123', 'The digits are $1\n2\n3$.', false, 'three lines of digits'],
+  ['3', 'The value is $x =\n3$.', true, 'an equation wrapped over two lines'],
+  ['\\frac{1}{2}', 'The answer is $\\frac{1}\n{2}$.', true, 'a fraction wrapped after an answer phrase'],
+  ['4', 'Answer: $\\boxed{4}$ (since $2^2 = 4$)', true, 'box before a parenthetical check'],
+  ['2', 'We get $x^2 = 4$, so $x = 2$ (taking the positive root).', true, 'last LaTeX before trailing words'],
+  ['-2', 'We get $x^2 = 4$, so $x = 2$ (taking the positive root).', false, 'the other root was not given'],
+]);
