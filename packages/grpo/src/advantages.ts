@@ -347,30 +347,7 @@ export function computeMaskedGroupAdvantages(
       advantages[index] = (values[offset]! - groupMean) / divisor;
     });
   }
-  const advantageMean = mean(advantages, 0, size);
-  let advantageMin = size > 0 ? Number.POSITIVE_INFINITY : 0;
-  let advantageMax = size > 0 ? Number.NEGATIVE_INFINITY : 0;
-  for (let index = 0; index < size; index++) {
-    advantageMin = Math.min(advantageMin, advantages[index]!);
-    advantageMax = Math.max(advantageMax, advantages[index]!);
-  }
-  return {
-    advantages,
-    zeroVarianceGroups: flags,
-    keep,
-    stats: {
-      groups,
-      zeroVarianceGroups: zeroGroups,
-      zeroVarianceGroupShare: groups > 0 ? zeroGroups / groups : 0,
-      droppedSequences: dropped,
-      rewardMean: batchMean,
-      rewardStd: standardDeviation(validRewards, 0, validRewards.length, batchMean, false),
-      advantageMean,
-      advantageStd: standardDeviation(advantages, 0, size, advantageMean, false),
-      advantageMin,
-      advantageMax,
-    },
-  };
+  return finish(advantages, flags, keep, groups, zeroGroups, dropped, validRewards);
 }
 
 function advantagesFor(
@@ -417,6 +394,21 @@ function advantagesFor(
     }
   }
 
+  return finish(advantages, flags, keep, groups, zeroGroups, dropped, rewards);
+}
+
+/** The result with its batch statistics: rewards over `rewards` (the valid ones), advantages over all. */
+function finish(
+  advantages: Float32Array,
+  flags: Uint8Array,
+  keep: Uint8Array,
+  groups: number,
+  zeroGroups: number,
+  dropped: number,
+  rewards: ArrayLike<number>,
+): GroupAdvantages {
+  const size = advantages.length;
+  const rewardMean = mean(rewards, 0, rewards.length);
   const advantageMean = mean(advantages, 0, size);
   let advantageMin = size > 0 ? Number.POSITIVE_INFINITY : 0;
   let advantageMax = size > 0 ? Number.NEGATIVE_INFINITY : 0;
@@ -434,8 +426,8 @@ function advantagesFor(
       zeroVarianceGroups: zeroGroups,
       zeroVarianceGroupShare: groups > 0 ? zeroGroups / groups : 0,
       droppedSequences: dropped,
-      rewardMean: batchMean,
-      rewardStd: standardDeviation(rewards, 0, size, batchMean, false),
+      rewardMean,
+      rewardStd: standardDeviation(rewards, 0, rewards.length, rewardMean, false),
       advantageMean,
       advantageStd: standardDeviation(advantages, 0, size, advantageMean, false),
       advantageMin,
