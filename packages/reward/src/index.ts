@@ -44,3 +44,5 @@ export type {
   WithHardeningOptions,
   WithRetryOptions,
 } from './define.js';
+export { createRptJudge, rptMatch, tokenByteBoundaries } from './rpt.js';
+export type { RptJudgeOptions, RptMatch, RptTokenizer, RptWhitespace, TokenBoundaries } from './rpt.js';

@@ -37,6 +37,7 @@ export interface RawJudgeFlags {
   judgeExtraBody?: string;
   promptFormat: string;
   system?: string;
+  rptWhitespace: string;
 }
 
 /** A judge spec that the registry resolves (built-ins, and plugins loaded before the flags are read). */
@@ -86,6 +87,7 @@ export const judgeFlagsSchema = z.object({
   judgeExtraBody: jsonObject.optional(),
   promptFormat: z.enum(['auto', 'chat', 'text'], { error: "must be 'auto', 'chat' or 'text'" }),
   system: z.string().optional(),
+  rptWhitespace: z.enum(['trim', 'exact'], { error: "must be 'trim' or 'exact'" }),
 });
 
 export type JudgeSettings = z.infer<typeof judgeFlagsSchema>;
@@ -118,7 +120,7 @@ export function addJudgeOptions(command: Command): Command {
   return command
     .option(
       '--judge <spec>',
-      "judge: 'lexical' (no model), or a generative judge on a backend: 'openai:<base URL>' (an OpenAI-compatible server), 'onnx:<model folder>', 'transformers:<model folder>', 'generative:<backend spec>', or a plugin's (RLPT_PLUGINS)",
+      "judge: 'lexical' (no model), 'rpt:<tokenizer>' (RPT's exact-prefix reward on the policy's token boundaries; the tokenizer is 'qwen3', a model folder or a tokenizer.json), or a generative judge on a backend: 'openai:<base URL>' (an OpenAI-compatible server), 'onnx:<model folder>', 'transformers:<model folder>', 'generative:<backend spec>', or a plugin's (RLPT_PLUGINS)",
       'lexical',
     )
     .option('--judge-model <name>', 'model name for an openai judge (required with openai:)')
@@ -159,7 +161,12 @@ export function addJudgeOptions(command: Command): Command {
       'openai judge: extra JSON fields of every request, e.g. \'{"chat_template_kwargs": {"reasoning_effort": "low"}}\'',
     )
     .option('--prompt-format <format>', "openai judge: 'auto', 'chat' or 'text'", 'auto')
-    .option('--system <text>', 'openai judge: system message (chat format)');
+    .option('--system <text>', 'openai judge: system message (chat format)')
+    .option(
+      '--rpt-whitespace <trim|exact>',
+      "rpt judge: 'trim' ignores the prediction's outer and the reference's leading white space; 'exact' compares every byte",
+      'trim',
+    );
 }
 
 /** Builds the judge the flags describe. Packages are imported there, lazily. */
