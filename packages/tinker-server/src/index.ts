@@ -1,0 +1,1 @@
+export { createTinkerServer, type TinkerServer, type TinkerServerOptions } from './server.js';
