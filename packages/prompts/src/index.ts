@@ -26,7 +26,7 @@ export {
   presets,
   tinyPreset,
 } from './presets.js';
-export type { JudgePromptInput, RenderPromptOptions, TaskPromptInput } from './task.js';
+export type { JudgePromptInput, PromptTask, RenderPromptOptions, TaskPromptInput } from './task.js';
 export { renderJudgePrompt, renderTaskPrompt } from './task.js';
 export type { CompileTemplateOptions, PromptTemplate, TemplateKind } from './template.js';
 export {

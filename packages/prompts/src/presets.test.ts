@@ -151,6 +151,21 @@ describe('getPreset and definePreset', () => {
     );
     expect(() => definePreset({ name: '' })).toThrow(/non-empty `name`/);
   });
+
+  it("gives a preset written before the next-token task the paper's next-token prompt", () => {
+    const old = definePreset({
+      name: 'old',
+      asr: '{context}',
+      msr: '{prompt} {next_step}',
+      grmPrefix: '{reference} {predicted}',
+      grmStrict: '{reference} {predicted}',
+    });
+    expect(old.nextToken).toBe(paperPreset.nextToken);
+    expect(definePreset({ name: 't', base: 'tiny' }).nextToken).toBe(tinyPreset.nextToken);
+    expect(() => definePreset({ name: 'bad', base: 'paper', nextToken: '{reference}' })).toThrow(
+      PromptTemplateError,
+    );
+  });
 });
 
 describe('loadPreset', () => {
@@ -182,7 +197,7 @@ describe('loadPreset', () => {
     const error = await loadPreset({ files: { msr: bad } }).catch((caught: unknown) => caught);
     expect((error as Error).message).toContain(`"${bad}" (msr)`);
     await expect(loadPreset({ files: { grm_prefix: bad } as never })).rejects.toThrow(
-      /Unknown template kind "grm_prefix".*asr, msr, grmPrefix, grmStrict/,
+      /Unknown template kind "grm_prefix".*asr, msr, nextToken, grmPrefix, grmStrict/,
     );
     await expect(loadPreset({ files: { asr: path.join(dir, 'absent.txt') } })).rejects.toThrow(
       /no such file/,

@@ -9,6 +9,11 @@ export interface PromptPreset {
   readonly asr: string;
   /** MSR: fill in s_i between s_<i and s_{i+1}. Placeholders `{prompt}`, `{next_step}`. */
   readonly msr: string;
+  /**
+   * Next token (RPT, METHOD.md §8): predict the exact text that follows `{context}`, which may end inside
+   * a word; rewarded by `@rlpt/reward`'s RPT judge. Placeholder `{context}`.
+   */
+  readonly nextToken: string;
   /** Judge, prefix reward. Placeholders `{reference}`, `{predicted}`. */
   readonly grmPrefix: string;
   /** Judge, strict reward. Placeholders `{reference}`, `{predicted}`. */
@@ -39,7 +44,8 @@ const paperGrmScoring = [
  * The prompts of the RLPT paper (arXiv 2509.19249), byte for byte as published (METHOD.md §3–4): ASR, MSR
  * and the prefix-reward judge. The paper does not publish its strict-reward judge prompt; `grmStrict` is
  * this project's: the prefix prompt's structure, asking whether the Predicted text expresses the same
- * content as the Reference (not a prefix of it).
+ * content as the Reference (not a prefix of it). `nextToken` is this project's too: the ASR prompt's
+ * reason-then-tag shape for RPT's next-token task (RPT does not publish a prompt in this shape).
  */
 export const paperPreset: PromptPreset = Object.freeze({
   name: 'paper',
@@ -62,6 +68,16 @@ export const paperPreset: PromptPreset = Object.freeze({
     '## Task ##: Fill in the <MASK> section of the material with appropriate sentences or a solution step.',
     '',
     'Carefully reason step by step to determine the most suitable completion. Finally, provide your best prediction for the <MASK> section. Enclose your final answer for the <MASK> part within <|startofprediction|> and <|endofprediction|>.',
+  ),
+  // Ours: ASR's shape for the next-token task (RPT's reward compares bytes, so "exactly" matters).
+  nextToken: lines(
+    'Complete the text provided under ### Context by predicting the next token: the exact characters that come next, which may finish the last word or be the start of the next one.',
+    '',
+    'Please reason step by step to determine the most probable continuation, and then enclose your final answer within <|startofprediction|> and <|endofprediction|> tags. Write the continuation exactly as it would appear in the text; it may span several tokens.',
+    '',
+    '### Context',
+    '',
+    '{context}',
   ),
   grmPrefix: lines(
     '## Task',
@@ -119,6 +135,7 @@ export const tinyPreset: PromptPreset = Object.freeze({
     'Fill in <MASK> as <|startofprediction|> sentence <|endofprediction|> .',
     '{prompt} <MASK> {next_step}',
   ),
+  nextToken: lines('Predict the next word as <|startofprediction|> word <|endofprediction|> .', '{context}'),
   grmPrefix: lines(
     'Score 1 if Predicted means the same as the start of Reference , else 0 . Reply Score: 0 or Score: 1 .',
     'Reference: {reference}',
@@ -179,7 +196,8 @@ export function definePreset(
   const base = preset.base === undefined ? undefined : getPreset(preset.base);
   const templates = {} as Record<TemplateKind, string>;
   for (const kind of TEMPLATE_KINDS) {
-    const text = preset[kind] ?? base?.[kind];
+    // Presets written before the next-token task get the paper's next-token prompt.
+    const text = preset[kind] ?? base?.[kind] ?? (kind === 'nextToken' ? paperPreset.nextToken : undefined);
     if (text === undefined) {
       throw new InvalidArgumentError({
         argument: `preset.${kind}`,

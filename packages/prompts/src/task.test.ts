@@ -33,6 +33,26 @@ describe('renderTaskPrompt', () => {
     ).toBe(true);
   });
 
+  it('renders the next-token prompt in the ASR shape: instruction, reason-then-tag, ### Context last', () => {
+    // The context of a next-token sample may end inside a word; it is inserted literally.
+    const rendered = renderTaskPrompt('next-token', { context: 'Before we proceed any fur' });
+    expect(rendered).toBe(paperPreset.nextToken.replace('{context}', 'Before we proceed any fur'));
+    expect(rendered).toMatch(/^Complete the text provided under ### Context by predicting the next token/);
+    expect(rendered).toContain('<|startofprediction|> and <|endofprediction|> tags');
+    expect(rendered.endsWith('### Context\n\nBefore we proceed any fur')).toBe(true);
+    // Same skeleton as ASR: the lines around the instruction and the context heading match.
+    const shape = (text: string) =>
+      text.split('\n').map((line) => (line.startsWith('###') || line === '' ? line : '*'));
+    expect(shape(rendered)).toEqual(shape(renderTaskPrompt('asr', { context: 'Before we proceed any fur' })));
+    expect(renderTaskPrompt('next-token', { context: 'Now Mia has' }, { preset: 'tiny' })).toBe(
+      'Predict the next word as <|startofprediction|> word <|endofprediction|> .\nNow Mia has',
+    );
+    expect(renderTaskPrompt('next-token', { context: 'x' }, { template: 'Next: {context}' })).toBe('Next: x');
+    expect(() => renderTaskPrompt('next-token', { context: 'x' }, { template: '{prompt}' })).toThrow(
+      PromptTemplateError,
+    );
+  });
+
   it('uses the tiny preset by name', () => {
     expect(renderTaskPrompt('msr', sample, { preset: 'tiny' })).toBe(
       `Fill in <MASK> as <|startofprediction|> sentence <|endofprediction|> .\n${sample.context} <MASK> ${sample.next}`,
@@ -103,7 +123,7 @@ describe('renderTaskPrompt', () => {
       /context .* got number/,
     );
     expect(() => renderTaskPrompt('qa' as 'asr', sample)).toThrow(
-      /Unknown task "qa"; expected 'asr' or 'msr'/,
+      /Unknown task "qa"; expected 'asr', 'msr' or 'next-token'/,
     );
     expect(() => renderTaskPrompt('asr', null as never)).toThrow(/needs \{ context, next \}/);
     expect(() => renderTaskPrompt('asr', sample, { preset: 'huge' as 'paper' })).toThrow(

@@ -1,4 +1,7 @@
 import { InvalidArgumentError, type JudgeMode, type TaskKind } from '@rlpt/spec';
+
+/** The tasks a policy prompt is rendered for: RLPT's ASR and MSR, and RPT's next token. */
+export type PromptTask = TaskKind | 'next-token';
 import type { ChatRenderOptions, ChatTemplate } from './chat.js';
 import { getPreset, type PresetName, type PromptPreset } from './presets.js';
 import { compileTemplate, type PromptTemplate, renderTemplate, type TemplateKind } from './template.js';
@@ -78,7 +81,7 @@ function render(kind: TemplateKind, values: Record<string, string>, options: Ren
  * @throws InvalidArgumentError for an unknown task or a missing value; PromptTemplateError for a bad template.
  */
 export function renderTaskPrompt(
-  task: TaskKind,
+  task: PromptTask,
   input: TaskPromptInput,
   options: RenderPromptOptions = {},
 ): string {
@@ -90,6 +93,7 @@ export function renderTaskPrompt(
   }
   const context = requireString(input.context, 'input.context', `The ${task} prompt's context (s_<i)`);
   if (task === 'asr') return render('asr', { context }, options);
+  if (task === 'next-token') return render('nextToken', { context }, options);
   if (task === 'msr') {
     const next = requireString(
       input.next,
@@ -100,7 +104,7 @@ export function renderTaskPrompt(
   }
   throw new InvalidArgumentError({
     argument: 'task',
-    message: `Unknown task "${String(task)}"; expected 'asr' or 'msr'.`,
+    message: `Unknown task "${String(task)}"; expected 'asr', 'msr' or 'next-token'.`,
   });
 }
 

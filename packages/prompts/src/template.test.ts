@@ -97,7 +97,7 @@ describe('compileTemplate', () => {
       /"x" must be a string/,
     );
     expect(() => compileTemplate('{context}', { kind: 'summary' as 'asr' })).toThrow(
-      /Unknown template kind "summary".*asr, msr, grmPrefix, grmStrict/,
+      /Unknown template kind "summary".*asr, msr, nextToken, grmPrefix, grmStrict/,
     );
   });
 

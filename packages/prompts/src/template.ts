@@ -5,12 +5,13 @@ import { ConfigError, type ConfigIssue, InvalidArgumentError } from '@rlpt/spec'
  * The four prompts RLPT needs: the two policy tasks (ASR, MSR) and the two judge prompts
  * (GRM with the prefix reward, GRM with the strict reward).
  */
-export type TemplateKind = 'asr' | 'msr' | 'grmPrefix' | 'grmStrict';
+export type TemplateKind = 'asr' | 'msr' | 'nextToken' | 'grmPrefix' | 'grmStrict';
 
 /** Every template kind, in a stable order. */
 export const TEMPLATE_KINDS: readonly TemplateKind[] = Object.freeze([
   'asr',
   'msr',
+  'nextToken',
   'grmPrefix',
   'grmStrict',
 ]);
@@ -23,6 +24,7 @@ export const TEMPLATE_KINDS: readonly TemplateKind[] = Object.freeze([
 export const TEMPLATE_PLACEHOLDERS: Readonly<Record<TemplateKind, readonly string[]>> = Object.freeze({
   asr: Object.freeze(['context']),
   msr: Object.freeze(['prompt', 'next_step']),
+  nextToken: Object.freeze(['context']),
   grmPrefix: Object.freeze(['reference', 'predicted']),
   grmStrict: Object.freeze(['reference', 'predicted']),
 });
