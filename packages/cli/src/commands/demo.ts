@@ -8,6 +8,7 @@ interface DemoFlags {
   parallel?: string;
   resume?: boolean;
   overwrite?: boolean;
+  policy: string;
   worker?: string;
 }
 
@@ -22,6 +23,14 @@ export function register(program: Command): void {
     .option('--parallel <n>', 'jobs at once, one core each (default: min(2, cores))')
     .option('--resume', 'continue an interrupted demo in --out from its checkpoints')
     .option('--overwrite', 'delete an earlier demo in --out and start over')
+    .addOption(
+      new Option(
+        '--policy <where>',
+        'rollouts in process (local) or behind a real `rlpt serve model` that gets the weights pushed after every update (served)',
+      )
+        .choices(['local', 'served'])
+        .default('local'),
+    )
     // Internal: one job in a child process.
     .addOption(new Option('--worker <json>').hideHelp())
     .action(async (flags: DemoFlags) => {
@@ -42,6 +51,7 @@ export function register(program: Command): void {
         ...(flags.parallel ? { parallel: Number(flags.parallel) } : {}),
         resume: Boolean(flags.resume),
         overwrite: Boolean(flags.overwrite),
+        policy: flags.policy as 'local' | 'served',
         onProgress: (job, phase, done, total) => {
           const key = `${job.name}:${phase}`;
           let bar = bars.get(key);

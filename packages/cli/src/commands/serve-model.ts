@@ -24,6 +24,7 @@ interface RawFlags {
   bodyTimeoutMs: string;
   shutdownTimeoutMs: string;
   logRequests?: boolean;
+  threads?: string;
 }
 
 const flagsSchema = z.object({
@@ -41,6 +42,7 @@ const flagsSchema = z.object({
   bodyTimeoutMs: integer(1),
   shutdownTimeoutMs: integer(0),
   logRequests: z.boolean().optional(),
+  threads: integer(1).optional(),
 });
 
 /** The validated settings of `rlpt serve model`. */
@@ -67,14 +69,25 @@ interface LoadedModel {
   maxModelLength: number;
 }
 
-async function loadModel(dir: string, maxBatch: number, batchWindowMs: number): Promise<LoadedModel> {
+async function loadModel(
+  dir: string,
+  maxBatch: number,
+  batchWindowMs: number,
+  threads: number | undefined,
+): Promise<LoadedModel> {
   const [{ createOnnxBackend }, { loadTokenizer, readModelConfig }, { createDecodeEngine }] =
     await Promise.all([import('@rlpt/backend-onnx'), import('@rlpt/model'), import('@rlpt/serve')]);
-  const backend = createOnnxBackend({ modelDir: dir });
+  const backend = createOnnxBackend({ modelDir: dir, ...(threads ? { threads } : {}) });
   await backend.init();
   const [{ tokenizer }, { config }] = await Promise.all([loadTokenizer(dir), readModelConfig(dir)]);
   const detokenize = (tokenIds: number[]) => tokenizer.decode(tokenIds, { skip_special_tokens: true });
-  const engine = await createDecodeEngine({ modelDir: dir, decode: detokenize, maxBatch, batchWindowMs });
+  const engine = await createDecodeEngine({
+    modelDir: dir,
+    decode: detokenize,
+    maxBatch,
+    batchWindowMs,
+    ...(threads ? { session: { threads } } : {}),
+  });
   return {
     backend,
     engine,
@@ -109,6 +122,7 @@ export async function runServeModel(settings: ServeModelSettings): Promise<void>
     dir,
     settings.maxBatch,
     settings.batchWindowMs,
+    settings.threads,
   );
   const server = createModelServer({
     backend,
@@ -171,6 +185,7 @@ export function register(serve: Command): void {
     .option('--body-timeout-ms <ms>', 'time a client has to send the whole body (then 408)', '30000')
     .option('--shutdown-timeout-ms <ms>', 'on SIGINT/SIGTERM, how long to let requests finish', '30000')
     .option('--log-requests', 'print one line per request on stderr')
+    .option('--threads <n>', "onnxruntime intra-op threads (default: onnxruntime's choice, one per core)")
     .addHelpText(
       'after',
       '\nExample:\n  rlpt serve model --model runs/demo/checkpoints/step-100/model --port 8000\n  curl http://127.0.0.1:8000/v1/completions -H "content-type: application/json" \\\n    -d \'{"model": "model", "prompt": "The capital of France is", "max_tokens": 16}\'\n',

@@ -297,6 +297,13 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
     `Total wall time: ${Math.round(input.seconds)} s. Seeds ran in parallel, one onnxruntime thread each.`,
     '',
   );
+  const servedRuns = results.filter((result) => result.policy === 'served');
+  if (servedRuns.length > 0) {
+    lines.push(
+      `Policy: rollouts and evaluations ran behind \`rlpt serve model\` (one server per seed), which received the learner's weights after every update (POST /update_weights_from_disk): ${servedRuns.map((result) => `seed ${result.seed}: ${result.weightPushes ?? 0} pushes`).join(', ')}.`,
+      '',
+    );
+  }
   await writeFile(join(outDir, 'report.md'), lines.join('\n'));
   await writeFile(
     join(outDir, 'summary.json'),

@@ -26,6 +26,8 @@ export interface DemoOptions {
   resume?: boolean;
   /** Delete an earlier demo in `out` first. */
   overwrite?: boolean;
+  /** Rollouts in process (`local`, default) or behind `rlpt serve model` with weights pushed every step (`served`). */
+  policy?: 'local' | 'served';
   /** Progress of a job: `done/total` of its current phase. */
   onProgress?: (job: DemoJob, phase: string, done: number, total: number | undefined) => void;
   onLog?: (line: string) => void;
@@ -71,7 +73,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const jobs = demoJobs(options.quick, seeds);
   const parallel = Math.max(1, options.parallel ?? Math.min(2, availableParallelism()));
   const budget = options.quick ? quickBudget : fullBudget;
-  await writeJsonAtomic(join(out, 'demo.json'), { quick: options.quick, seeds, jobs, budget });
+  const policy = options.policy ?? 'local';
+  await writeJsonAtomic(join(out, 'demo.json'), { quick: options.quick, seeds, jobs, budget, policy });
 
   const results = new Map<string, DemoSeedResult>();
   const queue = [...jobs];
@@ -127,7 +130,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
 /** Runs one job as `rlpt demo --worker <json>` so seeds use separate cores. */
 async function runJobProcess(job: DemoJob, out: string, options: DemoOptions): Promise<DemoSeedResult> {
   const script = process.argv[1]!;
-  const spec = JSON.stringify({ ...job, out, quick: options.quick, resume: options.resume ?? false });
+  const spec = JSON.stringify({
+    ...job,
+    out,
+    quick: options.quick,
+    resume: options.resume ?? false,
+    policy: options.policy ?? 'local',
+  });
   const child = spawn(process.execPath, [...process.execArgv, script, 'demo', '--worker', spec], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, OMP_NUM_THREADS: '1' },
@@ -169,7 +178,12 @@ async function runJobProcess(job: DemoJob, out: string, options: DemoOptions): P
 
 /** Entry point of a worker process: runs one job and writes its result atomically. */
 export async function runDemoWorker(specJson: string): Promise<void> {
-  const spec = JSON.parse(specJson) as DemoJob & { out: string; quick: boolean; resume: boolean };
+  const spec = JSON.parse(specJson) as DemoJob & {
+    out: string;
+    quick: boolean;
+    resume: boolean;
+    policy?: 'local' | 'served';
+  };
   const budget: DemoBudget = spec.quick ? quickBudget : fullBudget;
   const dir = join(spec.out, spec.name);
   const result = await runDemoSeed({
@@ -180,6 +194,7 @@ export async function runDemoWorker(specJson: string): Promise<void> {
     control: spec.control,
     threads: 1,
     resume: spec.resume,
+    policy: spec.policy ?? 'local',
     onEvent: (event) => {
       if (event.type === 'progress') {
         process.stdout.write(

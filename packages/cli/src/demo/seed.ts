@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
 import type { EvaluateResult, RlItem, StageSummary } from '@rlpt/trainer';
+import { type ServedPolicy, startServedPolicy } from './served-policy.js';
 
 /** Sizes of one demo seed. */
 export interface DemoBudget {
@@ -56,6 +57,11 @@ export interface DemoSeedOptions {
   /** onnxruntime threads (1: seeds run in parallel, one per core). */
   threads: number;
   resume?: boolean;
+  /**
+   * Where rollouts and evaluations run: `local` (an in-process onnx backend per exported policy) or
+   * `served` (one `rlpt serve model` child process that gets every update's weights pushed).
+   */
+  policy?: 'local' | 'served';
   onEvent?: (event: RlptEvent) => void;
 }
 
@@ -74,6 +80,9 @@ export interface DemoSeedResult {
   /** CPU seconds per phase (this process, all threads). */
   cpuSeconds: Record<string, number>;
   stages: Record<string, StageSummary>;
+  /** Where the policy ran (`served`: weights pushed to `rlpt serve model` `weightPushes` times). */
+  policy?: 'local' | 'served';
+  weightPushes?: number;
 }
 
 const tags = ['<|startofprediction|>', '<|endofprediction|>'];
@@ -158,7 +167,12 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
       maxGradNorm: 1,
       seed,
     });
-  const loadPolicy = async (dir: string) => createOnnxBackend({ modelDir: dir, threads: options.threads });
+  let served: ServedPolicy | undefined;
+  const loadPolicy = async (dir: string) => {
+    if (options.policy !== 'served') return createOnnxBackend({ modelDir: dir, threads: options.threads });
+    served ??= await startServedPolicy(dir, { threads: options.threads });
+    return served.backend;
+  };
   const learner = await makeLearner();
   const trainer = await Trainer.create({
     runDir: join(outDir, 'run'),
@@ -275,6 +289,8 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     lap('control');
   }
   await learner.close?.();
+  const weightPushes = served?.pushes();
+  await served?.close();
   return {
     seed,
     reward: options.reward,
@@ -287,5 +303,7 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     seconds,
     cpuSeconds,
     stages,
+    policy: options.policy ?? 'local',
+    ...(weightPushes !== undefined ? { weightPushes } : {}),
   };
 }
