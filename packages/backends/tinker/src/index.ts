@@ -1,0 +1,1 @@
+export { createTinkerBackend, type TinkerBackend, type TinkerBackendSettings } from './backend.js';
