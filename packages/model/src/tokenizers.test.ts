@@ -6,6 +6,7 @@ import { ModelLoadError } from '@rlpt/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   charTokenizer,
+  loadTextTokenizer,
   loadTokenizer,
   qwen3Tokenizer,
   type TokenizerFiles,
@@ -98,6 +99,31 @@ describe('qwen3Tokenizer and loadTokenizer', () => {
     expect(tokenizer.token_to_id('<|im_end|>')).toBe(files.eosTokenId);
     const { ids } = tokenizer.encode('Hello world', { add_special_tokens: false });
     expect(ids).toEqual([9707, 1879]);
+    // The training adapter: no special tokens added, specials skipped on decode, EOS from the config
+    // (Qwen3's tokenizer_config has no bos_token).
+    const text = await loadTextTokenizer(dir);
+    expect(text.encode('Hello world')).toEqual([9707, 1879]);
+    expect(text.eosTokenId).toBe(151645);
+    expect(text.bosTokenId).toBeUndefined();
+    expect(text.decode([9707, 1879, 151645])).toBe('Hello world');
+  });
+
+  it('reads BOS/EOS written as { content } objects', async () => {
+    const files = charTokenizer({ alphabet: 'ab' });
+    const dir = join(root, 'objects');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(files.tokenizer));
+    await writeFile(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify({
+        ...files.tokenizerConfig,
+        bos_token: { content: '<bos>' },
+        eos_token: { content: '<eos>' },
+      }),
+    );
+    const text = await loadTextTokenizer(dir);
+    expect([text.bosTokenId, text.eosTokenId]).toEqual([1, 2]);
+    expect(text.encode('ab')).toEqual(build(files).encode('ab', { add_special_tokens: false }).ids);
   });
 
   it('names the missing file', async () => {

@@ -282,3 +282,33 @@ export async function loadTokenizer(
     });
   }
 }
+
+/**
+ * A model folder's tokenizer as training code uses it: `encode` adds no special tokens, `decode` skips
+ * them, and BOS/EOS ids come from `tokenizer_config.json` (`bos_token`/`eos_token`, strings or
+ * `{ content }` objects). Structurally the `TokenizerLike` of `@rlpt/trainer`.
+ */
+export interface TextTokenizer {
+  encode(text: string): number[];
+  decode(ids: ArrayLike<number>): string;
+  eosTokenId?: number;
+  bosTokenId?: number;
+}
+
+/** Loads a model folder's tokenizer as a {@link TextTokenizer} (see {@link loadTokenizer} for errors). */
+export async function loadTextTokenizer(dir: string): Promise<TextTokenizer> {
+  const { tokenizer, config } = await loadTokenizer(dir);
+  const idOf = (token: unknown) => {
+    const text =
+      typeof token === 'object' && token !== null ? (token as { content?: unknown }).content : token;
+    return typeof text === 'string' ? tokenizer.token_to_id(text) : undefined;
+  };
+  const eos = idOf(config.eos_token);
+  const bos = idOf(config.bos_token);
+  return {
+    encode: (text) => Array.from(tokenizer.encode(text, { add_special_tokens: false }).ids),
+    decode: (ids) => tokenizer.decode(Array.from(ids), { skip_special_tokens: true }),
+    ...(eos !== undefined ? { eosTokenId: eos } : {}),
+    ...(bos !== undefined ? { bosTokenId: bos } : {}),
+  };
+}

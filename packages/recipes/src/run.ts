@@ -296,21 +296,8 @@ function wordsOf(texts: Iterable<string>): string[] {
 
 /** The trainer's tokenizer over a model folder (no special tokens added; BOS/EOS from tokenizer_config). */
 async function folderTokenizer(modelDir: string): Promise<TokenizerLike> {
-  const { loadTokenizer } = await import('@rlpt/model');
-  const { tokenizer, config } = await loadTokenizer(modelDir);
-  const idOf = (token: unknown) => {
-    const text =
-      typeof token === 'object' && token !== null ? (token as { content?: unknown }).content : token;
-    return typeof text === 'string' ? tokenizer.token_to_id(text) : undefined;
-  };
-  const eos = idOf(config.eos_token);
-  const bos = idOf(config.bos_token);
-  return {
-    encode: (text) => Array.from(tokenizer.encode(text, { add_special_tokens: false }).ids),
-    decode: (ids) => tokenizer.decode(Array.from(ids), { skip_special_tokens: true }),
-    ...(eos !== undefined ? { eosTokenId: eos } : {}),
-    ...(bos !== undefined ? { bosTokenId: bos } : {}),
-  };
+  const { loadTextTokenizer } = await import('@rlpt/model');
+  return loadTextTokenizer(modelDir);
 }
 
 async function exists(path: string): Promise<boolean> {

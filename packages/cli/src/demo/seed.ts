@@ -100,7 +100,7 @@ function templateWords(text: string): string[] {
 export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedResult> {
   const [
     { buildDemoCorpus, demoVocabulary },
-    { createTinyModel, loadTokenizer, countParameters },
+    { createTinyModel, loadTextTokenizer, countParameters },
     learnerPkg,
   ] = await Promise.all([import('@rlpt/data'), import('@rlpt/model'), import('@rlpt/learner-onnx')]);
   const [{ createOnnxBackend }, { createLexicalJudge }, { renderTaskPrompt, presets }, { Trainer }] =
@@ -150,14 +150,8 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     seed,
     overwrite: true,
   });
-  const { tokenizer: hfTokenizer } = await loadTokenizer(modelDir);
-  const bosTokenId = model.tokenizerFiles.bosTokenId;
-  const tokenizer = {
-    encode: (text: string) => Array.from(hfTokenizer.encode(text, { add_special_tokens: false }).ids),
-    decode: (ids: ArrayLike<number>) => hfTokenizer.decode(Array.from(ids), { skip_special_tokens: true }),
-    eosTokenId: model.tokenizerFiles.eosTokenId,
-    ...(bosTokenId !== undefined ? { bosTokenId } : {}),
-  };
+  // The word-level tokenizer's config names <bos>/<eos>: the same ids as model.tokenizerFiles.
+  const tokenizer = await loadTextTokenizer(modelDir);
 
   const makeLearner = async () =>
     learnerPkg.createOnnxLearner({

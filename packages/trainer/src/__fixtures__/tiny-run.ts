@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { createOnnxBackend } from '@rlpt/backend-onnx';
 import { createOnnxLearner, type OnnxLearner } from '@rlpt/learner-onnx';
-import { createTinyModel, loadTokenizer } from '@rlpt/model';
+import { createTinyModel, loadTextTokenizer } from '@rlpt/model';
 import { renderTaskPrompt } from '@rlpt/prompts';
 import { createLexicalJudge } from '@rlpt/reward';
 import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
@@ -116,19 +116,7 @@ export async function buildTinyModel(dir: string, seed = 1): Promise<{ dir: stri
 
 /** The trainer's tokenizer over a model folder's `tokenizer.json` (ids as the backend sees them). */
 export async function tinyTokenizer(modelDir: string): Promise<TokenizerLike> {
-  const { tokenizer, config } = await loadTokenizer(modelDir);
-  const idOf = (token: unknown) => {
-    const text = typeof token === 'object' && token !== null ? (token as { content?: unknown }).content : token;
-    return typeof text === 'string' ? tokenizer.token_to_id(text) : undefined;
-  };
-  const eos = idOf(config.eos_token);
-  const bos = idOf(config.bos_token);
-  return {
-    encode: (text) => Array.from(tokenizer.encode(text, { add_special_tokens: false }).ids),
-    decode: (ids) => tokenizer.decode(Array.from(ids), { skip_special_tokens: true }),
-    ...(eos !== undefined ? { eosTokenId: eos } : {}),
-    ...(bos !== undefined ? { bosTokenId: bos } : {}),
-  };
+  return loadTextTokenizer(modelDir);
 }
 
 export async function tinyLearner(modelDir: string): Promise<OnnxLearner> {
