@@ -2,7 +2,7 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
 import type { ChatTemplate } from '@rlpt/prompts';
 import { InvalidArgumentError, type Logger, ModelLoadError, type Prompt, type Warning } from '@rlpt/spec';
-import { readModelFolder, tokenIdList } from './model-folder.js';
+import { decodingConfig, readModelFolder } from './model-folder.js';
 import { cpuSessionOptions, DecoderSession } from './session.js';
 import { SoftmaxHead } from './softmax-head.js';
 import { fail, type ResolvedRequest } from './request.js';
@@ -61,27 +61,14 @@ export async function loadModel(
   } catch (error) {
     chatError = error;
   }
-  const config = info.config;
-  // As in transformers: generation_config.json's eos wins; config.json's is the fallback.
-  const generationEos = tokenIdList(info.generationConfig.eos_token_id);
-  const eosIds = new Set(generationEos.length > 0 ? generationEos : tokenIdList(config.eos_token_id));
-  if (eosIds.size === 0) {
+  const decoding = decodingConfig(info, () => {
     const eosToken = info.tokenizerConfig.eos_token;
     const content =
       typeof eosToken === 'string' ? eosToken : (eosToken as { content?: string } | null)?.content;
-    const id = content ? tokenizer.token_to_id(content) : undefined;
-    if (id !== undefined) eosIds.add(id);
-  }
-  const padId =
-    tokenIdList(info.generationConfig.pad_token_id)[0] ??
-    tokenIdList(config.pad_token_id)[0] ??
-    [...eosIds][0] ??
-    0;
-  const maxPositionsValue = config.max_position_embeddings ?? config.n_positions;
-  const maxPositions =
-    typeof maxPositionsValue === 'number' && maxPositionsValue > 0
-      ? maxPositionsValue
-      : Number.POSITIVE_INFINITY;
+    return content ? tokenizer.token_to_id(content) : undefined;
+  });
+  const eosIds = new Set(decoding.eosIds);
+  const { padId, maxPositions } = decoding;
   let tokenizerVocabSize = 0;
   for (const id of tokenizer.get_vocab(true).values())
     tokenizerVocabSize = Math.max(tokenizerVocabSize, id + 1);

@@ -54,8 +54,22 @@ async function readJson(
   }
 }
 
+/** Options of {@link readModelFolder}. */
+export interface ReadModelFolderOptions {
+  /**
+   * Whether `tokenizer.json` and `tokenizer_config.json` must be there (default true). The serve engine,
+   * which gets token ids from its caller, reads a folder without them (they come back as `{}`).
+   */
+  tokenizerFiles?: boolean;
+}
+
 /** Reads config, generation config and tokenizer files, and finds the ONNX decoder. */
-export async function readModelFolder(modelDir: string, modelFile?: string): Promise<ModelFolderInfo> {
+export async function readModelFolder(
+  modelDir: string,
+  modelFile?: string,
+  options: ReadModelFolderOptions = {},
+): Promise<ModelFolderInfo> {
+  const tokenizerFiles = options.tokenizerFiles ?? true;
   if (typeof modelDir !== 'string' || modelDir.length === 0) {
     throw new InvalidArgumentError({
       argument: 'modelDir',
@@ -90,16 +104,16 @@ export async function readModelFolder(modelDir: string, modelFile?: string): Pro
   const [config, generationConfig, tokenizerJson, tokenizerConfig] = await Promise.all([
     readJson(join(dir, 'config.json'), true, hint),
     readJson(join(dir, 'generation_config.json'), false, hint),
-    readJson(join(dir, 'tokenizer.json'), true, hint),
-    readJson(join(dir, 'tokenizer_config.json'), true, hint),
+    readJson(join(dir, 'tokenizer.json'), tokenizerFiles, hint),
+    readJson(join(dir, 'tokenizer_config.json'), tokenizerFiles, hint),
   ]);
   return {
     dir,
     onnxPath,
     config: config as Record<string, unknown>,
     generationConfig: generationConfig ?? {},
-    tokenizerJson: tokenizerJson as Record<string, unknown>,
-    tokenizerConfig: tokenizerConfig as Record<string, unknown>,
+    tokenizerJson: tokenizerJson ?? {},
+    tokenizerConfig: tokenizerConfig ?? {},
   };
 }
 
@@ -109,4 +123,36 @@ export function tokenIdList(value: unknown): number[] {
   if (Array.isArray(value))
     return value.filter((id): id is number => typeof id === 'number' && Number.isInteger(id));
   return [];
+}
+
+/** What decoding needs from a folder's configs. */
+export interface DecodingConfig {
+  /** End-of-sequence ids: generation_config.json's when it has any (as in transformers), else config.json's. */
+  eosIds: number[];
+  /** Id fed at padded positions: the pad id of either config, else the first eos id, else 0. */
+  padId: number;
+  /** `max_position_embeddings` (or `n_positions`); infinite when neither is set. */
+  maxPositions: number;
+}
+
+/**
+ * Eos ids, pad id and context length from `config.json` and `generation_config.json`. `fallbackEos` gives
+ * an eos id when neither config has one (the backend looks up the tokenizer's `eos_token`).
+ */
+export function decodingConfig(
+  info: Pick<ModelFolderInfo, 'config' | 'generationConfig'>,
+  fallbackEos?: () => number | undefined,
+): DecodingConfig {
+  const { config, generationConfig } = info;
+  const generationEos = tokenIdList(generationConfig.eos_token_id);
+  const eosIds = generationEos.length > 0 ? generationEos : tokenIdList(config.eos_token_id);
+  if (eosIds.length === 0) {
+    const id = fallbackEos?.();
+    if (id !== undefined) eosIds.push(id);
+  }
+  const padId =
+    tokenIdList(generationConfig.pad_token_id)[0] ?? tokenIdList(config.pad_token_id)[0] ?? eosIds[0] ?? 0;
+  const positions = config.max_position_embeddings ?? config.n_positions;
+  const maxPositions = typeof positions === 'number' && positions > 0 ? positions : Number.POSITIVE_INFINITY;
+  return { eosIds, padId, maxPositions };
 }

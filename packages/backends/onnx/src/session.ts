@@ -93,6 +93,18 @@ export async function cudaProviderInstalled(): Promise<{ installed: boolean; whe
   return { installed, where };
 }
 
+/**
+ * Opens a decoder session, importing onnxruntime-node only now (so importing this module costs nothing
+ * until a model is loaded).
+ */
+export async function openDecoderSession(
+  info: ModelFolderInfo,
+  options: DecoderSessionOptions,
+): Promise<DecoderSession> {
+  const ort = (await import('onnxruntime-node')) as OrtModule;
+  return DecoderSession.open(ort, info, options);
+}
+
 /** Session options shared by the decoder and helper graphs: CPU threads, no spinning unless asked. */
 export function cpuSessionOptions(options: {
   threads?: number;
@@ -261,12 +273,19 @@ export class DecoderSession {
 
   /** An empty cache (length 0) for `batch` rows. */
   emptyCache(batch: number): KvCache {
+    return this.zeroCache(batch, 0);
+  }
+
+  /** A cache of `batch` rows and `length` positions, all zeros (positions a mask hides). */
+  zeroCache(batch: number, length: number): KvCache {
+    const size = batch * this.kvHeads * length * this.headDim;
+    const dims = [batch, this.kvHeads, length, this.headDim];
     const tensors = this.pastNames.map(() =>
       this.cacheType === 'float16'
-        ? new this.ort.Tensor('float16', new Uint16Array(0), [batch, this.kvHeads, 0, this.headDim])
-        : new this.ort.Tensor('float32', new Float32Array(0), [batch, this.kvHeads, 0, this.headDim]),
+        ? new this.ort.Tensor('float16', new Uint16Array(size), dims)
+        : new this.ort.Tensor('float32', new Float32Array(size), dims),
     );
-    return { tensors, batch, length: 0 };
+    return { tensors, batch, length };
   }
 
   /**
@@ -274,8 +293,16 @@ export class DecoderSession {
    * optionally without its first `dropColumns` positions (padding no remaining row attends to).
    */
   selectRows(cache: KvCache, rows: readonly number[], dropColumns = 0): KvCache {
+    return this.reshape(cache, rows, cache.length - dropColumns);
+  }
+
+  /**
+   * Rebuilds a cache: row r of the result is row `rows[r]` of `cache`, resized to `length` positions by
+   * dropping (length < cache.length) or zero-padding (length > cache.length) positions on the left.
+   */
+  reshape(cache: KvCache, rows: readonly number[], length: number): KvCache {
     const { kvHeads, headDim } = this;
-    const length = cache.length - dropColumns;
+    const keep = Math.min(length, cache.length);
     const sourceRow = kvHeads * cache.length * headDim;
     const targetRow = kvHeads * length * headDim;
     const tensors = cache.tensors.map((tensor) => {
@@ -284,16 +311,14 @@ export class DecoderSession {
         rows.length * targetRow,
       );
       for (const [index, row] of rows.entries()) {
-        if (dropColumns === 0) {
+        if (length === cache.length) {
           target.set(source.subarray(row * sourceRow, (row + 1) * sourceRow), index * targetRow);
           continue;
         }
         for (let head = 0; head < kvHeads; head++) {
-          const from = row * sourceRow + (head * cache.length + dropColumns) * headDim;
-          target.set(
-            source.subarray(from, from + length * headDim),
-            index * targetRow + head * length * headDim,
-          );
+          const from = ((row * kvHeads + head) * cache.length + (cache.length - keep)) * headDim;
+          const to = ((index * kvHeads + head) * length + (length - keep)) * headDim;
+          target.set(source.subarray(from, from + keep * headDim), to);
         }
       }
       return new this.ort.Tensor(tensor.type as 'float32', target as Float32Array, [
@@ -304,6 +329,30 @@ export class DecoderSession {
       ]);
     });
     return { tensors, batch: rows.length, length };
+  }
+
+  /** Stacks the rows of two caches of equal length (`first`'s rows, then `second`'s); an empty one is skipped. */
+  concat(first: KvCache, second: KvCache): KvCache {
+    if (first.batch === 0) return second;
+    if (second.batch === 0) return first;
+    if (first.length !== second.length)
+      throw new Error(`concat: caches of ${first.length} and ${second.length} positions cannot be stacked.`);
+    const tensors = first.tensors.map((tensor, index) => {
+      const a = tensor.data as Float32Array | Uint16Array;
+      const b = second.tensors[index]?.data as Float32Array | Uint16Array;
+      const target = new (a.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(
+        a.length + b.length,
+      );
+      target.set(a, 0);
+      target.set(b, a.length);
+      return new this.ort.Tensor(tensor.type as 'float32', target as Float32Array, [
+        first.batch + second.batch,
+        this.kvHeads,
+        first.length,
+        this.headDim,
+      ]);
+    });
+    return { tensors, batch: first.batch + second.batch, length: first.length };
   }
 
   /** One forward pass. */

@@ -14,12 +14,45 @@ import {
   type TokenChoice,
 } from './sampling.js';
 import {
-  EngineSession,
+  type DecoderSession,
+  decodingConfig,
   type KvCache,
-  type ModelFolder,
+  openDecoderSession,
   readModelFolder,
-  type SessionOptions,
-} from './session.js';
+} from '@rlpt/backend-onnx/decoder';
+
+/** onnxruntime-node settings of the engine's decoder sessions. */
+export interface SessionOptions {
+  /** Intra-op threads (default: onnxruntime's choice). */
+  threads?: number;
+  /** In order of preference (default `['cpu']`); without CUDA's provider installed, CPU with a warning. */
+  executionProviders?: ('cpu' | 'cuda')[];
+}
+
+/** What the engine reads from a model folder (tokenizer files are the caller's business). */
+interface ModelFolder {
+  /** The folder as given. */
+  dir: string;
+  config: Record<string, unknown>;
+  eosIds: number[];
+  padId: number;
+  maxPositions: number;
+}
+
+/** Reads a model folder and opens its decoder (the one `@rlpt/backend-onnx` runs). */
+async function openWeights(
+  modelDir: string,
+  options: SessionOptions | undefined,
+  logger: Logger,
+): Promise<{ folder: ModelFolder; session: DecoderSession }> {
+  const info = await readModelFolder(modelDir, undefined, { tokenizerFiles: false });
+  const session = await openDecoderSession(info, {
+    ...(options?.threads ? { threads: options.threads } : {}),
+    executionProviders: options?.executionProviders ?? ['cpu'],
+    warn: (message) => logger.warn(message),
+  });
+  return { folder: { dir: modelDir, config: info.config, ...decodingConfig(info) }, session };
+}
 
 export interface EngineRequest {
   /** Prompt token ids (already tokenised). */
@@ -102,7 +135,7 @@ export interface EngineStats {
 }
 
 interface Weights {
-  session: EngineSession;
+  session: DecoderSession;
   version: number;
   /** Batches still running on these weights. */
   users: number;
@@ -190,7 +223,7 @@ export class DecodeEngine {
   #processor: LogitsProcessor | undefined;
   #closed = false;
 
-  private constructor(options: EngineOptions, folder: ModelFolder, session: EngineSession) {
+  private constructor(options: EngineOptions, folder: ModelFolder, session: DecoderSession) {
     this.#options = { maxBatch: 32, batchWindowMs: 5, ...options };
     this.#logger = options.logger ?? silentLogger;
     this.#folder = folder;
@@ -198,8 +231,11 @@ export class DecodeEngine {
   }
 
   static async create(options: EngineOptions): Promise<DecodeEngine> {
-    const folder = await readModelFolder(options.modelDir);
-    const session = await EngineSession.open(folder, options.session);
+    const { folder, session } = await openWeights(
+      options.modelDir,
+      options.session,
+      options.logger ?? silentLogger,
+    );
     return new DecodeEngine(options, folder, session);
   }
 
@@ -237,8 +273,7 @@ export class DecodeEngine {
    * Returns the number of sequences still running on older weights.
    */
   async updateWeights(modelDir: string): Promise<{ version: number; runningOnOldWeights: number }> {
-    const folder = await readModelFolder(modelDir);
-    const session = await EngineSession.open(folder, this.#options.session);
+    const { folder, session } = await openWeights(modelDir, this.#options.session, this.#logger);
     // The swap itself runs between decode steps, never while a step uses the old session.
     const runningOnOldWeights = await this.#task(async () => {
       const previous = this.#current;
