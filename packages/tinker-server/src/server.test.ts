@@ -243,7 +243,7 @@ describe('rlpt tinker server: the SDK call sequence (rl-engines.md §4.3a)', () 
     });
     const [a, b] = await Promise.all([
       call('/api/v1/asample', body(0, samplingSession)).then((reply) => result(reply.json?.request_id)),
-      call('/api/v1/asample', body(0, variantB?.sampling_session_id)).then((reply) =>
+      call('/api/v1/asample', body(0, variantB?.sampling_session_id as string)).then((reply) =>
         result(reply.json?.request_id),
       ),
     ]);
