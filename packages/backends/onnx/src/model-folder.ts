@@ -99,8 +99,9 @@ export async function readModelFolder(
       message: `No ONNX decoder in ${dir}: looked for ${candidates.join(', ')}. Pass \`modelFile\` if it has another name.`,
     });
   }
-  const hint =
-    'a model folder needs config.json, tokenizer.json and tokenizer_config.json next to onnx/model.onnx.';
+  const hint = tokenizerFiles
+    ? 'a model folder needs config.json, tokenizer.json and tokenizer_config.json next to onnx/model.onnx.'
+    : 'a model folder needs config.json next to its ONNX graph.';
   const [config, generationConfig, tokenizerJson, tokenizerConfig] = await Promise.all([
     readJson(join(dir, 'config.json'), true, hint),
     readJson(join(dir, 'generation_config.json'), false, hint),

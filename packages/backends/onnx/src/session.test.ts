@@ -141,6 +141,11 @@ describe('readModelFolder and decodingConfig', () => {
     await cp(join(tiny.dir, 'onnx', 'model.onnx'), join(bare, 'onnx', 'model.onnx'));
     await expect(readModelFolder(bare)).rejects.toThrow(ModelLoadError);
     await expect(readModelFolder(bare)).rejects.toThrow(/tokenizer\.json/);
+    await expect(
+      readModelFolder(join(root, 'tiny', 'onnx'), join(bare, 'onnx', 'model.onnx'), {
+        tokenizerFiles: false,
+      }),
+    ).rejects.toThrow(/config\.json: a model folder needs config\.json next to its ONNX graph/);
     const info = await readModelFolder(bare, undefined, { tokenizerFiles: false });
     expect(info.onnxPath).toBe(join(bare, 'onnx', 'model.onnx'));
     expect(info.tokenizerJson).toEqual({});
