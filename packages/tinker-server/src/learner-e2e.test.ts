@@ -70,7 +70,6 @@ async function onnxLearner(adam: { weightDecay: number }, maxGradNorm: number): 
     threads: 1,
     adam: { beta1: 0.9, beta2: 0.95, eps: 1e-12, weightDecay: adam.weightDecay },
     maxGradNorm,
-    decay: () => true,
   });
   closers.push(() => learner.close());
   return learner;

@@ -475,8 +475,6 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
       threads,
       adam: { beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weight_decay },
       maxGradNorm: adam.grad_clip_norm > 0 ? adam.grad_clip_norm : Number.POSITIVE_INFINITY,
-      // AdamW decays every tensor Tinker-style when weight decay is asked for (norms included).
-      decay: () => true,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       logger,
     });

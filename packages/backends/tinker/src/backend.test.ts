@@ -102,3 +102,17 @@ describe('@rlpt/backend-tinker', () => {
     await backend.close();
   });
 });
+
+describe('tinkerBackendProvider (registry spec tinker:URL)', () => {
+  it('creates a working backend from tinker:URL with baseModel and tokenizerDir, and names a missing baseModel', async () => {
+    const { tinkerBackendProvider } = await import('./index.js');
+    const backend = await tinkerBackendProvider.create(server.url, {
+      baseModel: 'tiny',
+      tokenizerDir: model.dir,
+    });
+    const result = await backend.generate({ prompts: ['ab'], maxTokens: 3, temperature: 0 });
+    expect(result.results[0]?.completions).toHaveLength(1);
+    await backend.close?.();
+    await expect(tinkerBackendProvider.create(server.url, {})).rejects.toThrow(/needs the base model name/);
+  });
+});
