@@ -472,6 +472,8 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
   const newLearner = async (dir: string, adam: AdamKey) =>
     createOnnxLearner({
       modelDir: dir,
+      // Tokenizer files come from the served folder: a rebuild folder is removed after loading.
+      tokenizer: { copyFrom: modelDir },
       threads,
       adam: { beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weight_decay },
       maxGradNorm: adam.grad_clip_norm > 0 ? adam.grad_clip_norm : Number.POSITIVE_INFINITY,
