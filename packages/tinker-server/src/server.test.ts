@@ -481,3 +481,34 @@ describe('rlpt tinker server: the SDK call sequence (rl-engines.md §4.3a)', () 
     },
   );
 });
+
+describe('finished futures expire', () => {
+  it('drops a finished future after futureTtlMs: retrieve_future then answers 404', async () => {
+    const short = await createTinkerServer({ modelDir: model.dir, baseModel: 'tiny', futureTtlMs: 50 });
+    try {
+      const session = (await (
+        await fetch(`${short.url}/api/v1/create_session`, { method: 'POST', body: '{}' })
+      ).json()) as { session_id: string };
+      const created = (await (
+        await fetch(`${short.url}/api/v1/create_model`, {
+          method: 'POST',
+          body: JSON.stringify({
+            session_id: session.session_id,
+            base_model: 'tiny',
+            lora_config: { rank: 4 },
+          }),
+        })
+      ).json()) as { request_id: string };
+      const poll = () =>
+        fetch(`${short.url}/api/v1/retrieve_future`, {
+          method: 'POST',
+          body: JSON.stringify({ request_id: created.request_id }),
+        });
+      expect((await poll()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await poll()).status).toBe(404);
+    } finally {
+      await short.close();
+    }
+  });
+});

@@ -61,6 +61,8 @@ export interface TinkerServerOptions {
   maxSamplers?: number;
   /** Largest request body, bytes. Default 256 MiB. */
   maxBodyBytes?: number;
+  /** How long a finished future stays retrievable (and its seq_id deduplicated), ms. Default 3 600 000. */
+  futureTtlMs?: number;
   logger?: Logger;
   onEvent?: EventHandler;
 }
@@ -91,6 +93,8 @@ interface Future {
   result?: unknown;
   error?: { error: string; category: 'user' | 'server' };
   waiters: Set<() => void>;
+  /** When it finished (ms since epoch): finished futures are kept for `futureTtlMs`. */
+  finishedAt?: number;
 }
 
 interface Job {
@@ -285,6 +289,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
   const logger = options.logger ?? silentLogger;
   const threads = options.threads ?? 1;
   const pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
+  const futureTtlMs = options.futureTtlMs ?? 3_600_000;
   const seqGapTimeoutMs = options.seqGapTimeoutMs ?? 10_000;
   const maxSamplers = options.maxSamplers ?? 4;
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024 * 1024;
@@ -308,6 +313,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
   const settle = (requestId: string, outcome: { result: unknown } | { error: unknown }) => {
     const future = futures.get(requestId);
     if (!future) return;
+    future.finishedAt = Date.now();
     if ('result' in outcome) {
       future.state = 'done';
       future.result = outcome.result;
@@ -323,6 +329,19 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     for (const waiter of future.waiters) waiter();
     future.waiters.clear();
   };
+  // Finished futures (and the seq_id records pointing at them) go after futureTtlMs: a long run's
+  // results would otherwise pile up in memory.
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - futureTtlMs;
+      for (const [requestId, future] of futures) {
+        if (future.finishedAt !== undefined && future.finishedAt < cutoff) futures.delete(requestId);
+      }
+      for (const [key, record] of seen) if (!futures.has(record.requestId)) seen.delete(key);
+    },
+    Math.min(60_000, futureTtlMs),
+  );
+  sweeper.unref?.();
   const runFuture = (requestId: string, run: () => Promise<unknown>) =>
     run().then(
       (result) => settle(requestId, { result }),
@@ -1093,6 +1112,7 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     dataDir,
     counts,
     async close() {
+      clearInterval(sweeper);
       await new Promise<void>((done) => {
         server.close(() => done());
         server.closeAllConnections?.();
