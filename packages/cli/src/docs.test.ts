@@ -345,7 +345,7 @@ describe('docs test: marker parsing', () => {
       "x.md:3: 'rlpt eval' has no flag --no-such-flag (rlpt eval --help)",
     ]);
     expect(checkCommand(doc('rlpt serve --port 1'))[0]).toMatch(
-      /'rlpt serve' needs a subcommand \(model, reward\)/,
+      /'rlpt serve' needs a subcommand \(model, reward, tinker\)/,
     );
     expect(checkCommand(doc('rlpt bogus'))).toEqual(["x.md:3: 'rlpt bogus' is not an rlpt command"]);
     expect(checkCommand(doc('pnpm nope'))).toEqual(["x.md:3: 'pnpm nope' is not a script of package.json"]);
