@@ -62,7 +62,17 @@ export type { BenchmarkReport, PrepareHooks, PrepareResult, PrepareStats } from 
 export { markupWarningShare, prepare, removeStaleTempFiles } from './prepare.js';
 export type { DemoStats, PrepareDemoOptions } from './prepare-demo.js';
 export { prepareDemo, prepareDemoOptionsSchema } from './prepare-demo.js';
-export type { PreparedSample } from './process.js';
+export type { PreparedSample, SampleTask } from './process.js';
+export type { NextTokenStats } from './prepare-stats.js';
+export type {
+  EntropyEstimate,
+  NextTokenPosition,
+  NextTokenSettings,
+  PositionCounts,
+} from './next-token.js';
+export { entropyFromTopLogprobs, pickPositions, proxyEntropies } from './next-token.js';
+export type { BoundaryTokenizer, TokenEnds } from './token-boundaries.js';
+export { tokenEnds } from './token-boundaries.js';
 export { assignSplit, assignTask, msrShare, promptLimits } from './process.js';
 export type { TokenHistogram } from './stats.js';
 export { histogramBounds, histogramLabels } from './stats.js';

@@ -86,7 +86,36 @@ export const prepareOptionsSchema = z
     shortSentences: z.enum(['context', 'drop']).default('context'),
 
     lambda: z.number().gt(0).default(0.5),
-    tasks: z.enum(['mix', 'both', 'asr', 'msr']).default('mix'),
+    tasks: z.enum(['mix', 'both', 'asr', 'msr', 'next-token']).default('mix'),
+    /**
+     * RPT's next-token task (`tasks: 'next-token'`, METHOD.md §8): positions per document, the texts cut
+     * around them, and the difficulty filter on a proxy model's next-token entropy (the proxy backend is
+     * passed to `prepare` in its hooks; `proxy` names it here, so a resumed run checks it is the same).
+     */
+    nextToken: z
+      .object({
+        positionsPerDocument: positiveInt.default(16),
+        minContextTokens: positiveInt.default(32),
+        referenceTokens: positiveInt.default(32),
+        proxyContextTokens: positiveInt.default(512),
+        /** Skip positions whose proxy entropy (nats) is below this. 0 keeps every position. */
+        minEntropy: z.number().min(0).default(0),
+        entropy: z.enum(['bound', 'top-k']).default('bound'),
+        topLogprobs: z.number().int().min(1).max(20).default(16),
+        batchSize: positiveInt.default(16),
+        proxy: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({
+        positionsPerDocument: 16,
+        minContextTokens: 32,
+        referenceTokens: 32,
+        proxyContextTokens: 512,
+        minEntropy: 0,
+        entropy: 'bound',
+        topLogprobs: 16,
+        batchSize: 16,
+      }),
     preset: z.string().min(1).default('paper'),
     asrTemplate: z.string().min(1).optional(),
     msrTemplate: z.string().min(1).optional(),
@@ -148,6 +177,21 @@ export const prepareOptionsSchema = z
         code: 'custom',
         path: ['resume'],
         message: 'resume and overwrite exclude each other',
+      });
+    }
+    if (options.tasks === 'next-token' && options.tokenizer === 'whitespace') {
+      context.addIssue({
+        code: 'custom',
+        path: ['tokenizer'],
+        message:
+          "the next-token task cuts texts at the policy's token boundaries: give its tokenizer ('qwen3', a tokenizer.json or a model folder), not 'whitespace'",
+      });
+    }
+    if (options.tasks !== 'next-token' && options.nextToken.minEntropy > 0) {
+      context.addIssue({
+        code: 'custom',
+        path: ['nextToken', 'minEntropy'],
+        message: "the entropy filter applies to tasks: 'next-token' only",
       });
     }
     if (new Set(options.formats).size !== options.formats.length) {

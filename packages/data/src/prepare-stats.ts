@@ -6,6 +6,52 @@ import { emptyNormalizeCounts, type NormalizeCounts } from './normalize.js';
 import type { ResolvedPrepareOptions } from './options.js';
 import { emptyHistogram, histogramLabels, type TokenHistogram } from './stats.js';
 import type { ShardInfo } from './writers.js';
+import type { EntropyEstimate, PositionCounts } from './next-token.js';
+
+/** `stats.nextToken`: positions considered, and kept or skipped by the proxy's entropy. */
+export interface NextTokenStats {
+  /** `proxy` (its spec or provider:model), or null without a difficulty filter. */
+  proxy: string | null;
+  entropy: EntropyEstimate;
+  /** Positions with a proxy entropy below this (nats) were skipped. */
+  minEntropy: number;
+  topLogprobs: number;
+  /** Token ends of the kept documents and why they were or were not candidates. */
+  positions: PositionCounts;
+  /** Candidates kept (entropy ≥ minEntropy, or every candidate without a proxy). */
+  kept: number;
+  /** Candidates skipped: `lowEntropy` (below minEntropy). */
+  skipped: { lowEntropy: number };
+  /** The proxy entropies of all candidates (nats): count, sum (mean = sum / count), min, max, and bins. */
+  entropies: { count: number; sum: number; min: number; max: number; bins: Record<string, number> };
+}
+
+/** Upper edges (nats) of the entropy bins in `stats.nextToken.entropies.bins`. */
+export const entropyBinEdges: readonly number[] = [0.1, 0.5, 1, 2, 3, 4];
+
+export function emptyNextTokenStats(options: ResolvedPrepareOptions): NextTokenStats {
+  return {
+    proxy: options.nextToken.proxy ?? null,
+    entropy: options.nextToken.entropy,
+    minEntropy: options.nextToken.minEntropy,
+    topLogprobs: options.nextToken.topLogprobs,
+    positions: { tokens: 0, insideCharacter: 0, tooEarly: 0, whitespace: 0, notPicked: 0, candidates: 0 },
+    kept: 0,
+    skipped: { lowEntropy: 0 },
+    entropies: { count: 0, sum: 0, min: 0, max: 0, bins: {} },
+  };
+}
+
+/** Adds one entropy to the summary (bins named `<0.1`, `<0.5`, …, `>=4`). */
+export function addEntropy(stats: NextTokenStats['entropies'], entropy: number): void {
+  stats.min = stats.count === 0 ? entropy : Math.min(stats.min, entropy);
+  stats.max = stats.count === 0 ? entropy : Math.max(stats.max, entropy);
+  stats.count++;
+  stats.sum += entropy;
+  const edge = entropyBinEdges.find((bound) => entropy < bound);
+  const bin = edge === undefined ? `>=${entropyBinEdges[entropyBinEdges.length - 1]}` : `<${edge}`;
+  stats.bins[bin] = (stats.bins[bin] ?? 0) + 1;
+}
 
 /** Per-benchmark contamination report. */
 export interface BenchmarkReport extends BenchmarkSummary {
@@ -67,8 +113,12 @@ export interface PrepareStats {
     validation: number;
     asr: number;
     msr: number;
+    /** Next-token samples (RPT's task) kept by the difficulty filter. */
+    nextToken: number;
     contextTruncated: number;
   };
+  /** The next-token task: where positions came from and what the proxy's entropy filter did. */
+  nextToken: NextTokenStats | null;
   tokens: { tokenizer: string; bins: string[]; prompt: TokenHistogram; context: TokenHistogram };
   /** Prompt lengths against limits (estimated tokens of the rendered prompt, as in `tokens.prompt`). */
   prompts: {
@@ -146,7 +196,8 @@ export function emptyStats(
       benchmarks: [],
     },
     sentences: { total: 0, kept: 0, filtered: {} },
-    samples: { total: 0, train: 0, validation: 0, asr: 0, msr: 0, contextTruncated: 0 },
+    samples: { total: 0, train: 0, validation: 0, asr: 0, msr: 0, nextToken: 0, contextTruncated: 0 },
+    nextToken: options.tasks === 'next-token' ? emptyNextTokenStats(options) : null,
     tokens: {
       tokenizer: options.tokenizer,
       bins: histogramLabels(),

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import {
   AbortError,
   type EventHandler,
+  type InferenceBackendV1,
   InvalidArgumentError,
   InvalidInputError,
   type Logger,
@@ -31,9 +32,10 @@ import { DuplicateIndex, MinHasher } from './minhash.js';
 import { addNormalizeCounts } from './normalize.js';
 import { type PrepareOptions, type ResolvedPrepareOptions, resolvePrepareOptions } from './options.js';
 import { createDocumentPool, type DocumentPool } from './pool.js';
-import type { DocumentResult, PreparedSample } from './process.js';
+import { proxyEntropies } from './next-token.js';
+import { type DocumentResult, type PreparedSample, promptLimits } from './process.js';
 import { loadPromptSetup, type PromptSetup } from './render.js';
-import { addCounts, mergeHistogram } from './stats.js';
+import { addCounts, addToHistogram, mergeHistogram } from './stats.js';
 import { type ExportSettings, type ShardInfo, ShardWriter } from './writers.js';
 import {
   readWords,
@@ -42,7 +44,7 @@ import {
   workDirName,
   writeFileAtomic,
 } from './prepare-files.js';
-import { emptyStats, type PrepareStats, sizeOf, warningsOf } from './prepare-stats.js';
+import { addEntropy, emptyStats, type PrepareStats, sizeOf, warningsOf } from './prepare-stats.js';
 
 export type { BenchmarkReport, PrepareStats } from './prepare-stats.js';
 export { markupWarningShare } from './prepare-stats.js';
@@ -52,6 +54,11 @@ export { removeStaleTempFiles, writeFileAtomic } from './prepare-files.js';
 export interface PrepareHooks {
   logger?: Logger;
   onEvent?: EventHandler;
+  /**
+   * The next-token task's proxy model (RPT's difficulty filter): any backend whose `generate` returns top
+   * logprobs. Candidates whose next-token entropy is below `nextToken.minEntropy` are skipped.
+   */
+  proxy?: InferenceBackendV1;
   /** Aborting stops reading, commits the work in flight, writes a checkpoint and throws `AbortError`. */
   signal?: AbortSignal;
 }
@@ -87,6 +94,7 @@ interface State {
 }
 
 const shuffleBuckets = 256;
+const encoder = new TextEncoder();
 const examplesPerBenchmark = 5;
 
 /** Options that change the output; a resumed run must match them exactly. */
@@ -323,8 +331,9 @@ class PrepareRun {
   }
 
   /** Applies one chunk's results in reader order: issues, dedup, decontamination, samples into buckets. */
-  private commit(store: BucketStore, chunk: Chunk, results: DocumentResult[]): void {
+  private async commit(store: BucketStore, chunk: Chunk, results: DocumentResult[]): Promise<void> {
     const { stats, config } = this;
+    const nextToken: DocumentResult[] = [];
     for (const event of chunk.events) {
       if (event.kind === 'issue') {
         this.recordIssue(event.issue);
@@ -386,7 +395,8 @@ class PrepareRun {
       stats.sentences.total += result.sentences.total;
       stats.sentences.kept += result.sentences.kept;
       addCounts(stats.sentences.filtered, result.sentences.filtered);
-      if (result.samples === 0) stats.documents.withoutSamples++;
+      if (result.nextToken) nextToken.push(result);
+      else if (result.samples === 0) stats.documents.withoutSamples++;
       const ranges = result.bucketRanges;
       for (let at = 0; at < ranges.length; at += 3) {
         store.append(result.split, ranges[at]!, result.records.subarray(ranges[at + 1], ranges[at + 2]));
@@ -405,7 +415,58 @@ class PrepareRun {
       stats.markup.dropped += result.markup.dropped;
       addCounts(stats.markup.kinds, result.markup.kinds);
     }
+    if (nextToken.length > 0) await this.filterNextToken(store, nextToken);
     this.chunksCommitted = chunk.index + 1;
+  }
+
+  /**
+   * RPT's difficulty filter over the next-token candidates of one chunk's kept documents: the proxy's
+   * entropy at each position (in batches), then the candidates at or above `minEntropy` go into the
+   * buckets. Without a proxy every candidate is kept. Runs before the chunk counts as committed, so a
+   * checkpoint never holds half a chunk.
+   */
+  private async filterNextToken(store: BucketStore, results: DocumentResult[]): Promise<void> {
+    const { stats, config } = this;
+    const summary = stats.nextToken!;
+    const candidates = results.flatMap((result) => result.nextToken!.candidates);
+    // No abort signal here: the chunk in flight is finished, then the scan checkpoints (as for workers).
+    const { proxy } = this.setup.hooks;
+    const entropies = proxy
+      ? await proxyEntropies(
+          proxy,
+          candidates.map((candidate) => candidate.proxyPrompt),
+          { ...config.nextToken, seed: config.seed },
+        )
+      : undefined;
+    let at = 0;
+    for (const result of results) {
+      const counts = result.nextToken!.positions;
+      for (const key of Object.keys(counts) as (keyof typeof counts)[]) summary.positions[key] += counts[key];
+      let kept = 0;
+      for (const candidate of result.nextToken!.candidates) {
+        const entropy = entropies?.[at++];
+        if (entropy !== undefined) {
+          addEntropy(summary.entropies, entropy);
+          if (!(entropy >= config.nextToken.minEntropy)) {
+            summary.skipped.lowEntropy++;
+            continue;
+          }
+        }
+        kept++;
+        store.append(result.split, candidate.bucket, encoder.encode(candidate.line));
+        stats.samples.total++;
+        stats.samples[result.split]++;
+        stats.samples.nextToken++;
+        if (candidate.contextTruncated) stats.samples.contextTruncated++;
+        addToHistogram(stats.tokens.prompt, candidate.promptTokens);
+        addToHistogram(stats.tokens.context, candidate.contextTokens);
+        for (const over of [...promptLimits, ...(config.maxPromptTokens ? [config.maxPromptTokens] : [])]) {
+          if (candidate.promptTokens > over) stats.prompts.over[over] = (stats.prompts.over[over] ?? 0) + 1;
+        }
+      }
+      summary.kept += kept;
+      if (kept === 0) stats.documents.withoutSamples++;
+    }
   }
 
   /**
@@ -430,7 +491,7 @@ class PrepareRun {
     const inFlight: { chunk: Chunk; results: Promise<DocumentResult[]> }[] = [];
     const commitHead = async (): Promise<void> => {
       const head = inFlight.shift()!;
-      this.commit(store, head.chunk, await head.results);
+      await this.commit(store, head.chunk, await head.results);
       this.emit({
         type: 'progress',
         phase: 'read',
@@ -602,6 +663,7 @@ class PrepareRun {
 async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunSetup | PrepareResult> {
   const config = resolvePrepareOptions(options);
   const logger = hooks.logger ?? silentLogger;
+  checkProxy(config, hooks.proxy);
   const cwd = config.cwd ?? process.cwd();
   const outDir = resolve(cwd, config.out);
   const workDir = join(outDir, workDirName);
@@ -692,6 +754,8 @@ async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunS
   stats.warnings ??= [];
   stats.prompts ??= { maxTokens: config.maxPromptTokens ?? null, fitted: 0, dropped: 0, over: {} };
   stats.markup ??= { targets: 0, dropped: 0, kinds: {} };
+  stats.samples.nextToken ??= 0;
+  stats.nextToken ??= null;
   return {
     config,
     hooks,
@@ -706,6 +770,32 @@ async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunS
     prompts,
     earlyIssues,
   };
+}
+
+/**
+ * Checks the next-token task's proxy against the options, and names it in `nextToken.proxy` (part of the
+ * run's fingerprint, so a resumed run must use the same proxy).
+ */
+function checkProxy(config: ResolvedPrepareOptions, proxy: InferenceBackendV1 | undefined): void {
+  if (proxy === undefined) {
+    if (config.nextToken.minEntropy > 0 || config.nextToken.proxy !== undefined)
+      throw new InvalidArgumentError({
+        argument: 'proxy',
+        message: `nextToken.minEntropy ${config.nextToken.minEntropy}${config.nextToken.proxy ? ` with proxy ${config.nextToken.proxy}` : ''} needs the proxy model: pass a backend as prepare's hooks.proxy (rlpt prepare --proxy <backend spec>).`,
+      });
+    return;
+  }
+  if (config.tasks !== 'next-token')
+    throw new InvalidArgumentError({
+      argument: 'proxy',
+      message: `a proxy model filters next-token positions; it needs tasks: 'next-token' (got '${config.tasks}').`,
+    });
+  if (!proxy.capabilities.logprobs)
+    throw new InvalidArgumentError({
+      argument: 'proxy',
+      message: `the proxy ${proxy.provider}:${proxy.modelId} cannot return logprobs, so not its next-token distribution; use one that can (openai: on vLLM, SGLang or rlpt serve model).`,
+    });
+  config.nextToken.proxy ??= `${proxy.provider}:${proxy.modelId}`;
 }
 
 /**

@@ -13,13 +13,23 @@ import { createPromptRenderer, type PromptRenderer, type PromptSetup } from './r
 import { markupKindsOf } from './markup.js';
 import { segmentDocument } from './segmenting.js';
 import { addToHistogram, emptyHistogram, type TokenHistogram } from './stats.js';
-import { loadTokenCounter, memoizeTokenCounter, type TokenCounter } from './tokenizer.js';
+import { pickPositions, type PositionCounts } from './next-token.js';
+import { tokenEnds } from './token-boundaries.js';
+import {
+  loadBoundaryTokenizer,
+  loadTokenCounter,
+  memoizeTokenCounter,
+  type TokenCounter,
+} from './tokenizer.js';
+
+/** The task of a prepared sample: RLPT's ASR and MSR, or RPT's next token. */
+export type SampleTask = TaskKind | 'next-token';
 
 /** One output sample in rlpt's own schema (`samples/*.jsonl`). */
 export interface PreparedSample {
-  /** `${documentId}:${index}` (with `#asr`/`#msr` appended when `tasks: 'both'`). */
+  /** `${documentId}:${index}` (with `#asr`/`#msr` appended when `tasks: 'both'`; `${documentId}:t${index}` for next-token). */
   id: string;
-  task: TaskKind;
+  task: SampleTask;
   /** The rendered prompt (template, then the chat template when one is used). */
   prompt: string;
   /** s_<i (possibly left-truncated to the token budget; see `flags`). */
@@ -36,7 +46,7 @@ export interface PreparedSample {
   flags: string[];
   split: 'train' | 'validation';
   documentId: string;
-  /** 0-based index of the target sentence in its document. */
+  /** 0-based index of the target sentence in its document (next-token: tokens before the position). */
   index: number;
   contextSegments: number;
   referenceSegments: number;
@@ -91,6 +101,23 @@ export interface DocumentResult {
   promptDropped: number;
   /** Prompts over each of {@link promptLimits} (and `maxPromptTokens`), by the limit. */
   promptOver: Record<string, number>;
+  /**
+   * Next-token task: the picked positions as samples not yet in any bucket — the main thread keeps those
+   * the proxy's entropy filter passes (in document order), then appends them — and why the others were not.
+   */
+  nextToken?: { candidates: NextTokenCandidate[]; positions: PositionCounts };
+}
+
+/** A next-token sample waiting for the difficulty filter. */
+export interface NextTokenCandidate {
+  /** `${sortKey}\t${json}\n`, the bucket line if kept. */
+  line: string;
+  bucket: number;
+  /** What the proxy model reads. */
+  proxyPrompt: string;
+  promptTokens: number;
+  contextTokens: number;
+  contextTruncated: boolean;
 }
 
 /** Common engine prompt limits the stats count prompts over (verl's default 512, OpenRLHF's 1024, …). */
@@ -129,14 +156,14 @@ export function sampleSortKey(
   seed: number,
   ordinal: number,
   index: number,
-  task: TaskKind,
+  task: SampleTask,
 ): string {
   return `${hash64Hex(`order:${sampleId}`, seed)}${ordinal.toString(16).padStart(12, '0')}${index
     .toString(16)
-    .padStart(6, '0')}${task === 'asr' ? 'a' : 'm'}`;
+    .padStart(6, '0')}${task === 'asr' ? 'a' : task === 'msr' ? 'm' : 'n'}`;
 }
 
-function bucketOf(sortKey: string, buckets: number): number {
+export function bucketOf(sortKey: string, buckets: number): number {
   return Math.floor((Number.parseInt(sortKey.slice(0, 2), 16) * buckets) / 256);
 }
 
@@ -205,6 +232,8 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
     ...new Set([...promptLimits, ...(options.maxPromptTokens ? [options.maxPromptTokens] : [])]),
   ];
   const renderer: PromptRenderer = await createPromptRenderer(config.prompts, counter);
+  const boundaryTokenizer =
+    options.tasks === 'next-token' ? await loadBoundaryTokenizer(options.tokenizer) : undefined;
   const hasher = options.dedup.near ? new MinHasher(options.dedup) : undefined;
   const contamination = config.contamination
     ? ContaminationIndex.fromShared(config.contamination)
@@ -239,6 +268,10 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
     }
     const match = contamination?.match(text);
     if (match) result.contamination = match;
+    if (boundaryTokenizer) {
+      nextTokenSamples(result, document, text, boundaryTokenizer);
+      return result;
+    }
 
     const segmented = segmentDocument(
       { id: document.id, text, source: document.source },
@@ -263,7 +296,7 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
           ? ['asr', 'msr']
           : options.tasks === 'mix'
             ? [assignTask(sample.id, options.lambda, options.seed)]
-            : [options.tasks];
+            : [options.tasks as TaskKind]; // next-token documents returned above
       const markup = markupKindsOf(sample.target);
       for (const task of tasks) {
         const id = options.tasks === 'both' ? `${sample.id}#${task}` : sample.id;
@@ -369,6 +402,71 @@ export async function createDocumentProcessor(config: ProcessorConfig): Promise<
     }
     if (result.samples > 0) [result.records, result.bucketRanges] = encodeBuckets(byBucket);
     return result;
+  };
+
+  /** Next-token candidates of one document (the difficulty filter runs on the main thread). */
+  const nextTokenSamples = (
+    result: DocumentResult,
+    document: RawDocument,
+    text: string,
+    tokenizer: NonNullable<typeof boundaryTokenizer>,
+  ): void => {
+    const ends = tokenEnds(tokenizer, text);
+    if (typeof ends === 'string') throw new Error(`the tokenizer does not reproduce the text: ${ends}`);
+    const overhead = renderer.overhead('next-token');
+    // A prompt bound leaves the context what the template does not use (one token of margin per junction).
+    const contextTokens =
+      options.maxPromptTokens === undefined
+        ? options.contextTokens
+        : Math.min(options.contextTokens, options.maxPromptTokens - overhead - 6);
+    const { positions, counts } = pickPositions(text, ends, document.id, {
+      ...options.nextToken,
+      contextTokens: Math.max(1, contextTokens),
+      seed: options.seed,
+    });
+    const candidates: NextTokenCandidate[] = [];
+    if (contextTokens < options.nextToken.minContextTokens) {
+      result.promptDropped += positions.length;
+      positions.length = 0;
+    }
+    for (const position of positions) {
+      const id = `${document.id}:t${position.tokenIndex}`;
+      const rendered = renderer.render('next-token', position.context, '');
+      const promptTokens = overhead + position.contextTokens;
+      const record: PreparedSample = {
+        id,
+        task: 'next-token',
+        prompt: rendered.prompt,
+        context: position.context,
+        target: position.target,
+        next: '',
+        reference: position.reference,
+        source: document.source,
+        flags: position.contextTruncated ? ['context-truncated'] : [],
+        split: result.split,
+        documentId: document.id,
+        index: position.tokenIndex,
+        contextSegments: 0,
+        referenceSegments: 0,
+        tokens: {
+          prompt: promptTokens,
+          context: position.contextTokens,
+          target: counter.count(position.target),
+          reference: position.referenceTokens,
+        },
+      };
+      if (rendered.userPrompt !== undefined) record.userPrompt = rendered.userPrompt;
+      const key = sampleSortKey(id, options.seed, result.ordinal, position.tokenIndex, 'next-token');
+      candidates.push({
+        line: `${key}\t${JSON.stringify(record)}\n`,
+        bucket: bucketOf(key, config.buckets),
+        proxyPrompt: position.proxyPrompt,
+        promptTokens,
+        contextTokens: position.contextTokens,
+        contextTruncated: position.contextTruncated,
+      });
+    }
+    result.nextToken = { candidates, positions: counts };
   };
 
   return {

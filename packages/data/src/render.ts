@@ -7,7 +7,8 @@ import {
   type PresetName,
   PRESET_NAMES,
 } from '@rlpt/prompts';
-import { InvalidArgumentError, type TaskKind } from '@rlpt/spec';
+import { InvalidArgumentError } from '@rlpt/spec';
+import type { SampleTask } from './process.js';
 import type { TokenCounter } from './tokenizer.js';
 
 /** Resolved prompt settings, plain data so they can be sent to worker threads. */
@@ -16,6 +17,7 @@ export interface PromptSetup {
   preset: string;
   asrTemplate: string;
   msrTemplate: string;
+  nextTokenTemplate: string;
   /** Model folder, `tokenizer_config.json` or `.jinja` file whose chat template wraps each prompt. */
   chatTemplate?: string;
   system?: string;
@@ -47,7 +49,12 @@ export async function loadPromptSetup(options: {
     files.asr || files.msr
       ? await loadPreset({ files, base: options.preset as PresetName })
       : getPreset(options.preset as PresetName);
-  const setup: PromptSetup = { preset: preset.name, asrTemplate: preset.asr, msrTemplate: preset.msr };
+  const setup: PromptSetup = {
+    preset: preset.name,
+    asrTemplate: preset.asr,
+    msrTemplate: preset.msr,
+    nextTokenTemplate: preset.nextToken,
+  };
   if (options.chatTemplate) {
     await loadChatTemplate(options.chatTemplate);
     setup.chatTemplate = options.chatTemplate;
@@ -59,9 +66,9 @@ export async function loadPromptSetup(options: {
 
 /** Renders prompts and knows each task's token overhead (the prompt minus its data). */
 export interface PromptRenderer {
-  render(task: TaskKind, context: string, next: string): { prompt: string; userPrompt?: string };
+  render(task: SampleTask, context: string, next: string): { prompt: string; userPrompt?: string };
   /** Tokens of the prompt with empty context/next: template text, chat markup. */
-  overhead(task: TaskKind): number;
+  overhead(task: SampleTask): number;
 }
 
 /** Builds a renderer for one thread. */
@@ -71,6 +78,10 @@ export async function createPromptRenderer(
 ): Promise<PromptRenderer> {
   const asr = compileTemplate(setup.asrTemplate, { kind: 'asr', name: `${setup.preset}/asr` });
   const msr = compileTemplate(setup.msrTemplate, { kind: 'msr', name: `${setup.preset}/msr` });
+  const nextToken = compileTemplate(setup.nextTokenTemplate, {
+    kind: 'nextToken',
+    name: `${setup.preset}/nextToken`,
+  });
   const chat: ChatTemplate | undefined = setup.chatTemplate
     ? await loadChatTemplate(setup.chatTemplate)
     : undefined;
@@ -78,15 +89,24 @@ export async function createPromptRenderer(
     ...(setup.system !== undefined ? { system: setup.system } : {}),
     ...(setup.enableThinking !== undefined ? { enableThinking: setup.enableThinking } : {}),
   };
-  const render = (task: TaskKind, context: string, next: string): { prompt: string; userPrompt?: string } => {
+  const render = (
+    task: SampleTask,
+    context: string,
+    next: string,
+  ): { prompt: string; userPrompt?: string } => {
     const userPrompt =
-      task === 'asr' ? asr.render({ context }) : msr.render({ prompt: context, next_step: next });
+      task === 'asr'
+        ? asr.render({ context })
+        : task === 'next-token'
+          ? nextToken.render({ context })
+          : msr.render({ prompt: context, next_step: next });
     if (!chat) return { prompt: userPrompt };
     return { prompt: chat.renderPrompt(userPrompt, chatOptions), userPrompt };
   };
   const overheads = {
     asr: counter.count(render('asr', '', '').prompt),
     msr: counter.count(render('msr', '', '').prompt),
+    'next-token': counter.count(render('next-token', '', '').prompt),
   };
   return { render, overhead: (task) => overheads[task] };
 }

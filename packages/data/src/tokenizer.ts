@@ -128,3 +128,41 @@ export function memoizeTokenCounter(counter: TokenCounter, limit = 50_000): Toke
     },
   };
 }
+
+/**
+ * Loads the tokenizer itself (`qwen3`, a tokenizer.json or a model folder) for cutting texts at its token
+ * boundaries (the next-token task). `@huggingface/tokenizers` is imported only here.
+ *
+ * @throws ModelLoadError when the file is missing or not a tokenizer.
+ */
+export async function loadBoundaryTokenizer(
+  spec: string,
+): Promise<import('./token-boundaries.js').BoundaryTokenizer> {
+  const path = await resolveTokenizerPath(spec);
+  let tokenizerJson: unknown;
+  let config: unknown = {};
+  try {
+    tokenizerJson = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new ModelLoadError({
+      path,
+      message: `Cannot read tokenizer ${path}: ${cause instanceof Error ? cause.message : String(cause)}. It must be a Hugging Face tokenizer.json.`,
+      cause,
+    });
+  }
+  try {
+    config = JSON.parse(await readFile(join(dirname(path), 'tokenizer_config.json'), 'utf8'));
+  } catch {
+    // optional
+  }
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  try {
+    return new Tokenizer(tokenizerJson as object, config as object);
+  } catch (cause) {
+    throw new ModelLoadError({
+      path,
+      message: `${path} is not a usable tokenizer.json: ${cause instanceof Error ? cause.message : String(cause)}.`,
+      cause,
+    });
+  }
+}

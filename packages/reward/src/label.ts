@@ -14,8 +14,8 @@ export interface RewardLabel {
   reference: string;
   /** s_i alone — what `strict` mode judges against. Required for `strict`. */
   target?: string;
-  /** Which task built the prompt (informational; echoed in logs). */
-  task?: TaskKind;
+  /** Which task built the prompt (informational; echoed in logs): `next-token` for RPT's task. */
+  task?: TaskKind | 'next-token';
   /** Sample id, echoed in logs and errors. */
   id?: string;
   /** Judge mode for this sample, overriding the server's. */
@@ -77,8 +77,13 @@ export function validateRewardLabel(value: unknown): ParsedRewardLabel {
     if (record[key] !== undefined && typeof record[key] !== 'string')
       problems.push(`"${key}" must be a string`);
   }
-  if (record.task !== undefined && record.task !== 'asr' && record.task !== 'msr') {
-    problems.push('"task" must be "asr" or "msr"');
+  if (
+    record.task !== undefined &&
+    record.task !== 'asr' &&
+    record.task !== 'msr' &&
+    record.task !== 'next-token'
+  ) {
+    problems.push('"task" must be "asr", "msr" or "next-token"');
   }
   if (record.mode !== undefined && record.mode !== 'prefix' && record.mode !== 'strict') {
     problems.push('"mode" must be "prefix" or "strict"');
@@ -86,7 +91,8 @@ export function validateRewardLabel(value: unknown): ParsedRewardLabel {
   if (problems.length > 0) return { ok: false, message: `invalid label: ${problems.join('; ')}` };
   const label: RewardLabel = { reference: record.reference as string };
   if (typeof record.target === 'string') label.target = record.target;
-  if (record.task === 'asr' || record.task === 'msr') label.task = record.task;
+  if (record.task === 'asr' || record.task === 'msr' || record.task === 'next-token')
+    label.task = record.task;
   if (typeof record.id === 'string') label.id = record.id;
   if (record.mode === 'prefix' || record.mode === 'strict') label.mode = record.mode;
   return { ok: true, label };

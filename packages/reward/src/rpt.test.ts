@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseRewardLabel } from './label.js';
 import { createRptJudge, rptMatch, type TokenBoundaries, tokenByteBoundaries } from './rpt.js';
 
 const require = createRequire(import.meta.url);
@@ -253,6 +254,18 @@ describe('createRptJudge', () => {
     expect(verdict).toMatchObject({ score: 0, status: 'failed', reason: 'untokenizable-reference' });
     expect(events).toMatchObject([{ type: 'judge-error', id: 'x', reason: 'untokenizable-reference' }]);
     expect(judge.stats().lastFailures[0]?.reason).toBe('untokenizable-reference');
+  });
+
+  it('reads the next-token labels `rlpt prepare --tasks next-token` writes, and still refuses unknown tasks', () => {
+    const label = JSON.stringify({ reference: ' Bly the', target: ' Bly', task: 'next-token', id: 'd:t12' });
+    expect(parseRewardLabel(label)).toEqual({
+      ok: true,
+      label: { reference: ' Bly the', target: ' Bly', task: 'next-token', id: 'd:t12' },
+    });
+    expect(parseRewardLabel(JSON.stringify({ reference: 'x', task: 'qa' }))).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/"task" must be "asr", "msr" or "next-token"/),
+    });
   });
 
   it('rejects bad options with the option named', () => {

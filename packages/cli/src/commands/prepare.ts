@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { DemoStats, PrepareOptions, PrepareStats } from '@rlpt/data';
-import { AbortError, ConfigError, type RlptEvent } from '@rlpt/spec';
+import { AbortError, ConfigError, type InferenceBackendV1, type RlptEvent } from '@rlpt/spec';
 import { type Command, Option } from 'commander';
 import { flagName } from '../flags.js';
 import { abortOnInterrupt } from '../signals.js';
-import { createProgressBar, formatTable, type ProgressBar } from '../ui.js';
+import { createProgressBar, formatTable, type ProgressBar, stderrLogger } from '../ui.js';
 
 /** Flags of `rlpt prepare` as commander hands them over (strings until validated). */
 export interface PrepareFlags {
@@ -74,6 +74,17 @@ export interface PrepareFlags {
   trainDocuments?: string;
   heldOutDocuments?: string;
   json?: boolean;
+  positionsPerDocument?: string;
+  minContextTokens?: string;
+  continuationTokens?: string;
+  proxy?: string;
+  proxyModel?: string;
+  proxyServer?: string;
+  proxyContextTokens?: string;
+  minEntropy?: string;
+  entropy?: string;
+  topLogprobs?: string;
+  proxyBatchSize?: string;
 }
 
 /** Option key → the flag that sets it, for error messages. */
@@ -92,6 +103,15 @@ const flagNames: Record<string, string> = {
   'decontamination.minMatches': '--min-matches',
   'decontamination.fields': '--benchmark-fields',
   inputs: '<inputs...>',
+  'nextToken.positionsPerDocument': '--positions-per-document',
+  'nextToken.minContextTokens': '--min-context-tokens',
+  'nextToken.referenceTokens': '--continuation-tokens',
+  'nextToken.proxyContextTokens': '--proxy-context-tokens',
+  'nextToken.minEntropy': '--min-entropy',
+  'nextToken.entropy': '--entropy',
+  'nextToken.topLogprobs': '--top-logprobs',
+  'nextToken.batchSize': '--proxy-batch-size',
+  'nextToken.proxy': '--proxy',
 };
 
 function flagOf(path: string): string {
@@ -153,6 +173,21 @@ export function flagsToOptions(
 ): PrepareOptions {
   const fileDedup = (file.dedup ?? {}) as Record<string, unknown>;
   const fileDecontamination = (file.decontamination ?? {}) as Record<string, unknown>;
+  const fileNextToken = (file.nextToken ?? {}) as Record<string, unknown>;
+  const nextToken = defined({
+    ...fileNextToken,
+    ...defined({
+      positionsPerDocument: number(flags.positionsPerDocument),
+      minContextTokens: number(flags.minContextTokens),
+      referenceTokens: number(flags.continuationTokens),
+      proxyContextTokens: number(flags.proxyContextTokens),
+      minEntropy: number(flags.minEntropy),
+      entropy: flags.entropy,
+      topLogprobs: number(flags.topLogprobs),
+      batchSize: number(flags.proxyBatchSize),
+      proxy: flags.proxy,
+    }),
+  });
   const dedup = defined({
     ...fileDedup,
     ...defined({
@@ -230,6 +265,7 @@ export function flagsToOptions(
   const options: Record<string, unknown> = { ...file, ...fromFlags };
   if (Object.keys(dedup).length > 0) options.dedup = dedup;
   if (Object.keys(decontamination).length > 0) options.decontamination = decontamination;
+  if (Object.keys(nextToken).length > 0) options.nextToken = nextToken;
   return options as PrepareOptions;
 }
 
@@ -353,7 +389,27 @@ export function formatPrepareSummary(stats: PrepareStats, outDir: string): strin
         ],
         ['samples', samples.total],
         ['  train / validation', `${samples.train} / ${samples.validation}`],
-        ['  ASR / MSR', `${samples.asr} / ${samples.msr}`],
+        ...(stats.nextToken
+          ? ([
+              ['  next-token', samples.nextToken],
+              [
+                '  positions: candidates / kept / skipped (low entropy)',
+                `${stats.nextToken.positions.candidates} / ${stats.nextToken.kept} / ${stats.nextToken.skipped.lowEntropy}${
+                  stats.nextToken.proxy
+                    ? ` (proxy ${stats.nextToken.proxy}, ${stats.nextToken.entropy} entropy < ${stats.nextToken.minEntropy} nats skipped${
+                        stats.nextToken.entropies.count > 0
+                          ? `; mean ${(stats.nextToken.entropies.sum / stats.nextToken.entropies.count).toFixed(2)}`
+                          : ''
+                      })`
+                    : ' (no proxy: all kept)'
+                }`,
+              ],
+              [
+                '  token ends: inside a character / too early / whitespace / not picked',
+                `${stats.nextToken.positions.insideCharacter} / ${stats.nextToken.positions.tooEarly} / ${stats.nextToken.positions.whitespace} / ${stats.nextToken.positions.notPicked}`,
+              ],
+            ] as [string, string | number][])
+          : [['  ASR / MSR', `${samples.asr} / ${samples.msr}`] as [string, string]]),
         ['  context truncated', samples.contextTruncated],
         ...(stats.prompts?.maxTokens
           ? [
@@ -493,8 +549,31 @@ export async function runPrepare(inputs: string[], flags: PrepareFlags): Promise
     const options = flagsToOptions(inputs, flags, file);
     const source = flags.config ? `rlpt prepare flags and ${flags.config}` : 'rlpt prepare flags';
     let result: Awaited<ReturnType<typeof data.prepare>>;
+    // The next-token task's proxy model (RPT's difficulty filter), from the registry like judges.
+    const proxySpec = (options.nextToken as { proxy?: string } | undefined)?.proxy;
+    let proxy: InferenceBackendV1 | undefined;
+    if (proxySpec) {
+      const { createBackendFromSpec, registerBuiltins } = await import('@rlpt/recipes');
+      registerBuiltins();
+      try {
+        proxy = await createBackendFromSpec(proxySpec, {
+          ...(flags.proxyModel ? { model: flags.proxyModel } : {}),
+          ...(flags.proxyServer ? { server: flags.proxyServer } : {}),
+          logger: stderrLogger(false),
+        });
+      } catch (error) {
+        throw new ConfigError({
+          source,
+          issues: [{ path: '--proxy', message: (error as Error).message }],
+        });
+      }
+    }
     try {
-      result = await data.prepare(options, { onEvent: progress.onEvent, signal: interrupt.signal });
+      result = await data.prepare(options, {
+        onEvent: progress.onEvent,
+        signal: interrupt.signal,
+        ...(proxy ? { proxy } : {}),
+      });
     } catch (error) {
       progress.finish();
       if (AbortError.isInstance(error)) {
@@ -502,6 +581,8 @@ export async function runPrepare(inputs: string[], flags: PrepareFlags): Promise
         return 130;
       }
       throw relabel(error, source);
+    } finally {
+      await proxy?.close?.();
     }
     progress.finish();
     process.stdout.write(
@@ -564,7 +645,35 @@ export function register(program: Command): void {
     .option('--system <text>', 'system message (with --chat-template, and in verl prompts)')
     .option('--enable-thinking', 'pass enable_thinking=true to the chat template')
     .option('--lambda <x>', 'λ of METHOD.md §7: ASR:MSR = 1:λ (default 0.5, i.e. one MSR prompt in three)')
-    .option('--tasks <mode>', 'mix (default: each sample ASR or MSR by λ), both, asr or msr')
+    .option(
+      '--tasks <mode>',
+      "mix (default: each sample ASR or MSR by λ), both, asr, msr, or next-token (RPT's task: positions at the --tokenizer's token ends)",
+    )
+    .option('--positions-per-document <n>', 'next-token: positions picked per document (default 16)')
+    .option('--min-context-tokens <n>', 'next-token: tokens a position needs before it (default 32)')
+    .option('--continuation-tokens <n>', 'next-token: tokens of the reference continuation (default 32)')
+    .option(
+      '--proxy <backend spec>',
+      "next-token: RPT's difficulty filter — a proxy model whose next-token entropy skips easy positions: any backend that returns top logprobs, e.g. openai:<base URL> (vLLM, SGLang, rlpt serve model; with --proxy-model) or a plugin's",
+    )
+    .option('--proxy-model <name>', 'next-token: the served model name of an openai: proxy')
+    .addOption(
+      new Option(
+        '--proxy-server <kind>',
+        "next-token: an openai: proxy's server (vllm for vLLM and rlpt serve model, sglang): top logprobs then come keyed by token id, so tokens that decode alike (byte pieces) are not merged",
+      ).choices(['vllm', 'sglang', 'openai', 'generic']),
+    )
+    .option(
+      '--min-entropy <nats>',
+      'next-token: skip positions whose proxy entropy is below this (default 0)',
+    )
+    .option(
+      '--entropy <estimate>',
+      "next-token: 'bound' (default: a lower bound of the full entropy from the top-k logprobs) or 'top-k' (the top k renormalised, as RPT describes)",
+    )
+    .option('--top-logprobs <k>', 'next-token: alternatives asked of the proxy, 1–20 (default 16)')
+    .option('--proxy-context-tokens <n>', 'next-token: tokens of context the proxy reads (default 512)')
+    .option('--proxy-batch-size <n>', 'next-token: prompts per proxy request (default 16)')
     .option('--validation-fraction <x>', 'share of documents in the validation split (default 0.02)')
     .option('--seed <n>', 'seed of splits, task assignment and shuffling (default 0)')
     .option('--shard-size <n>', 'rows per output file (default 100000)')
