@@ -262,6 +262,22 @@ describe.skipIf(!hasSharedData)('prepare --tasks next-token with a proxy', () =>
       prepare({ ...base, tasks: 'asr', nextToken: {} }, { proxy: createBigramProxy('ab') }),
     ).rejects.toThrow(InvalidArgumentError);
     await expect(prepare({ ...base, tokenizer: 'whitespace' }, {})).rejects.toThrow(ConfigError);
+    // A prompt bound: every rendered prompt fits it, counted exactly with the real Qwen3 tokenizer.
+    const bounded = join(dir, 'bounded');
+    const { stats: boundedStats } = await prepare({
+      ...base,
+      out: bounded,
+      maxPromptTokens: 140,
+      nextToken: { positionsPerDocument: 3, minContextTokens: 16 },
+    });
+    const prompts = [
+      ...readJsonl<PreparedSample>(join(bounded, 'samples/train-00000.jsonl')),
+      ...readJsonl<PreparedSample>(join(bounded, 'samples/validation-00000.jsonl')),
+    ];
+    expect(prompts.length).toBe(boundedStats.samples.total);
+    expect(prompts.some((sample) => sample.flags.includes('context-truncated'))).toBe(true);
+    for (const sample of prompts)
+      expect(qwen3.encode(sample.prompt, { add_special_tokens: false }).ids.length).toBeLessThanOrEqual(140);
     // Without a filter every candidate is kept.
     const { stats: unfiltered } = await prepare({ ...base, nextToken: { positionsPerDocument: 3 } });
     expect(unfiltered.nextToken).toMatchObject({ proxy: null, kept: 27, skipped: { lowEntropy: 0 } });
