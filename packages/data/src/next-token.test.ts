@@ -278,6 +278,14 @@ describe.skipIf(!hasSharedData)('prepare --tasks next-token with a proxy', () =>
     expect(prompts.some((sample) => sample.flags.includes('context-truncated'))).toBe(true);
     for (const sample of prompts)
       expect(qwen3.encode(sample.prompt, { add_special_tokens: false }).ids.length).toBeLessThanOrEqual(140);
+    // A proxy that returns fewer alternatives than asked (a 3-letter alphabet): counted, and a warning.
+    const { stats: short } = await prepare(
+      { ...base, out: join(dir, 'short'), nextToken: { positionsPerDocument: 2, minEntropy: 0.01 } },
+      { proxy: createBigramProxy('abcab') },
+    );
+    expect(short.nextToken).toMatchObject({ shortDistributions: 18, positions: { candidates: 18 } });
+    expect(short.warnings.join('\n')).toMatch(/fewer than 16 top logprobs for 18 of 18 positions/);
+    expect(stats.nextToken!.shortDistributions).toBe(0);
     // Without a filter every candidate is kept.
     const { stats: unfiltered } = await prepare({ ...base, nextToken: { positionsPerDocument: 3 } });
     expect(unfiltered.nextToken).toMatchObject({ proxy: null, kept: 27, skipped: { lowEntropy: 0 } });

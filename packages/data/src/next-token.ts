@@ -159,7 +159,8 @@ export function pickPositions(
 /**
  * The proxy's next-token entropy after each prompt: `generate` with one new token at temperature 1 (the
  * unscaled distribution), `topLogprobs` alternatives, in batches of `batchSize`. The sampled token is
- * irrelevant; the seed keeps requests reproducible.
+ * irrelevant; the seed keeps requests reproducible. `onShort` hears of prompts with fewer alternatives
+ * than asked (their entropy is computed from what came back, which is then not the top k).
  *
  * @throws InvalidArgumentError when the backend returns no top logprobs (it cannot give the distribution).
  */
@@ -168,6 +169,8 @@ export async function proxyEntropies(
   prompts: readonly string[],
   settings: Pick<NextTokenSettings, 'entropy' | 'topLogprobs' | 'batchSize'> & { seed: number },
   signal?: AbortSignal,
+  /** Called with the prompt's index when the proxy returned fewer than `topLogprobs` alternatives. */
+  onShort?: (index: number, returned: number) => void,
 ): Promise<number[]> {
   const entropies: number[] = [];
   for (let start = 0; start < prompts.length; start += settings.batchSize) {
@@ -192,6 +195,8 @@ export async function proxyEntropies(
           message: `the proxy ${backend.provider}:${backend.modelId} returned no top logprobs for the next token, so its entropy cannot be computed; use a backend that returns them (openai: on vLLM, SGLang or rlpt serve model)${result.warnings.length > 0 ? ` — it warned: ${result.warnings.map((warning) => warning.message).join('; ')}` : ''}.`,
         });
       }
+      // Fewer than asked: a server keying them by token text merged tokens that decode alike.
+      if (alternatives.length < settings.topLogprobs) onShort?.(start + index, alternatives.length);
       // vLLM-style servers add the sampled token when it is not among the top k: keep the k most likely.
       const top = alternatives
         .map((alternative) => alternative.logprob)

@@ -22,6 +22,12 @@ export interface NextTokenStats {
   kept: number;
   /** Candidates skipped: `lowEntropy` (below minEntropy). */
   skipped: { lowEntropy: number };
+  /**
+   * Candidates for which the proxy returned fewer than `topLogprobs` alternatives — an OpenAI-compatible
+   * server that keys top logprobs by token text merges tokens that decode alike; their entropy is then
+   * computed over the wrong set (a warning names the fix).
+   */
+  shortDistributions: number;
   /** The proxy entropies of all candidates (nats): count, sum (mean = sum / count), min, max, and bins. */
   entropies: { count: number; sum: number; min: number; max: number; bins: Record<string, number> };
 }
@@ -38,6 +44,7 @@ export function emptyNextTokenStats(options: ResolvedPrepareOptions): NextTokenS
     positions: { tokens: 0, insideCharacter: 0, tooEarly: 0, whitespace: 0, notPicked: 0, candidates: 0 },
     kept: 0,
     skipped: { lowEntropy: 0 },
+    shortDistributions: 0,
     entropies: { count: 0, sum: 0, min: 0, max: 0, bins: {} },
   };
 }
@@ -281,6 +288,12 @@ export function warningsOf(stats: PrepareStats, config: ResolvedPrepareOptions):
         `verl applies the policy's chat template to the prompt, which --max-prompt-tokens did not count: pass --chat-template <model folder> so the bound includes it.`,
       );
     }
+  }
+  const short = stats.nextToken?.shortDistributions ?? 0;
+  if (short > 0) {
+    warnings.push(
+      `the proxy returned fewer than ${config.nextToken.topLogprobs} top logprobs for ${short} of ${stats.nextToken?.positions.candidates} positions, so their entropy is computed over an incomplete set: a server that keys top logprobs by token text merges tokens that decode alike — ask for token ids (--proxy-server vllm for vLLM and rlpt serve model, sglang), or lower --top-logprobs to what the server returns.`,
+    );
   }
   return warnings;
 }

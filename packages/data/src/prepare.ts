@@ -436,6 +436,10 @@ class PrepareRun {
           proxy,
           candidates.map((candidate) => candidate.proxyPrompt),
           { ...config.nextToken, seed: config.seed },
+          undefined,
+          () => {
+            summary.shortDistributions++;
+          },
         )
       : undefined;
     let at = 0;
@@ -756,6 +760,7 @@ async function setUp(options: PrepareOptions, hooks: PrepareHooks): Promise<RunS
   stats.markup ??= { targets: 0, dropped: 0, kinds: {} };
   stats.samples.nextToken ??= 0;
   stats.nextToken ??= null;
+  if (stats.nextToken) stats.nextToken.shortDistributions ??= 0;
   return {
     config,
     hooks,

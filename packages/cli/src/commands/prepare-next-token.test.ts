@@ -37,6 +37,7 @@ interface Stats {
     proxy: string;
     kept: number;
     skipped: { lowEntropy: number };
+    shortDistributions: number;
     positions: { candidates: number };
     entropies: { min: number; max: number; count: number };
   };
@@ -145,6 +146,8 @@ describe.skipIf(!hasSharedData)(
       const stats = JSON.parse(readFileSync(join(dir, 'filtered', 'stats.json'), 'utf8')) as Stats;
       expect(stats.nextToken.positions.candidates).toBe(15);
       expect(stats.nextToken.kept + stats.nextToken.skipped.lowEntropy).toBe(15);
+      // Token ids as keys (--proxy-server vllm): every answer has the 16 alternatives asked for.
+      expect(stats.nextToken.shortDistributions).toBe(0);
       expect(stats.nextToken.kept).toBeGreaterThan(0);
       expect(stats.nextToken.skipped.lowEntropy).toBeGreaterThan(0);
       expect(stats.samples).toMatchObject({ total: stats.nextToken.kept, nextToken: stats.nextToken.kept });
@@ -181,6 +184,17 @@ describe.skipIf(!hasSharedData)(
           -probabilities.reduce((sum, p, at) => sum + p * (top[at] as number), 0) - tail * Math.min(...top);
         expect(bound).toBeGreaterThanOrEqual(threshold - 1e-4);
       }
+
+      // Without token ids, the server keys top logprobs by text: byte pieces that decode alike merge, the
+      // answers come back short, and prepare says so.
+      stderr.length = 0;
+      const textKeyed = common.filter(
+        (flag, at) => flag !== '--proxy-server' && common[at - 1] !== '--proxy-server',
+      );
+      expect(await main([...textKeyed, '--out', join(dir, 'text-keyed')])).toBe(0);
+      const merged = JSON.parse(readFileSync(join(dir, 'text-keyed', 'stats.json'), 'utf8')) as Stats;
+      expect(merged.nextToken.shortDistributions).toBeGreaterThan(0);
+      expect(stderr.join('')).toMatch(/fewer than 16 top logprobs[\s\S]*--proxy-server vllm/);
 
       // The labels go to the RPT judge with the policy's (the model's) tokenizer: the true next token scores 1.
       const labels = readJsonl<{ input: string; label: string }>(
