@@ -82,6 +82,11 @@ describe('tokenByteBoundaries (Qwen3)', () => {
     // 鱻 is bytes [é±][»] = 2 + 1: its end (3) is a boundary, the byte after é± (2) is not.
     expect(found.boundaries).toContain(3);
     expect(found.boundaries).not.toContain(2);
+    // The README's claim: the end of every split character is still a token end (no snapping needed).
+    for (const character of ['鱻', '龘', '🦜', '𝕏']) {
+      const end = bytesOf(text.slice(0, text.indexOf(character) + character.length));
+      expect(found.boundaries, character).toContain(end);
+    }
     for (const boundary of found.boundaries) {
       // Each boundary is a character boundary: decoding that many bytes gives valid text.
       const prefix = new TextDecoder('utf-8', { fatal: true }).decode(
