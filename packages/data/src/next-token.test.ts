@@ -255,6 +255,28 @@ describe.skipIf(!hasSharedData)('prepare --tasks next-token with a proxy', () =>
     }
   }, 120_000);
 
+  it('stops on a failing proxy with its error, and resumes from the last checkpoint to the same result', async () => {
+    const out = join(dir, 'proxy-down');
+    const failing = createBigramProxy(proxyText());
+    const generate = failing.generate.bind(failing);
+    let calls = 0;
+    failing.generate = async (request, callOptions) => {
+      if (++calls > 6) throw new Error('proxy unreachable (simulated)');
+      return generate(request, callOptions);
+    };
+    const run = { ...options, out, chunkDocuments: 1, checkpointSeconds: 0.001 };
+    await expect(prepare(run, { proxy: failing })).rejects.toThrow('proxy unreachable (simulated)');
+    await prepare({ ...run, resume: true }, { proxy: createBigramProxy(proxyText()) });
+    const resumed = outputs(out);
+    for (const [path, bytes] of reference) {
+      if (path === 'stats.json') continue;
+      expect(resumed.get(path)?.equals(bytes), `${path} differs`).toBe(true);
+    }
+    const resumedStats = JSON.parse(readFileSync(join(out, 'stats.json'), 'utf8')) as PrepareStats;
+    expect(resumedStats.nextToken).toEqual(stats.nextToken);
+    expect(resumedStats.samples).toEqual(stats.samples);
+  }, 120_000);
+
   it('refuses a filter without a proxy, a proxy without the task, and a whitespace tokenizer', async () => {
     const base = { ...options, out: join(dir, 'refused') };
     await expect(prepare(base)).rejects.toThrow(/needs the proxy model/);
