@@ -20,12 +20,11 @@ import {
   silentLogger,
   type TaskKind,
 } from '@rlpt/spec';
+import { PREDICTION_END, PREDICTION_START } from '@rlpt/prompts';
 import type { EvaluateOptions, RlItem, SftExample, StageSummary, TokenizerLike } from '@rlpt/trainer';
+import { goldExample as trainerGoldExample, nextSegmentItem } from '@rlpt/trainer';
 import { registerBuiltins } from './builtins.js';
 import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './config.js';
-
-const PREDICTION_START = '<|startofprediction|>';
-const PREDICTION_END = '<|endofprediction|>';
 
 /** One line of `rlpt prepare`'s samples JSONL, the fields training reads. */
 export interface SampleRecord {
@@ -258,27 +257,12 @@ export async function readRlvrItems(stage: RlStageConfig, file: string, skip: Sk
 
 /** An RL item for a next-segment sample, judged against the prefix window (or s_i in strict mode). */
 export function sampleItem(sample: SampleRecord, mode: 'prefix' | 'strict'): RlItem {
-  return {
-    id: sample.id,
-    prompt: sample.prompt,
-    task: sample.task,
-    toJudgeItem: (prediction) => ({
-      prediction,
-      reference: mode === 'strict' ? sample.target : sample.reference,
-      target: sample.target,
-      ...(sample.context ? { context: sample.context } : {}),
-      mode,
-    }),
-  };
+  return nextSegmentItem(sample, mode);
 }
 
 /** The cold-start example of a sample: its prompt and the gold prediction in the tags. */
 export function goldExample(sample: SampleRecord): SftExample {
-  return {
-    id: sample.id,
-    prompt: sample.prompt,
-    completion: `${PREDICTION_START} ${sample.target} ${PREDICTION_END}`,
-  };
+  return trainerGoldExample(sample);
 }
 
 /** Words of a word-level vocabulary: split like the tokenizer's Whitespace pre-tokenizer, tags removed. */

@@ -1,4 +1,5 @@
 export { learningRateAt, Trainer } from './trainer.js';
+export { goldCompletion, goldExample, type NextSegmentSample, nextSegmentItem } from './items.js';
 export type { StageSummary } from './trainer.js';
 export { RunDirectory, writeFileAtomic, writeJsonAtomic } from './run-dir.js';
 export type { Checkpoint, TrainerState } from './run-dir.js';

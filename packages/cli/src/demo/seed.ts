@@ -103,13 +103,17 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     { createTinyModel, loadTextTokenizer, countParameters },
     learnerPkg,
   ] = await Promise.all([import('@rlpt/data'), import('@rlpt/model'), import('@rlpt/learner-onnx')]);
-  const [{ createOnnxBackend }, { createLexicalJudge }, { renderTaskPrompt, presets }, { Trainer }] =
-    await Promise.all([
-      import('@rlpt/backend-onnx'),
-      import('@rlpt/reward'),
-      import('@rlpt/prompts'),
-      import('@rlpt/trainer'),
-    ]);
+  const [
+    { createOnnxBackend },
+    { createLexicalJudge },
+    { renderTaskPrompt, presets },
+    { Trainer, nextSegmentItem, goldCompletion },
+  ] = await Promise.all([
+    import('@rlpt/backend-onnx'),
+    import('@rlpt/reward'),
+    import('@rlpt/prompts'),
+    import('@rlpt/trainer'),
+  ]);
   const { seed, budget, outDir } = options;
   const seconds: Record<string, number> = {};
   const cpuSeconds: Record<string, number> = {};
@@ -185,18 +189,18 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   // Training is judged with the run's reward; held-out reward is always the exact next sentence, so
   // prefix and strict runs compare on one scale.
   type DemoTarget = (typeof corpus.trainTargets)[number];
-  const toItem = (target: DemoTarget, task: TaskKind, mode: 'prefix' | 'strict'): RlItem => ({
-    id: `${target.id}:${task}`,
-    task,
-    prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-    toJudgeItem: (prediction) => ({
-      prediction,
-      reference: mode === 'prefix' ? target.reference : target.target,
-      target: target.target,
-      context: target.context,
+  const toItem = (target: DemoTarget, task: TaskKind, mode: 'prefix' | 'strict'): RlItem =>
+    nextSegmentItem(
+      {
+        id: `${target.id}:${task}`,
+        task,
+        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
+        target: target.target,
+        reference: target.reference,
+        context: target.context,
+      },
       mode,
-    }),
-  });
+    );
   const taskOf = (target: DemoTarget, index: number, salt: number): TaskKind =>
     target.next !== '' && (index * 2654435761 + salt) % 3 === 0 ? 'msr' : 'asr';
   const trainItems = corpus.trainTargets.map((target, index) =>
@@ -205,7 +209,7 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   const sftExamples = trainItems.map((item, index) => ({
     id: item.id,
     prompt: item.prompt,
-    completion: `${tags[0]} ${corpus.trainTargets[index]!.target} ${tags[1]}`,
+    completion: goldCompletion(corpus.trainTargets[index]!.target),
   }));
   const heldOutEvalItems = corpus.heldOutTargets
     .slice(0, budget.evalPrompts)

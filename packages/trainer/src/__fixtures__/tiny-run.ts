@@ -11,6 +11,7 @@ import { renderTaskPrompt } from '@rlpt/prompts';
 import { createLexicalJudge } from '@rlpt/reward';
 import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
 import { Trainer } from '../trainer.js';
+import { goldCompletion, nextSegmentItem } from '../items.js';
 import type { RlItem, RlOptions, SftExample, TokenizerLike, TrainerOptions } from '../types.js';
 
 const numbers = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
@@ -58,17 +59,12 @@ export function targets(docs = documents()): TinyTarget[] {
 export function rlItems(list = targets()): RlItem[] {
   return list.map((target, index) => {
     const task: TaskKind = target.next && index % 2 === 1 ? 'msr' : 'asr';
-    return {
+    return nextSegmentItem({
+      ...target,
       id: `${target.id}:${task}`,
       task,
       prompt: renderTaskPrompt(task, target, { preset: 'tiny' }),
-      toJudgeItem: (prediction) => ({
-        prediction,
-        reference: target.reference,
-        target: target.target,
-        context: target.context,
-      }),
-    };
+    });
   });
 }
 
@@ -77,7 +73,7 @@ export function sftExamples(list = targets()): SftExample[] {
   return items.map((item, index) => ({
     id: item.id,
     prompt: item.prompt,
-    completion: `${tags[0]} ${list[index]!.target} ${tags[1]}`,
+    completion: goldCompletion(list[index]!.target),
   }));
 }
 
