@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-// The built-in providers: backends `openai:`, `onnx:`, `transformers:` and judges `lexical`,
+// The built-in providers: backends `openai:`, `onnx:`, `transformers:`, `tinker:` and judges `lexical`,
 // `generative:<backend spec>`, `rpt:<tokenizer>`. Each imports its package only when used, so a user installs just the
 // backends they need (they are optional peer dependencies of @rlpt/recipes).
 import {
@@ -124,6 +124,25 @@ export const transformersBackendProvider: BackendProvider = {
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
+  },
+};
+
+/**
+ * `tinker:<server URL>`: sampling over the Tinker API (hosted Tinker, SkyRL's Tinker server, `rlpt serve
+ * tinker`). Options: `baseModel` (or `model`; required), `tokenizerDir`, `modelPath`, `apiKeyEnv`.
+ */
+export const tinkerBackendProvider: BackendProvider = {
+  scheme: 'tinker',
+  description:
+    'Tinker API sampling (hosted Tinker, SkyRL, rlpt serve tinker); option baseModel (or model) is required',
+  example: 'tinker:http://127.0.0.1:8000',
+  async create(target, options) {
+    const { tinkerBackendProvider: provider } = await load(
+      '@rlpt/backend-tinker',
+      () => import('@rlpt/backend-tinker'),
+      `tinker:${target}`,
+    );
+    return provider.create(target, options);
   },
 };
 
@@ -254,7 +273,12 @@ export const generativeJudgeProvider: JudgeProvider = {
 /** Registers the built-in providers (idempotent; a plugin's own registration of a scheme is kept). */
 export function registerBuiltins(): void {
   const backends = new Set(backendProviders().map((provider) => provider.scheme));
-  for (const provider of [openaiBackendProvider, onnxBackendProvider, transformersBackendProvider]) {
+  for (const provider of [
+    openaiBackendProvider,
+    onnxBackendProvider,
+    transformersBackendProvider,
+    tinkerBackendProvider,
+  ]) {
     if (!backends.has(provider.scheme)) registerBackendProvider(provider);
   }
   const judges = new Set(judgeProviders().map((provider) => provider.name));

@@ -158,14 +158,58 @@ const modelSchema = z
   })
   .prefault({});
 
+/** A section given as a string is its `backend` (`learner: tinker:URL`, `policy: openai:URL`). */
+const shorthand = (value: unknown) => (typeof value === 'string' ? { backend: value } : value);
+
+const learnerSchema = z.preprocess(
+  shorthand,
+  z
+    .strictObject({
+      /**
+       * `onnx` (default: `@rlpt/learner-onnx` in this process) or `tinker:<server URL>` (the Tinker API:
+       * hosted Tinker, SkyRL's Tinker server, `rlpt serve tinker`; the weights stay on the server).
+       */
+      backend: z
+        .string()
+        .refine((value) => value === 'onnx' || /^tinker:https?:\/\/.+/.test(value), {
+          error: "must be 'onnx' or 'tinker:<server URL>' (e.g. tinker:http://127.0.0.1:8000)",
+        })
+        .default('onnx'),
+      /** Tinker: the base model as the server names it (`get_server_capabilities`), e.g. Qwen/Qwen3-8B. */
+      baseModel: z.string().min(1).optional(),
+      /** Tinker: LoRA rank (default 32, the SDK's; `rlpt serve tinker` trains all parameters whatever it is). */
+      loraRank: int(1).optional(),
+      /** Tinker: the environment variable holding the API key (sent as X-API-Key, never logged). */
+      apiKeyEnv: z.string().min(1).default('TINKER_API_KEY'),
+      /** Tinker: `auto` (protobuf when the server asks for it), `json` or `protobuf`. */
+      encoding: z
+        .enum(['auto', 'json', 'protobuf'], { error: "must be 'auto', 'json' or 'protobuf'" })
+        .default('auto'),
+      /**
+       * Tinker: send `optim_step` behind `forward_backward` without waiting (saves a round trip per step; the
+       * step's grad norm is then not reported). Default false: metrics match the in-process learner's.
+       */
+      pipeline: z.boolean().default(false),
+    })
+    .prefault({}),
+);
+
 const policySchema = z
   .strictObject({
-    /** `onnx` (the learner's exported weights, reloaded after every update) or `openai:<base URL>`. */
+    /**
+     * `onnx` (the learner's exported weights, reloaded after every update), `openai:<base URL>`, or
+     * `tinker:<server URL>` (sampling from the weights a tinker learner saved after every update).
+     */
     backend: z
       .string()
-      .refine((value) => value === 'onnx' || /^openai:https?:\/\/.+/.test(value), {
-        error: "must be 'onnx' or 'openai:<base URL>' (e.g. openai:http://127.0.0.1:8000/v1)",
-      })
+      .refine(
+        (value) =>
+          value === 'onnx' || /^openai:https?:\/\/.+/.test(value) || /^tinker:https?:\/\/.+/.test(value),
+        {
+          error:
+            "must be 'onnx', 'openai:<base URL>' (e.g. openai:http://127.0.0.1:8000/v1) or 'tinker:<server URL>'",
+        },
+      )
       .default('onnx'),
     model: z.string().min(1).optional(),
     apiKeyEnv: z.string().min(1).default('OPENAI_API_KEY'),
@@ -180,6 +224,7 @@ const policySchema = z
     maxBatchSize: int(1).optional(),
   })
   .prefault({});
+const policySection = z.preprocess(shorthand, policySchema);
 
 const judgeSchema = z
   .strictObject({
@@ -267,7 +312,8 @@ export const trainConfigSchema = z.strictObject({
    */
   fast: z.boolean().default(false),
   model: modelSchema,
-  policy: policySchema,
+  learner: learnerSchema,
+  policy: policySection,
   judge: judgeSchema,
   data: dataSchema,
   stages: z.array(stageSchema).min(1, { error: 'needs at least one stage' }),
@@ -295,6 +341,7 @@ export interface TrainFlags {
   checkpointEvery?: string;
   threads?: string;
   model?: string;
+  learner?: string;
   policy?: string;
   judge?: string;
   data?: string;
@@ -310,6 +357,7 @@ const flagKeys: Record<string, keyof TrainFlags> = {
   checkpointEvery: 'checkpointEvery',
   threads: 'threads',
   'model.dir': 'model',
+  'learner.backend': 'learner',
   'policy.backend': 'policy',
   'data.path': 'data',
 };
@@ -403,6 +451,10 @@ export async function applyFlags(
   flags: TrainFlags,
 ): Promise<{ raw: Record<string, unknown>; sources: Map<string, string>; issues: ConfigIssue[] }> {
   const raw = structuredClone(file);
+  // `learner: tinker:URL` / `policy: openai:URL` are shorthands for { backend }, so flags can set keys inside.
+  for (const key of ['learner', 'policy']) raw[key] = shorthand(raw[key]);
+  if (raw.learner === undefined) delete raw.learner;
+  if (raw.policy === undefined) delete raw.policy;
   const sources = new Map<string, string>();
   const issues: ConfigIssue[] = [];
   for (const [key, flag] of Object.entries(flagKeys)) {
@@ -495,6 +547,7 @@ function rawStages(raw: Record<string, unknown>): { type?: unknown; name?: unkno
 /** The sections that parsed (a section with schema errors is absent; so is each invalid stage). */
 interface ParsedSections {
   model?: TrainConfig['model'];
+  learner?: TrainConfig['learner'];
   policy?: TrainConfig['policy'];
   judge?: TrainConfig['judge'];
   data?: TrainConfig['data'];
@@ -534,6 +587,27 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
   if (policy?.backend.startsWith('openai:')) {
     if (!policy.model) add('policy.model', 'is required with an openai policy (the served model name)');
   }
+  const learner = config.learner;
+  const tinkerLearner = learner?.backend.startsWith('tinker:') ?? false;
+  if (learner && tinkerLearner) {
+    if (!learner.baseModel)
+      add('learner.baseModel', 'is required with a tinker learner (the base model as the server names it)');
+    if (model?.init)
+      add(
+        'model.init',
+        "cannot be used with a tinker learner (the weights live on the server): set model.dir to a folder with the base model's tokenizer files",
+      );
+    if (policy && !policy.backend.startsWith('tinker:'))
+      add(
+        'policy',
+        `must be tinker:<server URL> with a tinker learner (its weights live on the server; e.g. policy: ${learner.backend})`,
+      );
+  }
+  if (learner && policy?.backend.startsWith('tinker:') && !tinkerLearner)
+    add(
+      'policy',
+      'tinker:<server URL> samples the weights a tinker learner saves: set learner to tinker:<server URL> too',
+    );
 
   const judge = config.judge;
   if (judge?.type === 'generative') {
@@ -706,6 +780,7 @@ export async function resolveTrainConfig(
   const checks = await checkConfig(
     {
       ...(sections.model ? { model: sections.model as TrainConfig['model'] } : {}),
+      ...(sections.learner ? { learner: sections.learner as TrainConfig['learner'] } : {}),
       ...(sections.policy ? { policy: sections.policy as TrainConfig['policy'] } : {}),
       ...(sections.judge ? { judge: sections.judge as TrainConfig['judge'] } : {}),
       ...(sections.data ? { data: sections.data as TrainConfig['data'] } : {}),

@@ -5,6 +5,7 @@ export {
   onnxBackendProvider,
   openaiBackendProvider,
   registerBuiltins,
+  tinkerBackendProvider,
   transformersBackendProvider,
 } from './builtins.js';
 export type {

@@ -14,6 +14,7 @@ import {
   type InferenceBackendV1,
   type JudgeV1,
   InvalidArgumentError,
+  type LearnerV1,
   InvalidInputError,
   type Logger,
   type RlptEvent,
@@ -440,21 +441,23 @@ export async function runTraining(
   const tokenizer = await folderTokenizer(modelDir);
 
   // 3. Learner, policy backend and judges.
-  const learner = await learnerPackage.createOnnxLearner({
-    modelDir,
-    // One learner thread unless --fast: onnxruntime's multi-threaded ScatterND (reduction add, the
-    // embedding gradient) sums duplicate token rows in a load-dependent order, so runs would diverge.
-    threads: config.fast ? config.threads : 1,
-    maxGradNorm: config.model.maxGradNorm,
-    seed: config.seed,
-    ...(config.model.adam ? { adam: config.model.adam } : {}),
-    ...(config.model.microBatchTokens ? { microBatchTokens: config.model.microBatchTokens } : {}),
-    ...(config.model.threadSpinning !== undefined ? { threadSpinning: config.model.threadSpinning } : {}),
-    ...(config.model.executionProviders ? { executionProviders: config.model.executionProviders } : {}),
-    logger,
-    onEvent,
-  });
-  const closers: (() => Promise<void>)[] = [() => learner.close()];
+  const learner = config.learner.backend.startsWith('tinker:')
+    ? await tinkerLearner(config, logger, info)
+    : await learnerPackage.createOnnxLearner({
+        modelDir,
+        // One learner thread unless --fast: onnxruntime's multi-threaded ScatterND (reduction add, the
+        // embedding gradient) sums duplicate token rows in a load-dependent order, so runs would diverge.
+        threads: config.fast ? config.threads : 1,
+        maxGradNorm: config.model.maxGradNorm,
+        seed: config.seed,
+        ...(config.model.adam ? { adam: config.model.adam } : {}),
+        ...(config.model.microBatchTokens ? { microBatchTokens: config.model.microBatchTokens } : {}),
+        ...(config.model.threadSpinning !== undefined ? { threadSpinning: config.model.threadSpinning } : {}),
+        ...(config.model.executionProviders ? { executionProviders: config.model.executionProviders } : {}),
+        logger,
+        onEvent,
+      });
+  const closers: (() => Promise<void>)[] = [async () => learner.close?.()];
   try {
     let loadPolicy: (dir: string) => Promise<InferenceBackendV1>;
     const policy = config.policy;
@@ -470,12 +473,19 @@ export async function runTraining(
           onEvent,
         });
     } else {
-      const backend = await createBackendFromSpec(policy.backend, {
-        model: policy.model,
-        apiKeyEnv: policy.apiKeyEnv,
-        server: policy.server,
-        logger,
-      });
+      const tinker = policy.backend.startsWith('tinker:');
+      const backend = await createBackendFromSpec(
+        policy.backend,
+        tinker
+          ? {
+              // Sampling follows the sampler weights the tinker learner saves after every update.
+              baseModel: policy.model ?? config.learner.baseModel,
+              tokenizerDir: modelDir,
+              apiKeyEnv: config.learner.apiKeyEnv,
+              logger,
+            }
+          : { model: policy.model, apiKeyEnv: policy.apiKeyEnv, server: policy.server, logger },
+      );
       closers.push(async () => backend.close?.());
       // One client for the whole run: the trainer closes a policy when it reloads one, and a served policy
       // is never reloaded (its weights are pushed, or stay); it closes at the end.
@@ -491,7 +501,9 @@ export async function runTraining(
         // On-policy: the trainer pushes every update's weights to the server before the next rollouts.
         shared.updateWeights = updateWeights;
         info(
-          `policy: ${policy.backend} (${policy.model}); the learner's weights are pushed to it after every update (POST /update_weights_from_disk)`,
+          tinker
+            ? `policy: ${policy.backend} (${policy.model ?? config.learner.baseModel}); it samples the weights the learner saves after every update (save_weights_for_sampler)`
+            : `policy: ${policy.backend} (${policy.model}); the learner's weights are pushed to it after every update (POST /update_weights_from_disk)`,
         );
       } else {
         info(
@@ -622,4 +634,52 @@ export async function runTraining(
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
   }
+}
+
+/**
+ * The `tinker:<URL>` learner (`@rlpt/learner-tinker`, an optional peer): Adam and clipping as the in-process
+ * learner's (model.adam over PyTorch's defaults, model.maxGradNorm), so a run moved onto a Tinker server
+ * keeps its arithmetic; the server's own defaults (β2 0.95, ε 1e-12, no clipping) are not used.
+ */
+async function tinkerLearner(
+  config: ResolvedTrainConfig,
+  logger: Logger,
+  info: (line: string) => void,
+): Promise<LearnerV1> {
+  let createTinkerLearner: typeof import('@rlpt/learner-tinker').createTinkerLearner;
+  try {
+    ({ createTinkerLearner } = await import('@rlpt/learner-tinker'));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new InvalidArgumentError({
+        argument: 'learner.backend',
+        cause,
+        message: `${config.learner.backend} needs the package @rlpt/learner-tinker, which is not installed: pnpm add @rlpt/learner-tinker @rlpt/backend-tinker`,
+      });
+    }
+    throw cause;
+  }
+  const { backend, baseModel, loraRank, apiKeyEnv, encoding, pipeline } = config.learner;
+  const adam = config.model.adam ?? {};
+  const learner = await createTinkerLearner({
+    baseURL: backend.slice('tinker:'.length),
+    baseModel: baseModel!,
+    ...(loraRank !== undefined ? { loraRank } : {}),
+    apiKeyEnv,
+    encoding,
+    pipeline,
+    adam: {
+      beta1: adam.beta1 ?? 0.9,
+      beta2: adam.beta2 ?? 0.999,
+      eps: adam.eps ?? 1e-8,
+      weightDecay: adam.weightDecay ?? 0.01,
+    },
+    gradClipNorm: config.model.maxGradNorm,
+    logger,
+  });
+  info(
+    `learner: ${backend} (${baseModel}${loraRank !== undefined ? `, LoRA rank ${loraRank}` : ''}); forward_backward and optim_step run on the server`,
+  );
+  return learner;
 }

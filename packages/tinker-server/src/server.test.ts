@@ -512,3 +512,21 @@ describe('finished futures expire', () => {
     }
   });
 });
+
+describe('listening', () => {
+  it('a port in use is a clear error naming the port and --port', async () => {
+    const first = await createTinkerServer({ modelDir: model.dir, baseModel: 'tiny' });
+    try {
+      const port = Number(new URL(first.url).port);
+      const error = await createTinkerServer({ modelDir: model.dir, baseModel: 'tiny', port }).catch(
+        (caught: unknown) => caught as Error,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toBe(
+        `Cannot listen on 127.0.0.1:${port}: the port is in use. Pick another with --port (0 picks a free one).`,
+      );
+    } finally {
+      await first.close();
+    }
+  });
+});

@@ -27,6 +27,7 @@ import {
 } from '@rlpt/learner-tinker';
 import {
   type EventHandler,
+  InvalidArgumentError,
   type Logger,
   ModelLoadError,
   RlptError,
@@ -1098,10 +1099,29 @@ export async function createTinkerServer(options: TinkerServerOptions): Promise<
     void handle(request, response);
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((done, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => done());
-  });
+  const listenHost = options.host ?? '127.0.0.1';
+  const listenPort = options.port ?? 0;
+  try {
+    await new Promise<void>((done, reject) => {
+      server.once('error', reject);
+      server.listen(listenPort, listenHost, () => {
+        server.off('error', reject);
+        done();
+      });
+    });
+  } catch (cause) {
+    clearInterval(sweeper);
+    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new InvalidArgumentError({
+      argument: 'port',
+      cause,
+      message:
+        code === 'EADDRINUSE'
+          ? `Cannot listen on ${listenHost}:${listenPort}: the port is in use. Pick another with --port (0 picks a free one).`
+          : `Cannot listen on ${listenHost}:${listenPort}: ${(cause as Error).message}`,
+    });
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info(`tinker server on http://${host}:${address.port} serving ${baseModel} from ${modelDir}`);

@@ -81,6 +81,31 @@ describe('@rlpt/backend-tinker', () => {
     await backend.close();
   });
 
+  it('many prompts under one caller signal: no MaxListeners warning, and an abort stops them', async () => {
+    const backend = createTinkerBackend({ baseURL: server.url, baseModel: 'tiny', tokenizerDir: model.dir });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const prompts = Array.from({ length: 16 }, (_, index) => `prompt ${index}`);
+      const result = await backend.generate(
+        { prompts, maxTokens: 2, temperature: 1, seed: 1 },
+        { signal: controller.signal },
+      );
+      expect(result.results).toHaveLength(16);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+      controller.abort(new Error('stop'));
+      await expect(
+        backend.generate({ prompts, maxTokens: 2 }, { signal: controller.signal }),
+      ).rejects.toThrow();
+    } finally {
+      process.off('warning', onWarning);
+      await backend.close();
+    }
+  });
+
   it('clear errors: text without a tokenizer, a folder without a sampler pointer, a missing baseModel', async () => {
     const backend = createTinkerBackend({ baseURL: server.url, baseModel: 'tiny' });
     await expect(backend.generate({ prompts: ['hello'], maxTokens: 2 })).rejects.toThrow(

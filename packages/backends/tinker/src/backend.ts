@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -234,6 +235,12 @@ export function createTinkerBackend(settings: TinkerBackendSettings): TinkerBack
       const stop = stopStrings.length > 0 ? stopStrings : stopTokenIds.length > 0 ? stopTokenIds : undefined;
       const clientStopIds = stopStrings.length > 0 ? new Set(stopTokenIds) : new Set<number>();
       const sessionId = current.samplingSessionId;
+      // One signal for the fan-out: it follows the caller's, may carry a listener per prompt in flight (no
+      // MaxListeners warning), and stops the other prompts' requests when one fails.
+      const fanOut = new AbortController();
+      setMaxListeners(0, fanOut.signal);
+      const onAbort = () => fanOut.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
       const replies = await Promise.all(
         prompts.map(async (ids) => {
           const requestId = await client.submit(
@@ -255,11 +262,16 @@ export function createTinkerBackend(settings: TinkerBackendSettings): TinkerBack
               topk_prompt_logprobs: 0,
               type: 'sample',
             },
-            { ...(signal ? { signal } : {}), extraHeaders: { 'X-Tinker-Sampling-Backpressure': '1' } },
+            { signal: fanOut.signal, extraHeaders: { 'X-Tinker-Sampling-Backpressure': '1' } },
           );
-          return client.sampleResult(requestId, signal);
+          return client.sampleResult(requestId, fanOut.signal);
         }),
-      );
+      )
+        .catch((error: unknown) => {
+          fanOut.abort(error);
+          throw error;
+        })
+        .finally(() => signal?.removeEventListener('abort', onAbort));
       let completionTokens = 0;
       const results = replies.map((reply: SampleResponse, index) => ({
         promptTokenIds: prompts[index] as number[],

@@ -171,8 +171,12 @@ export function register(program: Command): void {
     )
     .option('--model <dir>', 'model folder the learner trains (sets model.dir)')
     .option(
+      '--learner <spec>',
+      "learner: 'onnx' (default, in process) or 'tinker:<server URL>' (sets learner.backend)",
+    )
+    .option(
       '--policy <spec>',
-      "rollout backend: 'onnx' (default) or 'openai:<base URL>' (sets policy.backend)",
+      "rollout backend: 'onnx' (default), 'openai:<base URL>' or 'tinker:<server URL>' (sets policy.backend)",
     )
     .option(
       '--judge <spec>',
