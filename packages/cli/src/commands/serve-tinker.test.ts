@@ -60,39 +60,35 @@ describe('rlpt serve tinker (the real binary)', () => {
     expect(output.stderr).toContain('no-such-model is not a folder');
   });
 
-  it(
-    'serves the Tinker API (session, model future) and stops on SIGTERM',
-    { timeout: 60_000 },
-    async () => {
-      const server = startServeTinker(['--model', modelDir, '--port', '0', '--api-key', 'cli-key']);
-      const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+) \(Tinker API/);
-      expect(server.output.stdout).toContain('rlpt serve tinker: tiny-model at');
-      const post = async (path: string, body: unknown) =>
-        (await (
-          await fetch(`${url}${path}`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-api-key': 'cli-key' },
-            body: JSON.stringify(body),
-          })
-        ).json()) as Record<string, unknown>;
-      const { session_id } = await post('/api/v1/create_session', {
-        tags: [],
-        user_metadata: {},
-        sdk_version: '0.25.0',
-      });
-      const created = await post('/api/v1/create_model', {
-        session_id,
-        model_seq_id: 0,
-        base_model: 'tiny-model',
-        lora_config: { rank: 8 },
-      });
-      let reply: Record<string, unknown> = { type: 'try_again' };
-      while (reply.type === 'try_again')
-        reply = await post('/api/v1/retrieve_future', { request_id: created.request_id });
-      expect(typeof reply.model_id).toBe('string');
-      server.child.kill('SIGTERM');
-      expect(await server.exited).toBe(0);
-      expect(server.output.stderr).toContain('rlpt serve tinker: stopped');
-    },
-  );
+  it('serves the Tinker API (session, model future) and stops on SIGTERM', { timeout: 60_000 }, async () => {
+    const server = startServeTinker(['--model', modelDir, '--port', '0', '--api-key', 'cli-key']);
+    const url = await waitForStdout(server, /at (http:\/\/127\.0\.0\.1:\d+) \(Tinker API/);
+    expect(server.output.stdout).toContain('rlpt serve tinker: tiny-model at');
+    const post = async (path: string, body: unknown) =>
+      (await (
+        await fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': 'cli-key' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as Record<string, unknown>;
+    const { session_id } = await post('/api/v1/create_session', {
+      tags: [],
+      user_metadata: {},
+      sdk_version: '0.25.0',
+    });
+    const created = await post('/api/v1/create_model', {
+      session_id,
+      model_seq_id: 0,
+      base_model: 'tiny-model',
+      lora_config: { rank: 8 },
+    });
+    let reply: Record<string, unknown> = { type: 'try_again' };
+    while (reply.type === 'try_again')
+      reply = await post('/api/v1/retrieve_future', { request_id: created.request_id });
+    expect(typeof reply.model_id).toBe('string');
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output.stderr).toContain('rlpt serve tinker: stopped');
+  });
 });
