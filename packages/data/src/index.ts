@@ -63,6 +63,8 @@ export { markupWarningShare, prepare, removeStaleTempFiles } from './prepare.js'
 export type { DemoStats, PrepareDemoOptions } from './prepare-demo.js';
 export { prepareDemo, prepareDemoOptionsSchema } from './prepare-demo.js';
 export type { PreparedSample, SampleTask } from './process.js';
+export type { ReadSamplesOptions, SampleRecord, SampleSkip } from './samples.js';
+export { readSamples, sampleFiles } from './samples.js';
 export type { NextTokenStats } from './prepare-stats.js';
 export type {
   EntropyEstimate,

@@ -228,9 +228,17 @@ const policySection = z.preprocess(shorthand, policySchema);
 
 const judgeSchema = z
   .strictObject({
+    /**
+     * `lexical` (word alignment, no model), `generative` (an LLM judge, the paper's), or `rpt` (RPT's reward:
+     * an exact prefix of the reference ending on one of its token boundaries; trains next-token samples too).
+     */
     type: z
-      .enum(['lexical', 'generative'], { error: "must be 'lexical' or 'generative'" })
+      .enum(['lexical', 'generative', 'rpt'], { error: "must be 'lexical', 'generative' or 'rpt'" })
       .default('lexical'),
+    /** rpt: the tokenizer whose token ends count — `qwen3`, a model folder or a tokenizer.json. Default: the model's. */
+    tokenizer: z.string().min(1).optional(),
+    /** rpt: `trim` (default: leading/trailing whitespace of the prediction is ignored) or `exact`. */
+    whitespace: z.enum(['trim', 'exact'], { error: "must be 'trim' or 'exact'" }).optional(),
     /** Generative judges: `openai:<base URL>` or `onnx:<model folder>`. */
     backend: backendSpec.optional(),
     model: z.string().min(1).optional(),

@@ -4,7 +4,7 @@
  * stage. Packages are imported lazily, inside `runTraining`.
  */
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -30,7 +30,7 @@ import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './config.j
 /** One line of `rlpt prepare`'s samples JSONL, the fields training reads. */
 export interface SampleRecord {
   id: string;
-  task: TaskKind;
+  task: TaskKind | 'next-token';
   prompt: string;
   context: string;
   target: string;
@@ -43,6 +43,8 @@ export interface DataSummary {
   trainSamples: number;
   asr: number;
   msr: number;
+  /** Next-token samples (read with judge.type rpt only). */
+  nextToken?: number;
   heldOut: number;
   skipped: number;
   /** Skipped lines by reason. */
@@ -120,68 +122,36 @@ async function* jsonLines(
   }
 }
 
-/** `samples/<split>-*.jsonl` of a prepare folder, or the file itself. */
+/** `samples/<split>-*.jsonl` of a prepare folder, or the file itself (`@rlpt/data`'s reader). */
 export async function sampleFiles(path: string, split: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path];
-  const dir = join(path, 'samples');
-  const files = (await readdir(dir).catch(() => [] as string[]))
-    .filter((name) => name.startsWith(`${split}-`) && name.endsWith('.jsonl'))
-    .sort()
-    .map((name) => join(dir, name));
-  if (files.length === 0) {
-    throw new InvalidInputError({
-      reason: 'no-samples',
-      message: `${path} has no samples/${split}-*.jsonl files. Is it an rlpt prepare output folder (rlpt prepare … --out ${path})?`,
-      location: { file: dir },
-    });
-  }
-  return files;
+  return (await import('@rlpt/data')).sampleFiles(path, split);
 }
 
-/** Reads samples (rlpt's schema); lines without a prompt or target are skipped and counted. */
+/**
+ * Reads samples with `@rlpt/data`'s reader, the one parser of what `rlpt prepare` writes: next-segment
+ * (ASR, MSR) by default, next-token too when `tasks` says so (RPT); lines without a prompt or target, or
+ * of another task, are skipped and counted.
+ */
 export async function readSamples(
   files: string[],
   skip: Skip,
   limit = Number.POSITIVE_INFINITY,
+  tasks: readonly SampleRecord['task'][] = ['asr', 'msr'],
 ): Promise<SampleRecord[]> {
-  const samples: SampleRecord[] = [];
-  for (const file of files) {
-    for await (const { value, line } of jsonLines(file, skip)) {
-      if (samples.length >= limit) return samples;
-      const text = (key: string) => (typeof value[key] === 'string' ? (value[key] as string) : undefined);
-      const prompt = text('prompt');
-      const target = text('target');
-      if (!prompt || !target) {
-        skip(
-          'missing-field',
-          `${file}:${line}: a sample needs string "prompt" and "target" fields`,
-          file,
-          line,
-        );
-        continue;
-      }
-      const task = text('task') ?? 'asr';
-      if (task !== 'asr' && task !== 'msr') {
-        skip(
-          'bad-task',
-          `${file}:${line}: task must be "asr" or "msr", got ${JSON.stringify(value.task)}`,
-          file,
-          line,
-        );
-        continue;
-      }
-      samples.push({
-        id: text('id') ?? `${basename(file)}:${line}`,
-        task,
-        prompt,
-        context: text('context') ?? '',
-        target,
-        next: text('next') ?? '',
-        reference: text('reference') ?? target,
-      });
-    }
-  }
-  return samples;
+  const samples = await (await import('@rlpt/data')).readSamples(files, {
+    limit,
+    tasks,
+    onSkip: ({ reason, message, file, line }) =>
+      skip(
+        reason,
+        reason === 'bad-task' && message.endsWith('"next-token"') && !tasks.includes('next-token')
+          ? `${message} (next-token samples are RPT's task: train them with judge.type rpt)`
+          : message,
+        file,
+        line,
+      ),
+  });
+  return samples as SampleRecord[];
 }
 
 /** Pretraining documents: `.txt` (blank-line separated) or JSONL (`textField`, else joined `sentences`). */
@@ -295,10 +265,20 @@ async function exists(path: string): Promise<boolean> {
 /** Builds the RLPT judge the configuration describes (through the registry); `close` releases its backend too. */
 async function createJudge(
   config: ResolvedTrainConfig,
+  modelDir: string,
   logger: Logger,
   onEvent: (event: RlptEvent) => void,
 ): Promise<ClosableJudge> {
-  const { type, backend, ...settings } = config.judge;
+  const { type, backend, tokenizer, whitespace, ...settings } = config.judge;
+  if (type === 'rpt') {
+    // Token boundaries of the policy's own tokenizer unless another is named.
+    return createJudgeFromSpec(`rpt:${tokenizer ?? modelDir}`, {
+      mode: settings.mode,
+      ...(whitespace ? { rptWhitespace: whitespace } : {}),
+      logger,
+      onEvent,
+    });
+  }
   return createJudgeFromSpec(type === 'lexical' ? 'lexical' : `generative:${backend!}`, {
     ...Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)),
     logger,
@@ -336,17 +316,25 @@ export async function runTraining(
     onEvent({ type: 'skipped-input', reason, message, file, line });
   };
   const mode = config.judge.mode;
+  // RPT's reward also trains next-token samples (rlpt prepare --tasks next-token); the other judges read ASR/MSR.
+  const tasks: SampleRecord['task'][] =
+    config.judge.type === 'rpt' ? ['asr', 'msr', 'next-token'] : ['asr', 'msr'];
   const needsSamples = config.stages.some(
     (stage) => (stage.type === 'rlpt' || stage.type === 'sft') && !stage.data,
   );
   const train =
     needsSamples && config.data.path
-      ? await readSamples(await sampleFiles(config.data.path, config.data.split), skip, config.data.limit)
+      ? await readSamples(
+          await sampleFiles(config.data.path, config.data.split),
+          skip,
+          config.data.limit,
+          tasks,
+        )
       : [];
   const heldOutPath = config.data.heldOut ?? config.data.path;
   const heldOut =
     config.eval && heldOutPath
-      ? await readSamples(await sampleFiles(heldOutPath, 'validation'), skip, config.eval.items)
+      ? await readSamples(await sampleFiles(heldOutPath, 'validation'), skip, config.eval.items, tasks)
       : [];
   const stageData = new Map<
     string,
@@ -364,7 +352,7 @@ export async function runTraining(
       stageData.set(stage.name, { items: await readRlvrItems(stage, stage.data!, skip) });
     } else {
       const samples = stage.data
-        ? await readSamples(await sampleFiles(stage.data, config.data.split), skip, config.data.limit)
+        ? await readSamples(await sampleFiles(stage.data, config.data.split), skip, config.data.limit, tasks)
         : train;
       stageData.set(stage.name, { samples, items: samples.map((sample) => sampleItem(sample, mode)) });
     }
@@ -379,19 +367,21 @@ export async function runTraining(
       });
     }
   }
-  const asr = train.filter((sample) => sample.task === 'asr').length;
+  const count = (task: SampleRecord['task']) => train.filter((sample) => sample.task === task).length;
   const data: DataSummary = {
     trainSamples: train.length,
-    asr,
-    msr: train.length - asr,
+    asr: count('asr'),
+    msr: count('msr'),
+    ...(tasks.includes('next-token') ? { nextToken: count('next-token') } : {}),
     heldOut: heldOut.length,
     skipped,
     skippedByReason,
   };
   if (train.length > 0) {
     // λ mixing happened in rlpt prepare: batches draw uniformly, so they carry the file's task share.
+    const kinds = `ASR ${data.asr}, MSR ${data.msr}${data.nextToken ? `, next-token ${data.nextToken}` : ''}`;
     info(
-      `data: ${train.length} training samples (ASR ${asr}, MSR ${data.msr}: ${((100 * data.msr) / train.length).toFixed(1)}% MSR per batch on average)${heldOut.length ? `, ${heldOut.length} held-out` : ''}${skipped ? `, ${skipped} lines skipped` : ''}`,
+      `data: ${train.length} training samples (${kinds}: ${((100 * data.msr) / train.length).toFixed(1)}% MSR per batch on average)${heldOut.length ? `, ${heldOut.length} held-out` : ''}${skipped ? `, ${skipped} lines skipped` : ''}`,
     );
   }
 
@@ -516,7 +506,7 @@ export async function runTraining(
     if (hooks.parts?.judge) {
       judge = hooks.parts.judge;
     } else {
-      const built = await createJudge(config, logger, onEvent);
+      const built = await createJudge(config, modelDir, logger, onEvent);
       closers.push(async () => built.close?.());
       judge = built;
     }

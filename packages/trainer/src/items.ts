@@ -2,10 +2,13 @@ import { PREDICTION_END, PREDICTION_START } from '@rlpt/prompts';
 import type { TaskKind } from '@rlpt/spec';
 import type { RlItem, SftExample } from './types.js';
 
-/** One next-segment sample (ASR or MSR) as the trainer needs it: what `@rlpt/data` writes per line. */
+/**
+ * One sample as the trainer needs it: what `@rlpt/data` writes per line — next-segment (ASR, MSR) or
+ * RPT's next-token (the target is the next token, the reference the continuation after the context).
+ */
 export interface NextSegmentSample {
   id: string;
-  task: TaskKind;
+  task: TaskKind | 'next-token';
   /** The rendered prompt (context, and for MSR the following segment, in the task template). */
   prompt: string;
   /** s_i, the segment to predict. */

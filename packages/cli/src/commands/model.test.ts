@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../main.js';
@@ -94,6 +94,21 @@ describe('rlpt model', () => {
     expect(code).toBe(0);
     expect(stdout.join('')).toMatch(/\|\s*10 \/ 64 \/ 2/);
     expect(await readdir(out)).not.toContain('model.safetensors');
+  });
+
+  it('reads words from a JSON array (the vocab.json of rlpt prepare --demo) and names a bad one', async () => {
+    const vocab = join(dir, 'vocab.json');
+    await writeFile(vocab, JSON.stringify(['the', 'cat', 'sat', '.']));
+    const out = join(dir, 'json-words-model');
+    expect(
+      await main(['model', 'init', '--out', out, '--tokenizer', `words:${vocab}`, '--no-safetensors']),
+    ).toBe(0);
+    const tokenizer = JSON.parse(await readFile(join(out, 'tokenizer.json'), 'utf8'));
+    expect(Object.keys(tokenizer.model.vocab)).toEqual(expect.arrayContaining(['the', 'cat', 'sat', '.']));
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, '{"the": 1}');
+    expect(await main(['model', 'init', '--out', join(dir, 'x'), '--tokenizer', `words:${bad}`])).toBe(2);
+    expect(stderr.join('')).toContain(`${bad} must be a JSON array of strings`);
   });
 
   it('lists every bad flag at once (exit code 2)', async () => {

@@ -13,7 +13,7 @@ const initSchema = z.object({
   tokenizer: z
     .string()
     .refine((value) => value === 'char' || value === 'qwen3' || value.startsWith('words:'), {
-      error: "must be 'char', 'qwen3' or 'words:<file with one word per line>'",
+      error: "must be 'char', 'qwen3' or 'words:<file: one word per line, or a JSON array>'",
     }),
   addedTokens: z.string().optional(),
   architecture: z.enum(['llama', 'qwen2', 'qwen3'], { error: "must be 'llama', 'qwen2' or 'qwen3'" }),
@@ -76,6 +76,27 @@ async function readWords(file: string): Promise<string[]> {
         },
       ],
     });
+  }
+  if (file.toLowerCase().endsWith('.json')) {
+    // A JSON array of words, e.g. the vocab.json that `rlpt prepare --demo` writes.
+    let words: unknown;
+    try {
+      words = JSON.parse(text);
+    } catch (cause) {
+      words = cause;
+    }
+    if (!Array.isArray(words) || !words.every((word) => typeof word === 'string')) {
+      throw new ConfigError({
+        source: 'rlpt model init flags',
+        issues: [
+          {
+            path: '--tokenizer',
+            message: `${file} must be a JSON array of strings (or a text file, one word per line)`,
+          },
+        ],
+      });
+    }
+    return (words as string[]).map((word) => word.trim()).filter((word) => word.length > 0);
   }
   return text
     .split(/\r?\n/)
@@ -180,7 +201,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'model folder to create; required')
     .option(
       '--tokenizer <kind>',
-      "'char', 'qwen3' (real Qwen3 tokenizer, 151,936 vocab) or 'words:<file>' (one word per line)",
+      "'char', 'qwen3' (real Qwen3 tokenizer, 151,936 vocab) or 'words:<file>' (one word per line, or a JSON array such as rlpt prepare --demo's vocab.json)",
       'char',
     )
     .option(
