@@ -26,9 +26,9 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--policy <where>',
-        'rollouts in process (local) or behind a real `rlpt serve model` that gets the weights pushed after every update (served)',
+        'rollouts in process (local); behind a real `rlpt serve model` that gets the weights pushed after every update (served); or learner and sampler behind a real `rlpt serve tinker`, over the Tinker API (tinker)',
       )
-        .choices(['local', 'served'])
+        .choices(['local', 'served', 'tinker'])
         .default('local'),
     )
     // Internal: one job in a child process.
@@ -51,7 +51,7 @@ export function register(program: Command): void {
         ...(flags.parallel ? { parallel: Number(flags.parallel) } : {}),
         resume: Boolean(flags.resume),
         overwrite: Boolean(flags.overwrite),
-        policy: flags.policy as 'local' | 'served',
+        policy: flags.policy as 'local' | 'served' | 'tinker',
         onProgress: (job, phase, done, total) => {
           const key = `${job.name}:${phase}`;
           let bar = bars.get(key);

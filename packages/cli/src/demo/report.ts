@@ -304,6 +304,13 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
       '',
     );
   }
+  const tinkerRuns = results.filter((result) => result.policy === 'tinker');
+  if (tinkerRuns.length > 0) {
+    lines.push(
+      `Learner and policy: every stage ran behind \`rlpt serve tinker\` (one server per seed) over the Tinker API — forward_backward and optim_step for the updates, asample for rollouts and evaluations, which followed the learner's saved sampler weights: ${tinkerRuns.map((result) => `seed ${result.seed}: ${result.weightPushes ?? 0} sampler updates`).join(', ')}.`,
+      '',
+    );
+  }
   await writeFile(join(outDir, 'report.md'), lines.join('\n'));
   await writeFile(
     join(outDir, 'summary.json'),

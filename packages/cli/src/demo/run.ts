@@ -27,7 +27,7 @@ export interface DemoOptions {
   /** Delete an earlier demo in `out` first. */
   overwrite?: boolean;
   /** Rollouts in process (`local`, default) or behind `rlpt serve model` with weights pushed every step (`served`). */
-  policy?: 'local' | 'served';
+  policy?: 'local' | 'served' | 'tinker';
   /** Progress of a job: `done/total` of its current phase. */
   onProgress?: (job: DemoJob, phase: string, done: number, total: number | undefined) => void;
   onLog?: (line: string) => void;
@@ -182,7 +182,7 @@ export async function runDemoWorker(specJson: string): Promise<void> {
     out: string;
     quick: boolean;
     resume: boolean;
-    policy?: 'local' | 'served';
+    policy?: 'local' | 'served' | 'tinker';
   };
   const budget: DemoBudget = spec.quick ? quickBudget : fullBudget;
   const dir = join(spec.out, spec.name);

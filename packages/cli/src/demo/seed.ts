@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
 import type { EvaluateResult, RlItem, StageSummary } from '@rlpt/trainer';
 import { type ServedPolicy, startServedPolicy } from './served-policy.js';
+import { startTinkerDemo } from './tinker-policy.js';
 
 /** Sizes of one demo seed. */
 export interface DemoBudget {
@@ -58,10 +59,11 @@ export interface DemoSeedOptions {
   threads: number;
   resume?: boolean;
   /**
-   * Where rollouts and evaluations run: `local` (an in-process onnx backend per exported policy) or
-   * `served` (one `rlpt serve model` child process that gets every update's weights pushed).
+   * Where rollouts and evaluations run: `local` (an in-process onnx backend per exported policy),
+   * `served` (one `rlpt serve model` child process that gets every update's weights pushed), or `tinker`
+   * (learner and sampler behind one `rlpt serve tinker` child process, over the Tinker API).
    */
-  policy?: 'local' | 'served';
+  policy?: 'local' | 'served' | 'tinker';
   onEvent?: (event: RlptEvent) => void;
 }
 
@@ -80,8 +82,11 @@ export interface DemoSeedResult {
   /** CPU seconds per phase (this process, all threads). */
   cpuSeconds: Record<string, number>;
   stages: Record<string, StageSummary>;
-  /** Where the policy ran (`served`: weights pushed to `rlpt serve model` `weightPushes` times). */
-  policy?: 'local' | 'served';
+  /**
+   * Where the policy ran (`served`: weights pushed to `rlpt serve model` `weightPushes` times; `tinker`: the
+   * sampler followed `weightPushes` saved sampler weights of `rlpt serve tinker`).
+   */
+  policy?: 'local' | 'served' | 'tinker';
   weightPushes?: number;
 }
 
@@ -157,16 +162,24 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   // The word-level tokenizer's config names <bos>/<eos>: the same ids as model.tokenizerFiles.
   const tokenizer = await loadTextTokenizer(modelDir);
 
+  // Adam and clipping, passed to the server too with --policy tinker (learner-onnx's ε default made explicit).
+  const adam = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01 };
+  const tinker =
+    options.policy === 'tinker'
+      ? await startTinkerDemo(modelDir, {
+          threads: options.threads,
+          adam,
+          maxGradNorm: 1,
+          dataDir: join(outDir, 'tinker-server'),
+        })
+      : undefined;
   const makeLearner = async () =>
-    learnerPkg.createOnnxLearner({
-      modelDir,
-      threads: options.threads,
-      adam: { beta1: 0.9, beta2: 0.99, weightDecay: 0.01 },
-      maxGradNorm: 1,
-      seed,
-    });
+    tinker
+      ? tinker.makeLearner()
+      : learnerPkg.createOnnxLearner({ modelDir, threads: options.threads, adam, maxGradNorm: 1, seed });
   let served: ServedPolicy | undefined;
   const loadPolicy = async (dir: string) => {
+    if (tinker) return tinker.loadPolicy(dir);
     if (options.policy !== 'served') return createOnnxBackend({ modelDir: dir, threads: options.threads });
     served ??= await startServedPolicy(dir, { threads: options.threads });
     return served.backend;
@@ -287,8 +300,9 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     lap('control');
   }
   await learner.close?.();
-  const weightPushes = served?.pushes();
+  const weightPushes = served?.pushes() ?? tinker?.samplerUpdates();
   await served?.close();
+  await tinker?.close();
   return {
     seed,
     reward: options.reward,

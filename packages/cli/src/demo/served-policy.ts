@@ -14,27 +14,91 @@ export interface ServedPolicy {
   close(): Promise<void>;
 }
 
+/** A `rlpt serve …` child process of this `rlpt`, listening. */
+export interface RlptServerChild {
+  /** What the server printed as its address (the pattern's first group). */
+  url: string;
+  /** SIGTERM, then waits for its exit. */
+  close(): Promise<void>;
+}
+
+/** How to start `rlpt` (node arguments before the subcommand). Default: this process's own binary. */
+export type RlptLauncher = { args: string[]; cwd?: string };
+
 /**
- * Starts `rlpt serve model --model DIR --port 0` as a child process of this `rlpt` (same binary, same
- * loader flags) and connects `@rlpt/backend-openai` to it. The trainer pushes each exported policy folder
- * to it, so rollouts and held-out evaluations run on the current weights, as with the in-process backend.
+ * Starts `rlpt <args>` (same binary, same loader flags) and resolves once its stdout matches `listening`
+ * (group 1: the URL). A child that exits first is an error with its stderr; the child dies with this process.
  */
-export async function startServedPolicy(
-  modelDir: string,
-  options: {
-    threads: number;
-    /** How to start `rlpt` (node arguments before `serve model`). Default: this process's own binary. */
-    rlpt?: { args: string[]; cwd?: string };
-  },
-): Promise<ServedPolicy> {
+export async function spawnRlptServer(
+  args: string[],
+  listening: RegExp,
+  options: { threads: number; rlpt?: RlptLauncher },
+): Promise<RlptServerChild> {
   const script = process.argv[1];
   const rlpt = options.rlpt ?? (script ? { args: [...process.execArgv, script] } : undefined);
   if (!rlpt)
     throw new RlptError({ code: 'demo-served-policy', message: 'cannot find the rlpt binary to start.' });
-  const child = spawn(
-    process.execPath,
+  const child = spawn(process.execPath, [...rlpt.args, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+    ...(rlpt.cwd ? { cwd: rlpt.cwd } : {}),
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  // A worker that dies (error, Ctrl-C) takes its server with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    const onData = (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = listening.exec(stdout);
+      if (match) {
+        child.stdout.off('data', onData);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    void exited.then((code) =>
+      reject(
+        new RlptError({
+          code: 'demo-served-policy',
+          message: `rlpt ${args.join(' ')} exited (code ${code}) before it listened.\n${stderr.trim()}`,
+        }),
+      ),
+    );
+  });
+  // Keep draining stdout so the child never blocks on a full pipe.
+  child.stdout.resume();
+  // The server never keeps this process alive: if the caller fails before close(), this process still
+  // exits, and its exit handler above kills the server.
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+  return {
+    url,
+    async close() {
+      child.ref(); // wait for the server's own shutdown
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      process.off('exit', killOnExit);
+    },
+  };
+}
+
+/**
+ * Starts `rlpt serve model --model DIR --port 0` as a child process of this `rlpt` and connects
+ * `@rlpt/backend-openai` to it. The trainer pushes each exported policy folder to it, so rollouts and
+ * held-out evaluations run on the current weights, as with the in-process backend.
+ */
+export async function startServedPolicy(
+  modelDir: string,
+  options: { threads: number; rlpt?: RlptLauncher },
+): Promise<ServedPolicy> {
+  const server = await spawnRlptServer(
     [
-      ...rlpt.args,
       'serve',
       'model',
       '--model',
@@ -50,42 +114,10 @@ export async function startServedPolicy(
       '--max-batch',
       '256',
     ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OMP_NUM_THREADS: '1' },
-      ...(rlpt.cwd ? { cwd: rlpt.cwd } : {}),
-    },
+    /at (http:\/\/\S+?)\/v1 /,
+    options,
   );
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  // A worker that dies (error, Ctrl-C) takes its server with it.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    const onData = (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /at (http:\/\/\S+?)\/v1 /.exec(stdout);
-      if (match) {
-        child.stdout.off('data', onData);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout.on('data', onData);
-    void exited.then((code) =>
-      reject(
-        new RlptError({
-          code: 'demo-served-policy',
-          message: `rlpt serve model --model ${modelDir} exited (code ${code}) before it listened.\n${stderr.trim()}`,
-        }),
-      ),
-    );
-  });
-  // Keep draining stdout so the child never blocks on a full pipe.
-  child.stdout.resume();
+  const url = server.url;
   const { createOpenAIBackend } = await import('@rlpt/backend-openai');
   const client = createOpenAIBackend({
     baseURL: `${url}/v1`,
@@ -113,9 +145,7 @@ export async function startServedPolicy(
     pushes: () => pushes,
     async close() {
       await client.close?.();
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      process.off('exit', killOnExit);
+      await server.close();
     },
   };
 }

@@ -88,6 +88,7 @@ export class TinkerLearner implements LearnerV1 {
   private queue: Promise<unknown> = Promise.resolve();
   private lastSamplerPath: string | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   /** @internal Use {@link createTinkerLearner}. */
   constructor(
@@ -453,12 +454,14 @@ export class TinkerLearner implements LearnerV1 {
   }
 
   /** Waits for pending steps, stops the heartbeat. The model stays on the server (its checkpoints too). */
+  /** Waits for pipelined steps, stops the heartbeat. Closing again returns the first close. */
   close(): Promise<void> {
-    return this.serial(async () => {
+    this.closing ??= this.serial(async () => {
       await this.settle().catch(() => {});
       this.closed = true;
       this.client.close();
     });
+    return this.closing;
   }
 }
 
