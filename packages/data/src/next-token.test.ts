@@ -313,3 +313,25 @@ describe.skipIf(!hasSharedData)('prepare --tasks next-token with a proxy', () =>
     expect(unfiltered.nextToken).toMatchObject({ proxy: null, kept: 27, skipped: { lowEntropy: 0 } });
   }, 120_000);
 });
+
+describe('prepare --tasks next-token on documents shorter than minContextTokens', () => {
+  it('writes no samples and says why, naming the flag to lower', async () => {
+    const input = join(dir, 'short.jsonl');
+    const texts = ['Today is Monday . Tomorrow is Tuesday .', 'One plus one is two . Two plus two is four .'];
+    writeFileSync(
+      input,
+      `${texts.map((text, index) => JSON.stringify({ id: `s${index}`, text })).join('\n')}\n`,
+    );
+    const { stats } = await prepare({
+      inputs: [input],
+      out: join(dir, 'short-out'),
+      tasks: 'next-token',
+      validationFraction: 0,
+      workers: 0,
+    });
+    expect(stats.samples.total).toBe(0);
+    expect(stats.warnings.join('\n')).toMatch(
+      /no samples were written: \d+ of \d+ token positions come before --min-context-tokens 32: the documents are shorter than that; lower it\./,
+    );
+  });
+});

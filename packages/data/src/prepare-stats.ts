@@ -289,6 +289,17 @@ export function warningsOf(stats: PrepareStats, config: ResolvedPrepareOptions):
       );
     }
   }
+  if (stats.samples.total === 0 && stats.documents.kept > 0) {
+    // Nothing to train on, though documents were read: say why, with the flag to change.
+    const positions = stats.nextToken?.positions;
+    const why =
+      positions && positions.tokens > 0 && positions.tooEarly >= positions.tokens * 0.9
+        ? `${positions.tooEarly} of ${positions.tokens} token positions come before --min-context-tokens ${config.nextToken.minContextTokens}: the documents are shorter than that; lower it`
+        : positions && (stats.nextToken?.skipped.lowEntropy ?? 0) > 0 && (stats.nextToken?.kept ?? 0) === 0
+          ? `every candidate position was below --min-entropy ${config.nextToken.minEntropy} of the proxy; lower it`
+          : `${stats.documents.withoutSamples} of ${stats.documents.kept} kept documents gave no sample (too few sentences or tokens for the task)`;
+    warnings.push(`no samples were written: ${why}.`);
+  }
   const short = stats.nextToken?.shortDistributions ?? 0;
   if (short > 0) {
     warnings.push(
