@@ -23,6 +23,8 @@ export interface LearnerStateFile {
   step: number;
   adam: AdamWSettings;
   maxGradNorm: number | null;
+  /** Present when the learner keeps an EMA teacher (`teacher.safetensors`): its decay and update count. */
+  ema?: { decay: number; updates: number };
 }
 
 /** Tokenizer files worth copying next to weights (what `@rlpt/model`'s folder writer copies). */
@@ -87,6 +89,8 @@ export interface CheckpointContents {
   weights: WeightMap;
   m: WeightMap;
   v: WeightMap;
+  /** The EMA teacher's weights, when the learner keeps one. */
+  teacher?: WeightMap;
   state: LearnerStateFile;
   tokenizer: TokenizerFiles | { copyFrom: string } | undefined;
 }
@@ -116,6 +120,7 @@ export async function writeCheckpoint(dir: string, contents: CheckpointContents)
       optimizer: 'adamw',
       step: String(contents.state.step),
     });
+    if (contents.teacher) await writeSafetensors(join(temp, 'teacher.safetensors'), contents.teacher);
     await writeTokenizerFiles(temp, contents.tokenizer);
     await writeFileSynced(join(temp, 'learner_state.json'), `${JSON.stringify(contents.state, null, 2)}\n`);
   });
@@ -126,7 +131,7 @@ export async function readCheckpoint(
   dir: string,
   config: DecoderConfig,
   parameters: readonly ParameterSpec[],
-): Promise<{ weights: WeightMap; m: WeightMap; v: WeightMap; state: LearnerStateFile }> {
+): Promise<{ weights: WeightMap; m: WeightMap; v: WeightMap; teacher?: WeightMap; state: LearnerStateFile }> {
   const statePath = join(dir, 'learner_state.json');
   let state: LearnerStateFile;
   try {
@@ -179,5 +184,9 @@ export async function readCheckpoint(
         .join('\n')}`,
     });
   }
-  return { weights, m, v, state };
+  const teacherPath = join(dir, 'teacher.safetensors');
+  const teacher = (await exists(teacherPath))
+    ? checkWeights(config, await readSafetensors(teacherPath), teacherPath)
+    : undefined;
+  return { weights, m, v, ...(teacher ? { teacher } : {}), state };
 }

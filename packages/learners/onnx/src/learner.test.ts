@@ -472,6 +472,104 @@ describe('OnnxLearner: determinism, checkpoints, export', () => {
   });
 });
 
+describe('OnnxLearner: EMA teacher (RLP)', () => {
+  const decay = 0.8;
+  const step = async (learner: OnnxLearner, seed: number) => {
+    const { batch, coefficients } = makeBatch(seed, 5);
+    await learner.forwardBackward(batch, coefficients);
+    await learner.optimStep({ learningRate: 0.02 });
+  };
+
+  it('after three steps the teacher is d³φ₀ + (1−d)(d²θ₁ + dθ₂ + θ₃), computed here in float64', async () => {
+    const learner = await learnerFor({ threads: 1, ema: { decay } });
+    const thetas: WeightMap[] = [await learner.weights()];
+    expect(sameWeights(await learner.teacherWeights(), thetas[0]!)).toBe(true); // φ₀ = θ₀
+    for (let k = 1; k <= 3; k++) {
+      await step(learner, 60 + k);
+      thetas.push(await learner.weights());
+    }
+    expect(learner.teacherUpdates).toBe(3);
+    const teacher = await learner.teacherWeights();
+    let worst = 0;
+    let moved = 0;
+    for (const [name, tensor] of teacher) {
+      const at = (k: number) => thetas[k]!.get(name)!.data as Float32Array;
+      const data = tensor.data as Float32Array;
+      for (let i = 0; i < data.length; i++) {
+        const expected =
+          decay ** 3 * at(0)[i]! + (1 - decay) * (decay ** 2 * at(1)[i]! + decay * at(2)[i]! + at(3)[i]!);
+        worst = Math.max(worst, Math.abs(data[i]! - expected) / Math.max(1, Math.abs(expected)));
+        moved = Math.max(moved, Math.abs(data[i]! - at(3)[i]!));
+      }
+    }
+    expect(worst).toBeLessThan(1e-6);
+    expect(moved).toBeGreaterThan(1e-4); // the teacher lags the weights
+  });
+
+  it('is saved and resumed bit for bit: save after step 2, load into a new learner, step 3', async () => {
+    const uninterrupted = await learnerFor({ threads: 1, ema: { decay } });
+    const interrupted = await learnerFor({ threads: 1, ema: { decay } });
+    for (const learner of [uninterrupted, interrupted])
+      for (const seed of [71, 72]) await step(learner, seed);
+    const checkpoint = join(root, 'checkpoints', 'ema-step-2');
+    await interrupted.save(checkpoint);
+    expect(await readdir(checkpoint)).toContain('teacher.safetensors');
+    const resumed = await learnerFor({ threads: 1, ema: { decay } });
+    await resumed.load(checkpoint);
+    expect(resumed.teacherUpdates).toBe(2);
+    for (const learner of [uninterrupted, resumed]) await step(learner, 73);
+    const bytes = (weights: WeightMap) =>
+      Buffer.concat([...weights.values()].map((tensor) => Buffer.from((tensor.data as Float32Array).buffer)));
+    expect(bytes(await resumed.teacherWeights()).equals(bytes(await uninterrupted.teacherWeights()))).toBe(
+      true,
+    );
+    expect(bytes(await resumed.weights()).equals(bytes(await uninterrupted.weights()))).toBe(true);
+  });
+
+  it('teacherLogprobs scores with the teacher: equal to a learner on its weights and to its exported folder', async () => {
+    const learner = await learnerFor({ threads: 1, ema: { decay } });
+    const { batch } = makeBatch(80, 4);
+    const same = (a: Float32Array[], b: Float32Array[], tolerance: number) =>
+      a.every((row, r) => row.every((value, t) => Math.abs(value - b[r]![t]!) <= tolerance));
+    expect(same(await learner.teacherLogprobs(batch), await learner.logprobs(batch), 0)).toBe(true);
+    for (const seed of [81, 82]) await step(learner, seed);
+    const teacher = await learner.teacherLogprobs(batch);
+    expect(same(teacher, await learner.logprobs(batch), 1e-4)).toBe(false); // θ moved away from φ
+    const onTeacher = await createOnnxLearner({
+      config: model.config,
+      weights: await learner.teacherWeights(),
+      threads: 1,
+    });
+    learners.push(onTeacher);
+    expect(same(teacher, await onTeacher.logprobs(batch), 0)).toBe(true);
+    const folder = await learner.exportTeacherForInference(join(root, 'teacher-export'));
+    expect(same(teacher, await inferenceLogprobs(folder, batch, model.config), 1e-4)).toBe(true);
+  });
+
+  it('without ema the teacher methods say how to enable it; a checkpoint without a teacher starts it at its weights', async () => {
+    const plain = await learnerFor({ threads: 1 });
+    await expect(plain.teacherLogprobs(makeBatch(90).batch)).rejects.toThrow(/ema: \{ decay \}/);
+    await expect(createOnnxLearner({ modelDir: model.dir, ema: { decay: 1 } })).rejects.toThrow(
+      /ema.decay must be in \(0, 1\)/,
+    );
+    await step(plain, 91);
+    const checkpoint = join(root, 'checkpoints', 'no-teacher');
+    await plain.save(checkpoint);
+    const warnings: string[] = [];
+    const withEma = await learnerFor({
+      threads: 1,
+      ema: { decay },
+      onEvent: (event) => {
+        if (event.type === 'warning') warnings.push(event.message);
+      },
+    });
+    await withEma.load(checkpoint);
+    expect(warnings.join('\n')).toContain('has no EMA teacher');
+    expect(sameWeights(await withEma.teacherWeights(), await plain.weights())).toBe(true);
+    expect(withEma.teacherUpdates).toBe(0);
+  });
+});
+
 describe('OnnxLearner: errors', () => {
   it('names the sequence and what to do for bad batches', async () => {
     const learner = await learnerFor();

@@ -44,6 +44,9 @@ interface ParameterState {
   decay: boolean;
   /** Wraps `value` (updated in place, so the tensor stays valid). */
   tensor: Ort.Tensor;
+  /** The EMA teacher's copy (with `ema`), and its tensor. */
+  teacher?: Float32Array;
+  teacherTensor?: Ort.Tensor;
 }
 
 /**
@@ -62,6 +65,7 @@ export class OnnxLearner implements LearnerV1 {
   /** The graph's global norm of `pending`, while it holds a single run's gradients. */
   private pendingNorm: number | undefined;
   private optimizerSteps = 0;
+  private emaUpdates = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -81,6 +85,7 @@ export class OnnxLearner implements LearnerV1 {
     this.config = config;
     this.parameters = decoderParameterSpecs(config).map((spec) => {
       const value = Float32Array.from(weights.get(spec.name)?.data as Float32Array);
+      const teacher = options.ema ? Float32Array.from(value) : undefined;
       return {
         spec,
         value,
@@ -88,6 +93,7 @@ export class OnnxLearner implements LearnerV1 {
         v: new Float32Array(value.length),
         decay: decay(spec.name, spec.shape),
         tensor: new ort.Tensor('float32', value, spec.shape),
+        ...(teacher ? { teacher, teacherTensor: new ort.Tensor('float32', teacher, spec.shape) } : {}),
       };
     });
     this.microBatchTokens = microBatchTokens ?? defaultMicroBatchTokens(config.vocabSize);
@@ -126,7 +132,12 @@ export class OnnxLearner implements LearnerV1 {
     return next;
   }
 
-  private feeds(micro: MicroBatch): Record<string, Ort.Tensor> {
+  /** EMA updates applied to the teacher so far (0 without `ema`; restored by `load`). */
+  get teacherUpdates(): number {
+    return this.emaUpdates;
+  }
+
+  private feeds(micro: MicroBatch, weights: 'policy' | 'teacher' = 'policy'): Record<string, Ort.Tensor> {
     const dims = [micro.batchSize, micro.sequenceLength];
     const feeds: Record<string, Ort.Tensor> = {
       [trainingNames.inputIds]: new this.ort.Tensor('int64', micro.inputIds, dims),
@@ -135,33 +146,60 @@ export class OnnxLearner implements LearnerV1 {
       [trainingNames.attentionMask]: new this.ort.Tensor('int64', micro.attentionMask, dims),
       [trainingNames.coefficients]: new this.ort.Tensor('float32', micro.coefficients, dims),
     };
-    for (const parameter of this.parameters) feeds[parameter.spec.name] = parameter.tensor;
+    for (const parameter of this.parameters)
+      feeds[parameter.spec.name] =
+        weights === 'teacher' ? (parameter.teacherTensor as Ort.Tensor) : parameter.tensor;
     return feeds;
   }
 
   /** Log-probability of every completion token under the current weights. */
   logprobs(batch: TokenBatch): Promise<Float32Array[]> {
+    return this.serial(() => this.completionLogprobs(batch, 'policy'));
+  }
+
+  /**
+   * Log-probability of every completion token under the EMA teacher (the same forward graph, the teacher's
+   * weights bound as its inputs). Needs `ema`.
+   */
+  teacherLogprobs(batch: TokenBatch): Promise<Float32Array[]> {
     return this.serial(async () => {
-      validateBatch(batch, this.config.vocabSize);
-      const result: Float32Array[] = batch.sequences.map(
-        (sequence) => new Float32Array(sequence.completionTokenIds.length),
-      );
-      const micro = packBatch(batch, {
-        maxTokens: this.microBatchTokens,
-        lengthMultiple: this.options.lengthMultiple,
-      });
-      for (const part of micro) {
-        const session = await this.sessions.get('logprobs', part.batchSize, part.sequenceLength);
-        const out = await session.run(this.feeds(part), [trainingNames.logprobs]);
-        const logprobs = (out[trainingNames.logprobs] as Ort.Tensor).data as Float32Array;
-        part.rows.forEach((sequenceIndex, row) => {
-          const { start, length } = rowLayout(batch, sequenceIndex);
-          const offset = row * part.sequenceLength + start;
-          (result[sequenceIndex] as Float32Array).set(logprobs.subarray(offset, offset + length));
-        });
-      }
-      return result;
+      this.requireTeacher('teacherLogprobs');
+      return this.completionLogprobs(batch, 'teacher');
     });
+  }
+
+  private requireTeacher(method: string): void {
+    if (!this.options.ema) {
+      throw new InvalidArgumentError({
+        argument: 'ema',
+        message: `${method} needs an EMA teacher: create the learner with ema: { decay } (e.g. 0.999).`,
+      });
+    }
+  }
+
+  private async completionLogprobs(
+    batch: TokenBatch,
+    weights: 'policy' | 'teacher',
+  ): Promise<Float32Array[]> {
+    validateBatch(batch, this.config.vocabSize);
+    const result: Float32Array[] = batch.sequences.map(
+      (sequence) => new Float32Array(sequence.completionTokenIds.length),
+    );
+    const micro = packBatch(batch, {
+      maxTokens: this.microBatchTokens,
+      lengthMultiple: this.options.lengthMultiple,
+    });
+    for (const part of micro) {
+      const session = await this.sessions.get('logprobs', part.batchSize, part.sequenceLength);
+      const out = await session.run(this.feeds(part, weights), [trainingNames.logprobs]);
+      const logprobs = (out[trainingNames.logprobs] as Ort.Tensor).data as Float32Array;
+      part.rows.forEach((sequenceIndex, row) => {
+        const { start, length } = rowLayout(batch, sequenceIndex);
+        const offset = row * part.sequenceLength + start;
+        (result[sequenceIndex] as Float32Array).set(logprobs.subarray(offset, offset + length));
+      });
+    }
+    return result;
   }
 
   /**
@@ -269,8 +307,44 @@ export class OnnxLearner implements LearnerV1 {
       }));
       adamWStep(slots, this.options.adam, { learningRate, step: this.optimizerSteps + 1, clipScale });
       this.optimizerSteps++;
+      if (this.options.ema) this.updateTeacher(this.options.ema.decay);
       return { gradNorm };
     });
+  }
+
+  /** φ ← decay·φ + (1 − decay)·θ over every parameter, in parameter order (float64 arithmetic, stored as float32). */
+  private updateTeacher(decay: number): void {
+    const blend = 1 - decay;
+    for (const parameter of this.parameters) {
+      const teacher = parameter.teacher as Float32Array;
+      const value = parameter.value;
+      for (let i = 0; i < teacher.length; i++)
+        teacher[i] = decay * (teacher[i] as number) + blend * (value[i] as number);
+    }
+    this.emaUpdates++;
+  }
+
+  /** A copy of the EMA teacher's weights by Hugging Face name (needs `ema`). */
+  teacherWeights(): Promise<WeightMap> {
+    return this.serial(async () => {
+      this.requireTeacher('teacherWeights');
+      return this.teacherMap(true);
+    });
+  }
+
+  private teacherMap(copy: boolean): WeightMap {
+    return new Map(
+      this.parameters.map((parameter) => [
+        parameter.spec.name,
+        {
+          dtype: 'float32',
+          dims: parameter.spec.shape,
+          data: copy
+            ? Float32Array.from(parameter.teacher as Float32Array)
+            : (parameter.teacher as Float32Array),
+        },
+      ]),
+    );
   }
 
   /**
@@ -337,12 +411,14 @@ export class OnnxLearner implements LearnerV1 {
         weights: this.weightMap(false),
         m: this.momentMap('m'),
         v: this.momentMap('v'),
+        ...(this.options.ema ? { teacher: this.teacherMap(false) } : {}),
         state: {
           format: 'rlpt-learner-onnx',
           version: 1,
           step: this.optimizerSteps,
           adam: this.options.adam,
           maxGradNorm: Number.isFinite(this.options.maxGradNorm) ? this.options.maxGradNorm : null,
+          ...(this.options.ema ? { ema: { decay: this.options.ema.decay, updates: this.emaUpdates } } : {}),
         },
         tokenizer: this.tokenizer,
       });
@@ -361,6 +437,25 @@ export class OnnxLearner implements LearnerV1 {
         parameter.value.set(checkpoint.weights.get(parameter.spec.name)?.data as Float32Array);
         parameter.m.set(checkpoint.m.get(parameter.spec.name)?.data as Float32Array);
         parameter.v.set(checkpoint.v.get(parameter.spec.name)?.data as Float32Array);
+        if (parameter.teacher) {
+          // A checkpoint without a teacher (saved without ema) starts the teacher at its weights.
+          const source = checkpoint.teacher ?? checkpoint.weights;
+          parameter.teacher.set(source.get(parameter.spec.name)?.data as Float32Array);
+        }
+      }
+      if (this.options.ema) {
+        this.emaUpdates = checkpoint.teacher ? (checkpoint.state.ema?.updates ?? 0) : 0;
+        if (!checkpoint.teacher) {
+          this.onEvent?.({
+            type: 'warning',
+            message: `load(${dir}): the checkpoint has no EMA teacher (teacher.safetensors); the teacher starts at its weights.`,
+          });
+        } else if (checkpoint.state.ema && checkpoint.state.ema.decay !== this.options.ema.decay) {
+          this.onEvent?.({
+            type: 'warning',
+            message: `load(${dir}): the checkpoint's teacher was updated with decay ${checkpoint.state.ema.decay}; continuing with ${this.options.ema.decay}.`,
+          });
+        }
       }
       this.optimizerSteps = checkpoint.state.step;
       this.pending = undefined;
@@ -374,24 +469,36 @@ export class OnnxLearner implements LearnerV1 {
    * replaces `dir` if it exists. Returns the folder's absolute path.
    */
   exportForInference(dir: string): Promise<string> {
-    return this.serial(async () => {
-      if (!this.tokenizer) {
-        throw new InvalidArgumentError({
-          argument: 'tokenizer',
-          message:
-            'exportForInference needs tokenizer files: create the learner from a modelDir, or pass tokenizer: TokenizerFiles | { copyFrom: dir }.',
-        });
-      }
-      const { 'transformers.js_config': _dropped, ...configJson } = this.configJson;
-      const folder = await writeModelFolder({
-        dir,
-        config: this.config,
-        weights: this.weightMap(false),
-        tokenizer: this.tokenizer,
-        configJson,
-        overwrite: true,
+    return this.serial(() => this.writeInferenceFolder(dir, this.weightMap(false), 'exportForInference'));
+  }
+
+  private async writeInferenceFolder(dir: string, weights: WeightMap, method: string): Promise<string> {
+    if (!this.tokenizer) {
+      throw new InvalidArgumentError({
+        argument: 'tokenizer',
+        message: `${method} needs tokenizer files: create the learner from a modelDir, or pass tokenizer: TokenizerFiles | { copyFrom: dir }.`,
       });
-      return folder.dir;
+    }
+    const { 'transformers.js_config': _dropped, ...configJson } = this.configJson;
+    const folder = await writeModelFolder({
+      dir,
+      config: this.config,
+      weights,
+      tokenizer: this.tokenizer,
+      configJson,
+      overwrite: true,
+    });
+    return folder.dir;
+  }
+
+  /**
+   * Writes the EMA teacher as a model folder, exactly as {@link exportForInference} writes the weights, so
+   * any backend can score with it (RLP's no-think baseline). Needs `ema`.
+   */
+  exportTeacherForInference(dir: string): Promise<string> {
+    return this.serial(async () => {
+      this.requireTeacher('exportTeacherForInference');
+      return this.writeInferenceFolder(dir, this.teacherMap(false), 'exportTeacherForInference');
     });
   }
 

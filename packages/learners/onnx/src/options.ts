@@ -46,6 +46,12 @@ export interface OnnxLearnerOptions {
   /** Seed of the random init when no weights are given. Default 0. Training itself uses no randomness. */
   seed?: number;
   /**
+   * Keep an EMA "teacher" copy of the weights (RLP's no-think baseline, METHOD.md §8): initialised to the
+   * starting weights, updated after every `optimStep` as φ ← decay·φ + (1 − decay)·θ, saved in checkpoints
+   * (`teacher.safetensors`), scored with `teacherLogprobs`, exported with `exportTeacherForInference`.
+   */
+  ema?: { decay: number };
+  /**
    * Upper bound on padded token positions per `session.run` (sequences are grouped by length into
    * micro-batches under it; gradients accumulate across them). Default: 2^24 / vocabulary size, clamped to
    * [256, 65536] — the `[tokens, vocab]` logits dominate memory.
@@ -77,6 +83,7 @@ export interface ResolvedOptions {
   shapes: ShapeMode;
   executionProviders: ('cpu' | 'cuda')[];
   threadSpinning: boolean;
+  ema: { decay: number } | undefined;
 }
 
 /** Validates the numeric options; throws an `InvalidArgumentError` naming the first bad option. */
@@ -145,7 +152,12 @@ export function resolveOptions(options: OnnxLearnerOptions, defaultThreads: numb
     }
   }
   const threadSpinning = options.threadSpinning ?? true;
+  if (options.ema !== undefined) {
+    const decay = options.ema?.decay;
+    check('ema.decay', decay, typeof decay === 'number' && decay > 0 && decay < 1, 'in (0, 1)');
+  }
   return {
+    ema: options.ema ? { decay: options.ema.decay } : undefined,
     threads,
     adam,
     maxGradNorm,
