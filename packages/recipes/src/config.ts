@@ -98,11 +98,39 @@ function rlStage<T extends 'rlpt' | 'rlvr'>(type: T) {
   });
 }
 
+/** RLP (METHOD.md §8): thoughts rewarded by the information gain on the real continuation; no judge. */
+const rlpStage = z.strictObject({
+  type: z.literal('rlp'),
+  name: z.string().min(1).optional(),
+  steps: int(1),
+  promptsPerStep: int(1).default(64),
+  /** Thoughts per context: the group of the group-relative advantages. */
+  thoughtsPerPrompt: int(2).default(8),
+  /** Token budget of a thought. */
+  thoughtTokens: int(1).default(256),
+  temperature: z.number().min(0, { error: 'must be at least 0' }).default(1),
+  ...optimizer({ learningRate: 1e-6, schedule: 'constant' }),
+  grpo: grpoSettings,
+  /** `mean` (default) or `sum` of the continuation's token log-likelihoods on each side. */
+  aggregate: z.enum(['mean', 'sum'], { error: "must be 'mean' or 'sum'" }).default('mean'),
+  /** EMA decay of the teacher the learner keeps (φ ← decay·φ + (1 − decay)·θ after every step). */
+  emaDecay: z
+    .number()
+    .gt(0, { error: 'must be in (0, 1)' })
+    .lt(1, { error: 'must be in (0, 1)' })
+    .default(0.999),
+  thinkOpen: z.string().min(1).default('<think>'),
+  thinkClose: z.string().min(1).default('</think>'),
+  samplesEvery: int(0).default(10),
+  /** Samples JSONL or prepare folder instead of `data.path` (next-token or next-segment samples: context and reference). */
+  data: path.optional(),
+});
+
 const stageSchema = z.discriminatedUnion(
   'type',
-  [pretrainStage, sftStage, rlStage('rlpt'), rlStage('rlvr')],
+  [pretrainStage, sftStage, rlStage('rlpt'), rlStage('rlvr'), rlpStage],
   {
-    error: "must have a type: 'pretrain', 'sft', 'rlpt' or 'rlvr'",
+    error: "must have a type: 'pretrain', 'sft', 'rlpt', 'rlvr' or 'rlp'",
   },
 );
 
@@ -332,6 +360,7 @@ export const trainConfigSchema = z.strictObject({
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 export type StageConfig = TrainConfig['stages'][number];
 export type RlStageConfig = Extract<StageConfig, { type: 'rlpt' | 'rlvr' }>;
+export type RlpStageConfig = Extract<StageConfig, { type: 'rlp' }>;
 
 /** The configuration after validation: thread count and stage names resolved, paths absolute. */
 export type ResolvedTrainConfig = TrainConfig & {
@@ -525,7 +554,7 @@ async function isDirectory(dir: string): Promise<boolean> {
 }
 
 /** The GRPO preset of an RL stage with its overrides applied (validated by `checkConfig`). */
-export function grpoOf(stage: RlStageConfig): GrpoPreset {
+export function grpoOf(stage: RlStageConfig | RlpStageConfig): GrpoPreset {
   const preset = grpoPresets[stage.grpo.preset];
   return {
     advantage: { ...preset.advantage, ...(stage.grpo.advantage ?? {}) },
@@ -671,7 +700,12 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
         );
       }
     }
-    if ((stage.type === 'sft' || stage.type === 'rlpt') && !stage.data && data && !dataPath) {
+    if (
+      (stage.type === 'sft' || stage.type === 'rlpt' || stage.type === 'rlp') &&
+      !stage.data &&
+      data &&
+      !dataPath
+    ) {
       add(
         `${where}.data`,
         'needs training samples: set data.path (an rlpt prepare folder or samples JSONL) or this stage’s data',
@@ -682,7 +716,7 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
         `${where}.data`,
         `is required for rlvr: a JSONL file with ${stage.promptField} and ${stage.answerField} fields`,
       );
-    if (stage.type === 'rlpt' || stage.type === 'rlvr') {
+    if (stage.type === 'rlpt' || stage.type === 'rlvr' || stage.type === 'rlp') {
       const grpo = grpoOf(stage);
       for (const [part, check] of [
         ['advantage', () => resolveAdvantageOptions(grpo.advantage, `${where}.grpo.advantage`)],
@@ -703,6 +737,14 @@ async function checkConfig(config: ParsedSections, cwd: string): Promise<ConfigI
       }
     }
   }
+  const rlpStages = valid.filter((stage) => stage.type === 'rlp');
+  if (new Set(rlpStages.map((stage) => stage.emaDecay)).size > 1)
+    add('stages', "rlp stages share the learner's one EMA teacher: give them the same emaDecay");
+  if (rlpStages.length > 0 && config.learner?.backend.startsWith('tinker:'))
+    add(
+      'learner',
+      'rlp stages need the EMA teacher of the in-process learner (learner: onnx); the Tinker API has none',
+    );
   if (config.eval && data && !data.heldOut && !dataIsFolder && !dataMissing) {
     add(
       'eval',
@@ -773,7 +815,7 @@ export async function resolveTrainConfig(
       path: label('stages', sources),
       message: Array.isArray(raw.stages)
         ? 'needs at least one stage'
-        : 'is required: a list of stages (pretrain, sft, rlpt, rlvr)',
+        : 'is required: a list of stages (pretrain, sft, rlpt, rlvr, rlp)',
     });
   } else {
     for (const [index, stage] of raw.stages.entries()) {

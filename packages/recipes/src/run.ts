@@ -22,10 +22,17 @@ import {
   type TaskKind,
 } from '@rlpt/spec';
 import { PREDICTION_END, PREDICTION_START } from '@rlpt/prompts';
-import type { EvaluateOptions, RlItem, SftExample, StageSummary, TokenizerLike } from '@rlpt/trainer';
-import { goldExample as trainerGoldExample, nextSegmentItem } from '@rlpt/trainer';
+import type {
+  EvaluateOptions,
+  RlItem,
+  RlpItem,
+  SftExample,
+  StageSummary,
+  TokenizerLike,
+} from '@rlpt/trainer';
+import { nextSegmentItem, rlpItem as rlpItemOf, goldExample as trainerGoldExample } from '@rlpt/trainer';
 import { registerBuiltins } from './builtins.js';
-import { grpoOf, type ResolvedTrainConfig, type RlStageConfig } from './config.js';
+import { grpoOf, type ResolvedTrainConfig, type RlpStageConfig, type RlStageConfig } from './config.js';
 
 /** One line of `rlpt prepare`'s samples JSONL, the fields training reads. */
 export interface SampleRecord {
@@ -317,10 +324,11 @@ export async function runTraining(
   };
   const mode = config.judge.mode;
   // RPT's reward also trains next-token samples (rlpt prepare --tasks next-token); the other judges read ASR/MSR.
+  const rlpStages = config.stages.filter((stage) => stage.type === 'rlp');
   const tasks: SampleRecord['task'][] =
-    config.judge.type === 'rpt' ? ['asr', 'msr', 'next-token'] : ['asr', 'msr'];
+    config.judge.type === 'rpt' || rlpStages.length > 0 ? ['asr', 'msr', 'next-token'] : ['asr', 'msr'];
   const needsSamples = config.stages.some(
-    (stage) => (stage.type === 'rlpt' || stage.type === 'sft') && !stage.data,
+    (stage) => (stage.type === 'rlpt' || stage.type === 'sft' || stage.type === 'rlp') && !stage.data,
   );
   const train =
     needsSamples && config.data.path
@@ -338,7 +346,13 @@ export async function runTraining(
       : [];
   const stageData = new Map<
     string,
-    { documents?: string[]; examples?: SftExample[]; items?: RlItem[]; samples?: SampleRecord[] }
+    {
+      documents?: string[];
+      examples?: SftExample[];
+      items?: RlItem[];
+      samples?: SampleRecord[];
+      rlpItems?: RlpItem[];
+    }
   >();
   for (const stage of config.stages) {
     if (stage.type === 'pretrain') {
@@ -350,6 +364,22 @@ export async function runTraining(
       });
     } else if (stage.type === 'rlvr') {
       stageData.set(stage.name, { items: await readRlvrItems(stage, stage.data!, skip) });
+    } else if (stage.type === 'rlp') {
+      const samples = stage.data
+        ? await readSamples(await sampleFiles(stage.data, config.data.split), skip, config.data.limit, tasks)
+        : train;
+      // Contexts with a continuation; samples without either are skipped and counted.
+      const usable = samples.filter((sample) => {
+        if (sample.context && sample.reference) return true;
+        skip(
+          'missing-field',
+          `sample ${sample.id}: RLP needs a context and a reference (the continuation)`,
+          '',
+          0,
+        );
+        return false;
+      });
+      stageData.set(stage.name, { rlpItems: usable.map((sample) => rlpItemOf(sample)) });
     } else {
       const samples = stage.data
         ? await readSamples(await sampleFiles(stage.data, config.data.split), skip, config.data.limit, tasks)
@@ -359,7 +389,8 @@ export async function runTraining(
   }
   for (const stage of config.stages) {
     const data = stageData.get(stage.name)!;
-    const size = data.documents?.length ?? data.examples?.length ?? data.items?.length ?? 0;
+    const size =
+      data.documents?.length ?? data.examples?.length ?? data.items?.length ?? data.rlpItems?.length ?? 0;
     if (size === 0) {
       throw new InvalidInputError({
         reason: 'no-data',
@@ -406,7 +437,21 @@ export async function runTraining(
       };
       const tokenizer =
         init.tokenizer === 'words'
-          ? { words: wordsOf(texts()), addedTokens: [PREDICTION_START, PREDICTION_END, '<MASK>'] }
+          ? {
+              words: wordsOf(texts()),
+              addedTokens: [
+                PREDICTION_START,
+                PREDICTION_END,
+                '<MASK>',
+                // RLP's thought markers, as single tokens.
+                ...new Set(
+                  rlpStages.flatMap((stage) => [
+                    (stage as RlpStageConfig).thinkOpen,
+                    (stage as RlpStageConfig).thinkClose,
+                  ]),
+                ),
+              ],
+            }
           : init.tokenizer;
       const tiny = await model.createTinyModel({
         dir: modelDir,
@@ -440,6 +485,8 @@ export async function runTraining(
         threads: config.fast ? config.threads : 1,
         maxGradNorm: config.model.maxGradNorm,
         seed: config.seed,
+        // RLP's no-think baseline: an EMA teacher kept by the learner.
+        ...(rlpStages.length > 0 ? { ema: { decay: (rlpStages[0] as RlpStageConfig).emaDecay } } : {}),
         ...(config.model.adam ? { adam: config.model.adam } : {}),
         ...(config.model.microBatchTokens ? { microBatchTokens: config.model.microBatchTokens } : {}),
         ...(config.model.threadSpinning !== undefined ? { threadSpinning: config.model.threadSpinning } : {}),
@@ -568,6 +615,19 @@ export async function runTraining(
           ...common,
           batchSize: stage.batchSize,
           maxTokens: stage.maxTokens,
+        });
+      } else if (stage.type === 'rlp') {
+        summary = await trainer.rlp(data.rlpItems!, {
+          ...common,
+          promptsPerStep: stage.promptsPerStep,
+          thoughtsPerPrompt: stage.thoughtsPerPrompt,
+          thoughtTokens: stage.thoughtTokens,
+          temperature: stage.temperature,
+          aggregate: stage.aggregate,
+          thinkOpen: stage.thinkOpen,
+          thinkClose: stage.thinkClose,
+          grpo: grpoOf(stage),
+          samplesEvery: stage.samplesEvery,
         });
       } else {
         if (evalConfig?.atStart && !evaluatedAtStart && evalItems.length) {

@@ -5,6 +5,7 @@ import {
   AbortError,
   type InferenceBackendV1,
   InvalidArgumentError,
+  InvalidInputError,
   type JudgeItem,
   type JudgeVerdict,
   type LearnerV1,
@@ -15,6 +16,7 @@ import {
   type TokenSequence,
 } from '@rlpt/spec';
 import { deriveSeed, Rng } from './rng.js';
+import { aggregateLogLikelihood, endsWith, hasTeacher, type RlpItem, type RlpOptions } from './rlp.js';
 import { RunDirectory, type TrainerState } from './run-dir.js';
 import type {
   EvaluateOptions,
@@ -399,6 +401,236 @@ export class Trainer {
       }
       await this.endStep(name, step, options.steps, last);
       await evaluateAfter(step);
+    }
+    return this.finishStage(name, options.steps, started, last);
+  }
+
+  /**
+   * RLP (METHOD.md §8): per context, G thoughts are sampled after `thinkOpen`; each is rewarded by the
+   * continuation's log-likelihood under the current policy with the thought minus under the learner's EMA
+   * teacher without it (`@rlpt/learner-onnx` with `ema`); group-relative advantages over the G thoughts;
+   * GRPO coefficients on the thought tokens only (the continuation is never in the update batch). The
+   * teacher follows the weights inside the learner's `optimStep`.
+   */
+  async rlp(items: RlpItem[], options: RlpOptions): Promise<StageSummary> {
+    const name = options.name ?? 'rlp';
+    const done = this.state.completedStages[name] as StageSummary | undefined;
+    if (done) return done;
+    if (items.length === 0)
+      throw new InvalidArgumentError({ argument: 'items', message: 'RLP needs at least one context.' });
+    if (options.thoughtsPerPrompt < 2) {
+      throw new InvalidArgumentError({
+        argument: 'thoughtsPerPrompt',
+        message: `RLP compares thoughts within a group: thoughtsPerPrompt must be at least 2; got ${options.thoughtsPerPrompt}.`,
+      });
+    }
+    const learner = this.learner;
+    if (!hasTeacher(learner)) {
+      throw new InvalidArgumentError({
+        argument: 'learner',
+        message:
+          'RLP scores against an EMA teacher the learner keeps: create it with one (createOnnxLearner({ …, ema: { decay: 0.999 } })).',
+      });
+    }
+    const grpo = options.grpo ?? presets.paper;
+    const group = options.thoughtsPerPrompt;
+    const aggregate = options.aggregate ?? 'mean';
+    const open = options.thinkOpen ?? '<think>';
+    const close = options.thinkClose ?? '</think>';
+    const openIds = this.tokenizer.encode(open);
+    const closeIds = this.tokenizer.encode(close);
+    const started = performance.now();
+    const firstStep = this.firstStep(name);
+    let last = firstStep > options.steps ? await this.lastMetrics(name) : {};
+    for (let step = firstStep; step <= options.steps; step++) {
+      this.throwIfAborted();
+      const timings = { rollout: 0, score: 0, learn: 0, sync: 0 };
+      let mark = performance.now();
+      const batch = this.batchIndices(name, items.length, options.promptsPerStep, step).map(
+        (index) => items[index]!,
+      );
+      const policy = await this.currentPolicy();
+      timings.sync = (performance.now() - mark) / 1000;
+
+      // 1. G thoughts per context from the current policy, ended by the close marker.
+      mark = performance.now();
+      const generated = await policy.generate(
+        {
+          prompts: batch.map((item) => `${item.context}${open}`),
+          n: group,
+          maxTokens: options.thoughtTokens,
+          temperature: options.temperature ?? 1,
+          stop: [close],
+          seed: deriveSeed(this.seed, `${name}:rollout`, step),
+          logprobs: true,
+        },
+        this.signal ? { signal: this.signal } : undefined,
+      );
+      timings.rollout = (performance.now() - mark) / 1000;
+
+      // 2. Two teacher-forced passes: the policy with each thought, the teacher once per context without.
+      mark = performance.now();
+      const eos = new Set([this.tokenizer.eosTokenId].filter((id): id is number => id !== undefined));
+      const contexts = batch.map((item, promptIndex) => {
+        const result = generated.results[promptIndex]!;
+        const promptTokenIds = Array.from(
+          result.promptTokenIds ?? this.tokenizer.encode(`${item.context}${open}`),
+        );
+        if (!endsWith(promptTokenIds, openIds)) {
+          throw new RlptError({
+            code: 'rlp-marker',
+            message: `RLP: the prompt of ${item.id} does not end with the tokens of ${JSON.stringify(open)}; the marker must tokenize on its own (add it to the tokenizer, or pick another thinkOpen).`,
+          });
+        }
+        const continuationIds = this.tokenizer.encode(item.continuation);
+        if (continuationIds.length === 0) {
+          throw new InvalidInputError({
+            reason: 'empty-continuation',
+            message: `RLP: the continuation of ${item.id} has no tokens.`,
+          });
+        }
+        return {
+          item,
+          promptTokenIds,
+          contextIds: promptTokenIds.slice(0, promptTokenIds.length - openIds.length),
+          continuationIds,
+          thoughts: result.completions.map((completion) => {
+            const tokenIds = Array.from(completion.tokenIds ?? this.tokenizer.encode(completion.text));
+            // The thought as the policy reads it before the continuation: a final eos dropped, closed
+            // by the marker (a thought cut by the budget is closed here).
+            let closed =
+              tokenIds.length > 0 && eos.has(tokenIds[tokenIds.length - 1]!)
+                ? tokenIds.slice(0, -1)
+                : tokenIds;
+            const cut = !endsWith(closed, closeIds);
+            if (cut) closed = [...closed, ...closeIds];
+            return { completion, tokenIds, closed, cut };
+          }),
+        };
+      });
+      const rollouts = contexts.flatMap((context) =>
+        context.thoughts.map((thought) => ({ context, thought })),
+      );
+      const withThought = await learner.logprobs({
+        sequences: rollouts.map(({ context, thought }) => ({
+          promptTokenIds: [...context.promptTokenIds, ...thought.closed],
+          completionTokenIds: context.continuationIds,
+        })),
+      });
+      const teacher = await learner.teacherLogprobs({
+        sequences: contexts.map((context) => ({
+          promptTokenIds: context.contextIds,
+          completionTokenIds: context.continuationIds,
+        })),
+      });
+      const rewards = new Float64Array(rollouts.length);
+      const policyTerms = new Float64Array(rollouts.length);
+      const teacherTerms = contexts.map((_, index) => aggregateLogLikelihood(teacher[index]!, aggregate));
+      rollouts.forEach(({ context }, index) => {
+        policyTerms[index] = aggregateLogLikelihood(withThought[index]!, aggregate);
+        rewards[index] = policyTerms[index]! - teacherTerms[contexts.indexOf(context)]!;
+      });
+      timings.score = (performance.now() - mark) / 1000;
+
+      // 3. Group-relative advantages, GRPO coefficients on the thought tokens, one step (+ the EMA).
+      mark = performance.now();
+      const grouped = computeMaskedGroupAdvantages(
+        rewards,
+        group,
+        new Uint8Array(rollouts.length),
+        grpo.advantage,
+      );
+      const trainable = rollouts
+        .map((rollout, index) => ({ rollout, index }))
+        .filter(({ rollout, index }) => rollout.thought.tokenIds.length > 0 && grouped.keep[index] === 1);
+      const logprobs = trainable.map(({ rollout }) => {
+        const values = rollout.thought.completion.logprobs;
+        if (values && values.length === rollout.thought.tokenIds.length) return values;
+        throw new RlptError({
+          code: 'missing-logprobs',
+          message: `The policy backend ${policy.provider}:${policy.modelId} returned no logprob for every token of a thought of ${rollout.context.item.id} (step ${step}); RLP's update needs them.`,
+        });
+      });
+      const objective = grpoObjective(
+        { logprobs, advantages: trainable.map(({ index }) => grouped.advantages[index]!) },
+        grpo.objective,
+      );
+      const hasSignal = objective.coefficients.some((values) => values.some((value) => value !== 0));
+      let gradNorm: number | undefined;
+      const learningRate = learningRateAt(options, step, options.steps);
+      if (hasSignal) {
+        await learner.forwardBackward(
+          {
+            sequences: trainable.map(({ rollout }) => ({
+              promptTokenIds: rollout.context.promptTokenIds,
+              completionTokenIds: rollout.thought.tokenIds,
+            })),
+          },
+          objective.coefficients,
+        );
+        gradNorm = (await learner.optimStep({ learningRate })).gradNorm;
+        this.policyStale = true;
+      }
+      timings.learn = (performance.now() - mark) / 1000;
+      const thoughtTokens = rollouts.reduce((sum, { thought }) => sum + thought.tokenIds.length, 0);
+      const scoredTokens =
+        rollouts.reduce((sum, { context }) => sum + context.continuationIds.length, 0) +
+        contexts.reduce((sum, context) => sum + context.continuationIds.length, 0);
+      this.state.tokensSeen += thoughtTokens;
+      const mean = (values: ArrayLike<number>) =>
+        values.length ? Array.from(values).reduce((sum, value) => sum + value, 0) / values.length : 0;
+      last = {
+        'reward.mean': mean(rewards),
+        'rlp.policyLogLikelihood': mean(policyTerms),
+        'rlp.teacherLogLikelihood': mean(teacherTerms),
+        'thought.length': thoughtTokens / Math.max(1, rollouts.length),
+        'thought.cut': rollouts.filter(({ thought }) => thought.cut).length / Math.max(1, rollouts.length),
+        ...Object.fromEntries(
+          Object.entries(objective.stats)
+            .filter(([, value]) => typeof value === 'number' && Number.isFinite(value))
+            .map(([key, value]) => [`grpo.${key}`, value as number]),
+        ),
+        'advantage.zeroVarianceGroupShare': grouped.stats.zeroVarianceGroupShare,
+        'advantage.std': grouped.stats.advantageStd,
+        tokensSeen: this.state.tokensSeen,
+        learningRate,
+        updated: hasSignal ? 1 : 0,
+        completionTokens: thoughtTokens,
+        scoredTokens,
+        ...(gradNorm !== undefined ? { gradNorm } : {}),
+        ...Object.fromEntries(
+          Object.entries(timings).map(([phase, seconds]) => [`seconds.${phase}`, seconds]),
+        ),
+      };
+      this.onEvent({
+        type: 'rollout-end',
+        step,
+        prompts: batch.length,
+        completions: rollouts.length,
+        seconds: timings.rollout,
+      });
+      const samplesEvery = options.samplesEvery ?? 10;
+      if (samplesEvery > 0 && (step % samplesEvery === 0 || step === 1)) {
+        await this.runDir.writeSamples(
+          `${name}-step-${step}`,
+          rollouts.map(({ context, thought }, index) => ({
+            id: context.item.id,
+            task: 'rlp',
+            context: context.item.context,
+            thought: thought.completion.text,
+            cut: thought.cut,
+            promptTokenIds: context.promptTokenIds,
+            scoredThoughtTokenIds: thought.closed,
+            continuationTokenIds: context.continuationIds,
+            continuation: context.item.continuation,
+            policyLogLikelihood: policyTerms[index],
+            teacherLogLikelihood: teacherTerms[contexts.indexOf(context)],
+            reward: rewards[index],
+            advantage: grouped.advantages[index],
+          })),
+        );
+      }
+      await this.endStep(name, step, options.steps, last);
     }
     return this.finishStage(name, options.steps, started, last);
   }

@@ -13,6 +13,12 @@ const fmt = (value: unknown, digits = 3) =>
 /** The headline metrics of a stage's last step, for the summary table. */
 function stageNote(type: string, last: Record<string, number>): string {
   if (type === 'pretrain' || type === 'sft') return `loss ${fmt(last.loss)}`;
+  if (type === 'rlp')
+    return [
+      `information gain ${fmt(last['reward.mean'])}`,
+      `thought ${fmt(last['thought.length'], 1)} tokens`,
+      `cut thoughts ${fmt(last['thought.cut'])}`,
+    ].join(' · ');
   return [
     `reward ${fmt(last['reward.mean'])}`,
     `response ${fmt(last['response.length'], 1)} tokens`,
@@ -84,7 +90,7 @@ function progressRenderer(): { onEvent: (event: RlptEvent) => void; finish: () =
           event.stage,
           'loss' in metrics
             ? `loss ${fmt(metrics.loss)}`
-            : `reward ${fmt(metrics['reward.mean'])} · ${fmt(metrics['response.length'], 1)} tokens`,
+            : `reward ${fmt(metrics['reward.mean'])} · ${fmt(metrics['response.length'] ?? metrics['thought.length'], 1)} tokens`,
         );
         return;
       }

@@ -132,6 +132,11 @@ export class OnnxLearner implements LearnerV1 {
     return next;
   }
 
+  /** Whether this learner keeps an EMA teacher (`ema`). */
+  get hasTeacher(): boolean {
+    return this.options.ema !== undefined;
+  }
+
   /** EMA updates applied to the teacher so far (0 without `ema`; restored by `load`). */
   get teacherUpdates(): number {
     return this.emaUpdates;
