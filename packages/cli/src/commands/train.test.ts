@@ -234,7 +234,7 @@ stages:
       'stages.1.temperature (--set stages.1.temperature): must be at least 0',
       'stages.2.name: "rlpt" is also the name of stage 1',
       'stages.3.data: is required for rlvr',
-      "stages.4.type: must have a type: 'pretrain', 'sft', 'rlpt' or 'rlvr'",
+      "stages.4.type: must have a type: 'pretrain', 'sft', 'rlpt', 'rlvr' or 'rlp'",
     ]) {
       expect(message).toContain(expected);
     }
