@@ -4,23 +4,16 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InvalidInputError } from '@rlpt/spec';
 import { readLines } from './io/lines.js';
-import type { SampleTask } from './process.js';
+import type { PreparedSample, SampleTask } from './process.js';
 
-/** The fields of a prepared sample that training reads (see {@link PreparedSample} for all of them). */
-export interface SampleRecord {
-  id: string;
-  task: SampleTask;
-  /** The rendered prompt. */
-  prompt: string;
-  /** s_<i ('' when absent). */
-  context: string;
-  /** s_i (next-token: the reference continuation's first token). */
-  target: string;
-  /** s_{i+1} ('' when absent). */
-  next: string;
-  /** The judge's reference window (default: the target). */
-  reference: string;
-}
+/**
+ * The fields of a prepared sample that training reads. Read back with defaults: `context` and `next` '' when
+ * absent, `reference` the target, `task` asr.
+ */
+export type SampleRecord = Pick<
+  PreparedSample,
+  'id' | 'task' | 'prompt' | 'context' | 'target' | 'next' | 'reference'
+>;
 
 /** A line that was not read as a sample, and why. */
 export interface SampleSkip {
@@ -28,6 +21,8 @@ export interface SampleSkip {
   message: string;
   file: string;
   line: number;
+  /** `bad-task`: the task the line had. */
+  task?: unknown;
 }
 
 export interface ReadSamplesOptions {
@@ -124,6 +119,7 @@ export async function readSamples(
             message: `${file}:${line}: task must be ${tasks.map((name) => `"${name}"`).join(' or ')}, got ${JSON.stringify(record.task)}`,
             file,
             line,
+            task: record.task,
           });
           continue;
         }

@@ -20,7 +20,11 @@ import {
 } from '@rlpt/spec';
 
 /** Imports an optional peer, or says which package to install. */
-async function load<T>(name: string, importer: () => Promise<T>, spec: string): Promise<T> {
+export async function loadOptionalPeer<T>(
+  name: string,
+  importer: () => Promise<T>,
+  spec: string,
+): Promise<T> {
   try {
     return await importer();
   } catch (cause) {
@@ -54,7 +58,7 @@ export const openaiBackendProvider: BackendProvider = {
     'an OpenAI-compatible server (vLLM, SGLang, llama.cpp, rlpt serve model); option model is required',
   example: 'openai:http://127.0.0.1:8000/v1',
   async create(target, options) {
-    const { createOpenAIBackend } = await load(
+    const { createOpenAIBackend } = await loadOptionalPeer(
       '@rlpt/backend-openai',
       () => import('@rlpt/backend-openai'),
       `openai:${target}`,
@@ -91,7 +95,7 @@ export const onnxBackendProvider: BackendProvider = {
   description: "a local model folder run by rlpt's onnxruntime-node decode loop",
   example: 'onnx:models/tiny',
   async create(target, options) {
-    const { createOnnxBackend } = await load(
+    const { createOnnxBackend } = await loadOptionalPeer(
       '@rlpt/backend-onnx',
       () => import('@rlpt/backend-onnx'),
       `onnx:${target}`,
@@ -112,7 +116,7 @@ export const transformersBackendProvider: BackendProvider = {
   description: 'a local model folder run by transformers.js (onnxruntime-web)',
   example: 'transformers:models/tiny',
   async create(target, options) {
-    const { createTransformersBackend } = await load(
+    const { createTransformersBackend } = await loadOptionalPeer(
       '@rlpt/backend-transformers',
       () => import('@rlpt/backend-transformers'),
       `transformers:${target}`,
@@ -137,7 +141,7 @@ export const tinkerBackendProvider: BackendProvider = {
     'Tinker API sampling (hosted Tinker, SkyRL, rlpt serve tinker); option baseModel (or model) is required',
   example: 'tinker:http://127.0.0.1:8000',
   async create(target, options) {
-    const { tinkerBackendProvider: provider } = await load(
+    const { tinkerBackendProvider: provider } = await loadOptionalPeer(
       '@rlpt/backend-tinker',
       () => import('@rlpt/backend-tinker'),
       `tinker:${target}`,
@@ -164,7 +168,7 @@ export const lexicalJudgeProvider: JudgeProvider = {
   example: 'lexical',
   needsTarget: false,
   async create(_target, options) {
-    const reward = await load('@rlpt/reward', () => import('@rlpt/reward'), 'lexical');
+    const reward = await loadOptionalPeer('@rlpt/reward', () => import('@rlpt/reward'), 'lexical');
     return reward.createLexicalJudge({
       ...commonJudgeOptions(options),
       ...pick(options, ['tolerance', 'scoring']),
@@ -183,8 +187,8 @@ export const rptJudgeProvider: JudgeProvider = {
   example: 'rpt:qwen3',
   needsTarget: true,
   async create(target, options) {
-    const reward = await load('@rlpt/reward', () => import('@rlpt/reward'), `rpt:${target}`);
-    const { loadTokenizer, qwen3TokenizerPaths } = await load(
+    const reward = await loadOptionalPeer('@rlpt/reward', () => import('@rlpt/reward'), `rpt:${target}`);
+    const { loadTokenizer, qwen3TokenizerPaths } = await loadOptionalPeer(
       '@rlpt/model',
       () => import('@rlpt/model'),
       `rpt:${target}`,
@@ -218,7 +222,11 @@ export const generativeJudgeProvider: JudgeProvider = {
   example: 'generative:openai:http://127.0.0.1:8000/v1',
   needsTarget: true,
   async create(target, options) {
-    const reward = await load('@rlpt/reward', () => import('@rlpt/reward'), `generative:${target}`);
+    const reward = await loadOptionalPeer(
+      '@rlpt/reward',
+      () => import('@rlpt/reward'),
+      `generative:${target}`,
+    );
     const batchSize = number(options, 'batchSize') ?? 16;
     const concurrency = number(options, 'concurrency') ?? 8;
     const backend: InferenceBackendV1 = await createBackendFromSpec(target as string, {
@@ -230,7 +238,11 @@ export const generativeJudgeProvider: JudgeProvider = {
     let template: unknown;
     const templateFile = string(options, 'template');
     if (templateFile) {
-      const { loadTemplate } = await load('@rlpt/prompts', () => import('@rlpt/prompts'), 'a judge template');
+      const { loadTemplate } = await loadOptionalPeer(
+        '@rlpt/prompts',
+        () => import('@rlpt/prompts'),
+        'a judge template',
+      );
       const mode = string(options, 'mode') ?? 'prefix';
       template = await loadTemplate(templateFile, { kind: mode === 'strict' ? 'grmStrict' : 'grmPrefix' });
     }

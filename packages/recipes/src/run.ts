@@ -19,8 +19,8 @@ import {
   type Logger,
   type RlptEvent,
   silentLogger,
-  type TaskKind,
 } from '@rlpt/spec';
+import type { SampleRecord as DataSampleRecord } from '@rlpt/data';
 import { PREDICTION_END, PREDICTION_START } from '@rlpt/prompts';
 import type {
   EvaluateOptions,
@@ -31,19 +31,11 @@ import type {
   TokenizerLike,
 } from '@rlpt/trainer';
 import { nextSegmentItem, rlpItem as rlpItemOf, goldExample as trainerGoldExample } from '@rlpt/trainer';
-import { registerBuiltins } from './builtins.js';
+import { loadOptionalPeer, registerBuiltins } from './builtins.js';
 import { grpoOf, type ResolvedTrainConfig, type RlpStageConfig, type RlStageConfig } from './config.js';
 
-/** One line of `rlpt prepare`'s samples JSONL, the fields training reads. */
-export interface SampleRecord {
-  id: string;
-  task: TaskKind | 'next-token';
-  prompt: string;
-  context: string;
-  target: string;
-  next: string;
-  reference: string;
-}
+/** One line of `rlpt prepare`'s samples JSONL, the fields training reads (`@rlpt/data`'s). */
+export type SampleRecord = DataSampleRecord;
 
 /** What was read, for the start-of-run summary. */
 export interface DataSummary {
@@ -145,20 +137,19 @@ export async function readSamples(
   limit = Number.POSITIVE_INFINITY,
   tasks: readonly SampleRecord['task'][] = ['asr', 'msr'],
 ): Promise<SampleRecord[]> {
-  const samples = await (await import('@rlpt/data')).readSamples(files, {
+  return (await import('@rlpt/data')).readSamples(files, {
     limit,
     tasks,
-    onSkip: ({ reason, message, file, line }) =>
+    onSkip: ({ reason, message, file, line, task }) =>
       skip(
         reason,
-        reason === 'bad-task' && message.endsWith('"next-token"') && !tasks.includes('next-token')
+        task === 'next-token'
           ? `${message} (next-token samples are RPT's task: train them with judge.type rpt)`
           : message,
         file,
         line,
       ),
   });
-  return samples as SampleRecord[];
 }
 
 /** Pretraining documents: `.txt` (blank-line separated) or JSONL (`textField`, else joined `sentences`). */
@@ -696,20 +687,11 @@ async function tinkerLearner(
   logger: Logger,
   info: (line: string) => void,
 ): Promise<LearnerV1> {
-  let createTinkerLearner: typeof import('@rlpt/learner-tinker').createTinkerLearner;
-  try {
-    ({ createTinkerLearner } = await import('@rlpt/learner-tinker'));
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new InvalidArgumentError({
-        argument: 'learner.backend',
-        cause,
-        message: `${config.learner.backend} needs the package @rlpt/learner-tinker, which is not installed: pnpm add @rlpt/learner-tinker @rlpt/backend-tinker`,
-      });
-    }
-    throw cause;
-  }
+  const { createTinkerLearner } = await loadOptionalPeer(
+    '@rlpt/learner-tinker',
+    () => import('@rlpt/learner-tinker'),
+    config.learner.backend,
+  );
   const { backend, baseModel, loraRank, apiKeyEnv, encoding, pipeline } = config.learner;
   const adam = config.model.adam ?? {};
   const learner = await createTinkerLearner({
