@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { computeMaskedGroupAdvantages, grpoObjective, passAtK, presets } from '@rlpt/grpo';
+import { computeMaskedGroupAdvantages, type GrpoPreset, grpoObjective, passAtK, presets } from '@rlpt/grpo';
 import { extractPrediction } from '@rlpt/prompts';
 import {
   AbortError,
@@ -322,35 +322,16 @@ export class Trainer {
       const trainable = rollouts
         .map((rollout, index) => ({ rollout, index }))
         .filter(({ rollout, index }) => rollout.completionTokenIds.length > 0 && keep[index] === 1);
-      const logprobs = trainable.map(({ rollout }) => {
-        const values = rollout.completion.logprobs;
-        if (values && values.length === rollout.completionTokenIds.length) return values;
-        // Zeros would silently turn every importance ratio into exp(logπ): GRPO needs the sampling logprobs.
-        throw new RlptError({
-          code: 'missing-logprobs',
-          message: `The policy backend ${policy.provider}:${policy.modelId} returned ${values ? `${values.length} logprobs for ${rollout.completionTokenIds.length} tokens` : 'no logprobs'} for a rollout of item ${rollout.item.id ?? '?'} (step ${step}). GRPO needs the logprob of every sampled token: use a backend with capabilities.logprobs (onnx, or an OpenAI-compatible server that returns logprobs with token ids, e.g. vLLM with server: 'vllm').`,
-        });
-      });
-      const objective = grpoObjective(
-        { logprobs, advantages: trainable.map(({ index }) => advantages[index]!) },
-        grpo.objective,
+      const { objective, hasSignal, gradNorm, learningRate } = await this.grpoUpdate(
+        trainable.map(({ rollout, index }) => ({
+          id: rollout.item.id,
+          promptTokenIds: rollout.promptTokenIds,
+          completionTokenIds: rollout.completionTokenIds,
+          logprobs: rollout.completion.logprobs,
+          advantage: advantages[index]!,
+        })),
+        { grpo, options, step, policy },
       );
-      const hasSignal = objective.coefficients.some((values) => values.some((value) => value !== 0));
-      let gradNorm: number | undefined;
-      const learningRate = learningRateAt(options, step, options.steps);
-      if (hasSignal) {
-        await this.learner.forwardBackward(
-          {
-            sequences: trainable.map(({ rollout }) => ({
-              promptTokenIds: rollout.promptTokenIds,
-              completionTokenIds: rollout.completionTokenIds,
-            })),
-          },
-          objective.coefficients,
-        );
-        gradNorm = (await this.learner.optimStep({ learningRate })).gradNorm;
-        this.policyStale = true;
-      }
       timings.learn = (performance.now() - mark) / 1000;
       const completionTokens = trainable.reduce(
         (sum, { rollout }) => sum + rollout.completionTokenIds.length,
@@ -439,6 +420,7 @@ export class Trainer {
     const close = options.thinkClose ?? '</think>';
     const openIds = this.tokenizer.encode(open);
     const closeIds = this.tokenizer.encode(close);
+    const eos = new Set([this.tokenizer.eosTokenId].filter((id): id is number => id !== undefined));
     const started = performance.now();
     const firstStep = this.firstStep(name);
     let last = firstStep > options.steps ? await this.lastMetrics(name) : {};
@@ -470,7 +452,6 @@ export class Trainer {
 
       // 2. Two teacher-forced passes: the policy with each thought, the teacher once per context without.
       mark = performance.now();
-      const eos = new Set([this.tokenizer.eosTokenId].filter((id): id is number => id !== undefined));
       const contexts = batch.map((item, promptIndex) => {
         const result = generated.results[promptIndex]!;
         const promptTokenIds = Array.from(
@@ -508,8 +489,8 @@ export class Trainer {
           }),
         };
       });
-      const rollouts = contexts.flatMap((context) =>
-        context.thoughts.map((thought) => ({ context, thought })),
+      const rollouts = contexts.flatMap((context, contextIndex) =>
+        context.thoughts.map((thought) => ({ context, contextIndex, thought })),
       );
       const withThought = await learner.logprobs({
         sequences: rollouts.map(({ context, thought }) => ({
@@ -526,9 +507,9 @@ export class Trainer {
       const rewards = new Float64Array(rollouts.length);
       const policyTerms = new Float64Array(rollouts.length);
       const teacherTerms = contexts.map((_, index) => aggregateLogLikelihood(teacher[index]!, aggregate));
-      rollouts.forEach(({ context }, index) => {
+      rollouts.forEach(({ contextIndex }, index) => {
         policyTerms[index] = aggregateLogLikelihood(withThought[index]!, aggregate);
-        rewards[index] = policyTerms[index]! - teacherTerms[contexts.indexOf(context)]!;
+        rewards[index] = policyTerms[index]! - teacherTerms[contextIndex]!;
       });
       timings.score = (performance.now() - mark) / 1000;
 
@@ -540,37 +521,23 @@ export class Trainer {
         new Uint8Array(rollouts.length),
         grpo.advantage,
       );
-      const trainable = rollouts
-        .map((rollout, index) => ({ rollout, index }))
-        .filter(({ rollout, index }) => rollout.thought.tokenIds.length > 0 && grouped.keep[index] === 1);
-      const logprobs = trainable.map(({ rollout }) => {
-        const values = rollout.thought.completion.logprobs;
-        if (values && values.length === rollout.thought.tokenIds.length) return values;
-        throw new RlptError({
-          code: 'missing-logprobs',
-          message: `The policy backend ${policy.provider}:${policy.modelId} returned no logprob for every token of a thought of ${rollout.context.item.id} (step ${step}); RLP's update needs them.`,
-        });
-      });
-      const objective = grpoObjective(
-        { logprobs, advantages: trainable.map(({ index }) => grouped.advantages[index]!) },
-        grpo.objective,
+      // The continuation is never in the update batch: the thought is the completion.
+      const { objective, hasSignal, gradNorm, learningRate } = await this.grpoUpdate(
+        rollouts.flatMap(({ context, thought }, index) =>
+          thought.tokenIds.length > 0 && grouped.keep[index] === 1
+            ? [
+                {
+                  id: context.item.id,
+                  promptTokenIds: context.promptTokenIds,
+                  completionTokenIds: thought.tokenIds,
+                  logprobs: thought.completion.logprobs,
+                  advantage: grouped.advantages[index]!,
+                },
+              ]
+            : [],
+        ),
+        { grpo, options, step, policy },
       );
-      const hasSignal = objective.coefficients.some((values) => values.some((value) => value !== 0));
-      let gradNorm: number | undefined;
-      const learningRate = learningRateAt(options, step, options.steps);
-      if (hasSignal) {
-        await learner.forwardBackward(
-          {
-            sequences: trainable.map(({ rollout }) => ({
-              promptTokenIds: rollout.context.promptTokenIds,
-              completionTokenIds: rollout.thought.tokenIds,
-            })),
-          },
-          objective.coefficients,
-        );
-        gradNorm = (await learner.optimStep({ learningRate })).gradNorm;
-        this.policyStale = true;
-      }
       timings.learn = (performance.now() - mark) / 1000;
       const thoughtTokens = rollouts.reduce((sum, { thought }) => sum + thought.tokenIds.length, 0);
       const scoredTokens =
@@ -613,7 +580,7 @@ export class Trainer {
       if (samplesEvery > 0 && (step % samplesEvery === 0 || step === 1)) {
         await this.runDir.writeSamples(
           `${name}-step-${step}`,
-          rollouts.map(({ context, thought }, index) => ({
+          rollouts.map(({ context, contextIndex, thought }, index) => ({
             id: context.item.id,
             task: 'rlp',
             context: context.item.context,
@@ -624,7 +591,7 @@ export class Trainer {
             continuationTokenIds: context.continuationIds,
             continuation: context.item.continuation,
             policyLogLikelihood: policyTerms[index],
-            teacherLogLikelihood: teacherTerms[contexts.indexOf(context)],
+            teacherLogLikelihood: teacherTerms[contextIndex],
             reward: rewards[index],
             advantage: grouped.advantages[index],
           })),
@@ -633,6 +600,58 @@ export class Trainer {
       await this.endStep(name, step, options.steps, last);
     }
     return this.finishStage(name, options.steps, started, last);
+  }
+
+  /**
+   * One on-policy GRPO step on sampled sequences (RL and RLP): per-token coefficients from the sampling
+   * logprobs and advantages, then forwardBackward + optimStep when any coefficient is non-zero.
+   */
+  private async grpoUpdate(
+    sequences: {
+      id: string;
+      promptTokenIds: ArrayLike<number>;
+      completionTokenIds: ArrayLike<number>;
+      logprobs: Float32Array | undefined;
+      advantage: number;
+    }[],
+    context: {
+      grpo: GrpoPreset;
+      options: OptimizerSettings & { steps: number };
+      step: number;
+      policy: InferenceBackendV1;
+    },
+  ) {
+    const { grpo, options, step, policy } = context;
+    const logprobs = sequences.map((sequence) => {
+      const values = sequence.logprobs;
+      if (values && values.length === sequence.completionTokenIds.length) return values;
+      // Zeros would silently turn every importance ratio into exp(logπ): GRPO needs the sampling logprobs.
+      throw new RlptError({
+        code: 'missing-logprobs',
+        message: `The policy backend ${policy.provider}:${policy.modelId} returned ${values ? `${values.length} logprobs for ${sequence.completionTokenIds.length} tokens` : 'no logprobs'} for a rollout of item ${sequence.id ?? '?'} (step ${step}). GRPO needs the logprob of every sampled token: use a backend with capabilities.logprobs (onnx, or an OpenAI-compatible server that returns logprobs with token ids, e.g. vLLM with server: 'vllm').`,
+      });
+    });
+    const objective = grpoObjective(
+      { logprobs, advantages: sequences.map((sequence) => sequence.advantage) },
+      grpo.objective,
+    );
+    const hasSignal = objective.coefficients.some((values) => values.some((value) => value !== 0));
+    let gradNorm: number | undefined;
+    const learningRate = learningRateAt(options, step, options.steps);
+    if (hasSignal) {
+      await this.learner.forwardBackward(
+        {
+          sequences: sequences.map((sequence) => ({
+            promptTokenIds: sequence.promptTokenIds,
+            completionTokenIds: sequence.completionTokenIds,
+          })),
+        },
+        objective.coefficients,
+      );
+      gradNorm = (await this.learner.optimStep({ learningRate })).gradNorm;
+      this.policyStale = true;
+    }
+    return { objective, hasSignal, gradNorm, learningRate };
   }
 
   /** The metrics of a stage's latest recorded step (for a stage resumed after its last step). */
