@@ -94,35 +94,13 @@ const url = await new Promise<string>((resolve, reject) => {
 });
 server.stdout.resume();
 
+const overHttp = (encoding: 'json' | 'protobuf', pipeline: boolean) => () =>
+  createTinkerLearner({ baseURL: url, baseModel: 'bench', adam, gradClipNorm: 1, pipeline, encoding });
 const phases: Record<string, () => Promise<LearnerV1>> = {
   'in process': () => createOnnxLearner({ modelDir: model.dir, threads: 1, adam, maxGradNorm: 1 }),
-  'tinker JSON': () =>
-    createTinkerLearner({
-      baseURL: url,
-      baseModel: 'bench',
-      adam,
-      gradClipNorm: 1,
-      pipeline: false,
-      encoding: 'json',
-    }),
-  'tinker protobuf': () =>
-    createTinkerLearner({
-      baseURL: url,
-      baseModel: 'bench',
-      adam,
-      gradClipNorm: 1,
-      pipeline: false,
-      encoding: 'protobuf',
-    }),
-  'tinker pipelined': () =>
-    createTinkerLearner({
-      baseURL: url,
-      baseModel: 'bench',
-      adam,
-      gradClipNorm: 1,
-      pipeline: true,
-      encoding: 'json',
-    }),
+  'tinker JSON': overHttp('json', false),
+  'tinker protobuf': overHttp('protobuf', false),
+  'tinker pipelined': overHttp('json', true),
 };
 const names = Object.keys(phases);
 const perStep: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));

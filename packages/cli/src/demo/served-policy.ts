@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { InferenceBackendV1 } from '@rlpt/spec';
+import type { CallOptions, InferenceBackendV1 } from '@rlpt/spec';
 import { RlptError } from '@rlpt/spec';
 
 /** A policy behind a real `rlpt serve model` child process that takes the learner's weights after every update. */
@@ -89,6 +89,32 @@ export async function spawnRlptServer(
 }
 
 /**
+ * The trainer's view of a served client that loads weights: rollouts through it, and `updateWeights` counted.
+ * It has no `close`: the trainer closes a policy it replaces, this one is never replaced (weights are
+ * pushed), and its owner closes the client and the server.
+ */
+export function followingBackend(
+  client: Pick<InferenceBackendV1, 'modelId' | 'capabilities' | 'generate'> & {
+    updateWeights(dir: string, options?: CallOptions): Promise<void>;
+  },
+  provider: string,
+): { backend: InferenceBackendV1; updates: () => number } {
+  let updates = 0;
+  const backend: InferenceBackendV1 = {
+    specificationVersion: 'v1',
+    provider,
+    modelId: client.modelId,
+    capabilities: client.capabilities,
+    generate: (request, callOptions) => client.generate(request, callOptions),
+    updateWeights: async (dir, callOptions) => {
+      await client.updateWeights(dir, callOptions);
+      updates++;
+    },
+  };
+  return { backend, updates: () => updates };
+}
+
+/**
  * Starts `rlpt serve model --model DIR --port 0` as a child process of this `rlpt` and connects
  * `@rlpt/backend-openai` to it. The trainer pushes each exported policy folder to it, so rollouts and
  * held-out evaluations run on the current weights, as with the in-process backend.
@@ -125,24 +151,11 @@ export async function startServedPolicy(
     server: 'vllm',
     maxRetries: 2,
   });
-  let pushes = 0;
-  // The trainer closes a policy it replaces; this one is never replaced (weights are pushed), and the
-  // server is stopped by close() below.
-  const backend: InferenceBackendV1 = {
-    specificationVersion: 'v1',
-    provider: 'rlpt-serve-model',
-    modelId: client.modelId,
-    capabilities: client.capabilities,
-    generate: (request, callOptions) => client.generate(request, callOptions),
-    updateWeights: async (dir, callOptions) => {
-      await client.updateWeights(dir, callOptions);
-      pushes++;
-    },
-  };
+  const { backend, updates } = followingBackend(client, 'rlpt-serve-model');
   return {
     backend,
     url,
-    pushes: () => pushes,
+    pushes: updates,
     async close() {
       await client.close?.();
       await server.close();

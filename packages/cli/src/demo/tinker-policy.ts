@@ -1,5 +1,5 @@
 import type { InferenceBackendV1, LearnerV1 } from '@rlpt/spec';
-import { type RlptLauncher, spawnRlptServer } from './served-policy.js';
+import { followingBackend, type RlptLauncher, spawnRlptServer } from './served-policy.js';
 
 /** The demo's learner and sampler behind a real `rlpt serve tinker` child process (the Tinker API over HTTP). */
 export interface TinkerDemo {
@@ -58,19 +58,7 @@ export async function startTinkerDemo(
   ]);
   const learners: LearnerV1[] = [];
   const client = createTinkerBackend({ baseURL: server.url, baseModel, tokenizerDir: modelDir });
-  let updates = 0;
-  // Never replaced by the trainer (it has updateWeights); closed below.
-  const backend: InferenceBackendV1 = {
-    specificationVersion: 'v1',
-    provider: 'rlpt-serve-tinker',
-    modelId: client.modelId,
-    capabilities: client.capabilities,
-    generate: (request, callOptions) => client.generate(request, callOptions),
-    updateWeights: async (dir, callOptions) => {
-      await client.updateWeights(dir, callOptions);
-      updates++;
-    },
-  };
+  const { backend, updates } = followingBackend(client, 'rlpt-serve-tinker');
   return {
     url: server.url,
     async makeLearner() {
@@ -86,7 +74,7 @@ export async function startTinkerDemo(
       return learner;
     },
     loadPolicy: async () => backend,
-    samplerUpdates: () => updates,
+    samplerUpdates: updates,
     async close() {
       try {
         for (const learner of learners) await learner.close?.();
