@@ -25,6 +25,8 @@ export type {
   RlOptions,
   SftExample,
   SftOptions,
+  TextEvaluateResult,
+  TextItem,
   TokenizerLike,
   TrainerOptions,
 } from './types.js';

@@ -30,6 +30,8 @@ export function rlpItem(sample: Pick<NextSegmentSample, 'id' | 'context' | 'refe
 
 export interface RlpOptions extends OptimizerSettings {
   steps: number;
+  /** Compute budget in forward-equivalent tokens (as `RlOptions.computeBudget`). */
+  computeBudget?: number;
   /** Contexts per step. */
   promptsPerStep: number;
   /** Thoughts per context (the group of the group-relative advantages), ≥ 2. */

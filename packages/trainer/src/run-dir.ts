@@ -40,6 +40,13 @@ export interface TrainerState {
   completedStages: Record<string, unknown>;
   /** Tokens the learner has been trained on so far (all stages). */
   tokensSeen: number;
+  /**
+   * Forward-equivalent tokens processed so far (all stages): a token in a forward pass (sampling,
+   * scoring) counts 1, a trained token 3 (forward + backward). Absent in checkpoints written before it.
+   */
+  computeTokens?: number;
+  /** `computeTokens` when the current stage started (for `computeBudget`). */
+  stageComputeStart?: number;
 }
 
 export interface Checkpoint {

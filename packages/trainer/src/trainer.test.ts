@@ -12,6 +12,7 @@ import {
   loadPolicy,
   rlItems,
   sftExamples,
+  targets,
   tinyLearner,
 } from './__fixtures__/tiny-run.js';
 import { Trainer } from './trainer.js';
@@ -480,3 +481,110 @@ describe('Trainer on a real tiny model', () => {
     await trainer.close();
   });
 });
+
+describe('compute accounting and budgets', () => {
+  it('a supervised step counts 3 forward-equivalent tokens per token trained; computeBudget ends the stage after the step that reaches it', async () => {
+    // batchSize = the number of documents: every step trains on every document exactly once, so the
+    // step's count is 3 × Σ (BOS + document + EOS) — computed here from the tokenizer alone.
+    const perStep =
+      3 *
+      pretrainDocs.reduce(
+        (sum, text) => sum + tokenizer.encode(text).length + 2, // BOS and EOS
+        0,
+      );
+    const learner = await newLearner();
+    const runDir = join(root, 'budget-pretrain');
+    const trainer = await Trainer.create({ runDir, learner, loadPolicy, tokenizer, seed: 1 });
+    const summary = await trainer.pretrain(pretrainDocs, {
+      steps: 10,
+      batchSize: pretrainDocs.length,
+      learningRate: 1e-3,
+      computeBudget: 2.5 * perStep,
+    });
+    await trainer.close();
+    const rows = (await readJsonLines(join(runDir, 'metrics.jsonl'))).filter(
+      (row) => row.stage === 'pretrain',
+    );
+    expect(summary.steps).toBe(3);
+    expect(rows.map((row) => row.computeTokens)).toEqual([perStep, 2 * perStep, 3 * perStep]);
+    expect(learner.step).toBe(3);
+  });
+
+  it('an RL stage with a budget runs the same steps as without one until the budget is spent; resuming does not run more', async () => {
+    const full = await rlRun('budget-rl-full', { judge: lexicalJudge() });
+    const counts = full.metrics.map((row) => Number(row.computeTokens));
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBeGreaterThan(counts[0]!);
+    // Every rollout is read once by sampling: at least the prompt and completion tokens of all of them.
+    const sampled = full.samples[0]!.reduce(
+      (sum, row) =>
+        sum + tokenizer.encode(String(row.prompt)).length + tokenizer.encode(String(row.output)).length,
+      0,
+    );
+    expect(counts[0]).toBeGreaterThanOrEqual(sampled);
+    const budgeted = await rlRun('budget-rl', { judge: lexicalJudge(), computeBudget: counts[1]! });
+    expect(budgeted.summary.steps).toBe(2);
+    expect(budgeted.metrics.map(({ seconds: _s, ...row }) => stripTimings(row))).toEqual(
+      full.metrics.slice(0, 2).map(({ seconds: _s, ...row }) => stripTimings(row)),
+    );
+    const learner = await newLearner();
+    const resumed = await Trainer.create({
+      runDir: budgeted.runDir,
+      learner,
+      loadPolicy,
+      tokenizer,
+      seed: 3,
+      resume: true,
+    });
+    const again = await resumed.rl(rlItems(), { ...rlDefaults(lexicalJudge()), computeBudget: counts[1]! });
+    await resumed.close();
+    expect(again.steps).toBe(2);
+  });
+
+  it('evaluateText: NLL of the continuation after the raw context and greedy next-token accuracy, each recomputed here', async () => {
+    const items = targets().map((target) => ({
+      id: target.id,
+      context: target.context,
+      continuation: target.target,
+    }));
+    const learner = await newLearner();
+    const trainer = await Trainer.create({ runDir: join(root, 'eval-text'), learner, loadPolicy, tokenizer });
+    const result = await trainer.evaluateText(items, { name: 'text' });
+    await trainer.close();
+    // The same weights in a second learner and an onnx backend over the exported folder.
+    const check = await newLearner();
+    const logprobs = await check.logprobs({
+      sequences: items.map((item) => ({
+        promptTokenIds: [tokenizer.bosTokenId!, ...tokenizer.encode(item.context)],
+        completionTokenIds: tokenizer.encode(item.continuation),
+      })),
+    });
+    const flat = logprobs.flatMap((values) => Array.from(values));
+    expect(result.tokens).toBe(flat.length);
+    expect(result.nll).toBeCloseTo(-flat.reduce((sum, value) => sum + value, 0) / flat.length, 6);
+    const backend = await loadPolicy(await check.exportForInference(join(root, 'eval-text-export')));
+    const greedy = await backend.generate({
+      prompts: items.map((item) => item.context),
+      n: 1,
+      maxTokens: 1,
+      temperature: 0,
+    });
+    await backend.close?.();
+    const correct = items.filter(
+      (item, index) =>
+        greedy.results[index]!.completions[0]!.tokenIds![0] === tokenizer.encode(item.continuation)[0],
+    ).length;
+    expect(result.nextTokenAccuracy).toBe(correct / items.length);
+    expect(result.items).toBe(items.length);
+    const [row] = await readJsonLines(join(root, 'eval-text', 'metrics.jsonl'));
+    expect(row).toMatchObject({
+      stage: 'eval:text',
+      nll: result.nll,
+      nextTokenAccuracy: result.nextTokenAccuracy,
+    });
+  });
+});
+
+function stripTimings(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([key]) => !key.startsWith('seconds')));
+}

@@ -27,6 +27,8 @@ import type {
   RlOptions,
   SftExample,
   SftOptions,
+  TextEvaluateResult,
+  TextItem,
   TokenizerLike,
   TrainerOptions,
 } from './types.js';
@@ -38,6 +40,14 @@ export interface StageSummary {
   seconds: number;
   /** Metrics of the last step. */
   last: Record<string, number>;
+}
+
+/** Prompt + completion tokens: what one forward pass over the sequence reads. */
+function sequenceLength(sequence: {
+  promptTokenIds: ArrayLike<number>;
+  completionTokenIds: ArrayLike<number>;
+}): number {
+  return sequence.promptTokenIds.length + sequence.completionTokenIds.length;
 }
 
 /** The prediction a rollout offers the judge: the tagged prediction (RLPT) or the whole text (RLVR). */
@@ -175,13 +185,15 @@ export class Trainer {
     const done = this.state.completedStages[name] as StageSummary | undefined;
     if (done) return done;
     const started = performance.now();
-    let last: Record<string, number> = {};
-    for (let step = this.firstStep(name); step <= options.steps; step++) {
+    let step = this.beginStage(name);
+    let last = this.stageOver(step, options) ? await this.lastMetrics(name) : {};
+    for (; !this.stageOver(step, options); step++) {
       this.throwIfAborted();
       const stepStart = performance.now();
       const indices = this.batchIndices(name, size, options.batchSize, step);
       const sequences = indices.map(sequenceAt);
       const tokens = sequences.reduce((sum, sequence) => sum + sequence.completionTokenIds.length, 0);
+      const stepCompute = 3 * sequences.reduce((sum, sequence) => sum + sequenceLength(sequence), 0);
       const coefficients = sequences.map((sequence) =>
         new Float32Array(sequence.completionTokenIds.length).fill(1 / tokens),
       );
@@ -195,12 +207,13 @@ export class Trainer {
         tokens,
         learningRate,
         tokensSeen: this.state.tokensSeen,
+        computeTokens: this.addCompute(stepCompute),
         seconds: (performance.now() - stepStart) / 1000,
         ...(gradNorm !== undefined ? { gradNorm } : {}),
       };
       await this.endStep(name, step, options.steps, last);
     }
-    return this.finishStage(name, options.steps, started, last);
+    return this.finishStage(name, step - 1, started, last);
   }
 
   /**
@@ -231,13 +244,14 @@ export class Trainer {
         });
       }
     };
-    const firstStep = this.firstStep(name);
+    const firstStep = this.beginStage(name);
     // A run stopped between a step's checkpoint and that step's evaluation evaluates now, on the same
     // weights (an evaluation already recorded returns at once).
     if (firstStep > 1) await evaluateAfter(firstStep - 1);
-    let last = firstStep > options.steps ? await this.lastMetrics(name) : {};
+    let last = this.stageOver(firstStep, options) ? await this.lastMetrics(name) : {};
     const judgeWindow: { verdicts: JudgeVerdict[]; judged: number }[] = [];
-    for (let step = firstStep; step <= options.steps; step++) {
+    let step = firstStep;
+    for (; !this.stageOver(step, options); step++) {
       this.throwIfAborted();
       const timings = { rollout: 0, judge: 0, learn: 0, sync: 0 };
       let mark = performance.now();
@@ -338,6 +352,11 @@ export class Trainer {
         0,
       );
       this.state.tokensSeen += completionTokens;
+      // Sampling reads every rollout once; the update trains the kept ones (the lexical/RPT judges run no model).
+      const stepCompute =
+        rollouts.reduce((sum, rollout) => sum + sequenceLength(rollout), 0) +
+        (hasSignal ? 3 * trainable.reduce((sum, { rollout }) => sum + sequenceLength(rollout), 0) : 0);
+      const computeTokens = this.addCompute(stepCompute);
 
       last = this.rlMetrics(
         rollouts,
@@ -351,6 +370,7 @@ export class Trainer {
           learningRate,
           updated: hasSignal ? 1 : 0,
           completionTokens,
+          computeTokens,
           ...(gradNorm !== undefined ? { gradNorm } : {}),
           ...Object.fromEntries(
             Object.entries(timings).map(([phase, seconds]) => [`seconds.${phase}`, seconds]),
@@ -383,7 +403,7 @@ export class Trainer {
       await this.endStep(name, step, options.steps, last);
       await evaluateAfter(step);
     }
-    return this.finishStage(name, options.steps, started, last);
+    return this.finishStage(name, step - 1, started, last);
   }
 
   /**
@@ -422,9 +442,10 @@ export class Trainer {
     const closeIds = this.tokenizer.encode(close);
     const eos = new Set([this.tokenizer.eosTokenId].filter((id): id is number => id !== undefined));
     const started = performance.now();
-    const firstStep = this.firstStep(name);
-    let last = firstStep > options.steps ? await this.lastMetrics(name) : {};
-    for (let step = firstStep; step <= options.steps; step++) {
+    const firstStep = this.beginStage(name);
+    let last = this.stageOver(firstStep, options) ? await this.lastMetrics(name) : {};
+    let step = firstStep;
+    for (; !this.stageOver(step, options); step++) {
       this.throwIfAborted();
       const timings = { rollout: 0, score: 0, learn: 0, sync: 0 };
       let mark = performance.now();
@@ -544,6 +565,33 @@ export class Trainer {
         rollouts.reduce((sum, { context }) => sum + context.continuationIds.length, 0) +
         contexts.reduce((sum, context) => sum + context.continuationIds.length, 0);
       this.state.tokensSeen += thoughtTokens;
+      // Sampling (context + thought), the two scoring passes, and the update on the kept thoughts.
+      const trained = rollouts.filter(
+        ({ thought }, index) => thought.tokenIds.length > 0 && grouped.keep[index] === 1,
+      );
+      const stepCompute =
+        rollouts.reduce(
+          (sum, { context, thought }) =>
+            sum +
+            context.promptTokenIds.length +
+            thought.tokenIds.length +
+            context.promptTokenIds.length +
+            thought.closed.length +
+            context.continuationIds.length,
+          0,
+        ) +
+        contexts.reduce(
+          (sum, context) => sum + context.contextIds.length + context.continuationIds.length,
+          0,
+        ) +
+        (hasSignal
+          ? 3 *
+            trained.reduce(
+              (sum, { context, thought }) => sum + context.promptTokenIds.length + thought.tokenIds.length,
+              0,
+            )
+          : 0);
+      const computeTokens = this.addCompute(stepCompute);
       const mean = (values: ArrayLike<number>) =>
         values.length ? Array.from(values).reduce((sum, value) => sum + value, 0) / values.length : 0;
       last = {
@@ -564,6 +612,7 @@ export class Trainer {
         updated: hasSignal ? 1 : 0,
         completionTokens: thoughtTokens,
         scoredTokens,
+        computeTokens,
         ...(gradNorm !== undefined ? { gradNorm } : {}),
         ...Object.fromEntries(
           Object.entries(timings).map(([phase, seconds]) => [`seconds.${phase}`, seconds]),
@@ -599,7 +648,7 @@ export class Trainer {
       }
       await this.endStep(name, step, options.steps, last);
     }
-    return this.finishStage(name, options.steps, started, last);
+    return this.finishStage(name, step - 1, started, last);
   }
 
   /**
@@ -774,6 +823,92 @@ export class Trainer {
     }
   }
 
+  /**
+   * Likelihood yardsticks without thinking, the same for every kind of training (RLPT, RPT, RLP,
+   * continued pretraining): the mean negative log-likelihood per token of each item's continuation
+   * teacher-forced after its raw context (no prompt template; BOS first as in `pretrain`), and the share
+   * of items whose first continuation token is the policy's greedy next token after the context.
+   * Stored in the run like `evaluate` (`eval:<name>`), so a resumed run does not re-measure later weights.
+   */
+  async evaluateText(items: TextItem[], options: { name?: string } = {}): Promise<TextEvaluateResult> {
+    const name = `eval:${options.name ?? 'text'}`;
+    const done = this.state.completedStages[name] as TextEvaluateResult | undefined;
+    if (done) return done;
+    if (items.length === 0)
+      throw new InvalidArgumentError({ argument: 'items', message: 'evaluateText needs at least one item.' });
+    const bos = this.tokenizer.bosTokenId !== undefined ? [this.tokenizer.bosTokenId] : [];
+    const encoded = items.map((item) => {
+      const continuation = this.tokenizer.encode(item.continuation);
+      if (continuation.length === 0) {
+        throw new InvalidInputError({
+          reason: 'empty-continuation',
+          message: `evaluateText: the continuation of ${item.id} has no tokens.`,
+        });
+      }
+      return { context: [...bos, ...this.tokenizer.encode(item.context)], continuation };
+    });
+    const policy = await this.currentPolicy();
+    let nll = 0;
+    let tokens = 0;
+    let correct = 0;
+    const chunk = 64;
+    for (let start = 0; start < items.length; start += chunk) {
+      this.throwIfAborted();
+      const slice = encoded.slice(start, start + chunk);
+      const logprobs = await this.learner.logprobs({
+        sequences: slice.map((entry) => ({
+          promptTokenIds: entry.context,
+          completionTokenIds: entry.continuation,
+        })),
+      });
+      for (const values of logprobs) {
+        for (const value of values) nll -= value;
+        tokens += values.length;
+      }
+      const generated = await policy.generate(
+        {
+          prompts: items.slice(start, start + chunk).map((item) => item.context),
+          n: 1,
+          maxTokens: 1,
+          temperature: 0,
+        },
+        this.signal ? { signal: this.signal } : undefined,
+      );
+      slice.forEach((entry, offset) => {
+        const completion = generated.results[offset]!.completions[0];
+        const first = completion?.tokenIds?.[0] ?? this.tokenizer.encode(completion?.text ?? '')[0];
+        if (first === entry.continuation[0]) correct++;
+      });
+      this.onEvent({
+        type: 'progress',
+        phase: name,
+        done: Math.min(items.length, start + chunk),
+        total: items.length,
+        unit: 'items',
+      });
+    }
+    const result: TextEvaluateResult = {
+      name: options.name ?? 'text',
+      items: items.length,
+      nll: nll / tokens,
+      tokens,
+      nextTokenAccuracy: correct / items.length,
+      tokensSeen: this.state.tokensSeen,
+      computeTokens: this.state.computeTokens ?? 0,
+    };
+    this.state.completedStages[name] = result;
+    await this.runDir.appendMetrics({
+      stage: name,
+      step: 0,
+      tokensSeen: result.tokensSeen,
+      computeTokens: result.computeTokens,
+      nll: result.nll,
+      nextTokenAccuracy: result.nextTokenAccuracy,
+    });
+    await this.saveCheckpoint(this.state.stage, this.state.step);
+    return result;
+  }
+
   private async scoreItems(
     policy: InferenceBackendV1,
     items: RlItem[],
@@ -893,6 +1028,27 @@ export class Trainer {
 
   private firstStep(stage: string): number {
     return this.state.stage === stage ? this.state.step + 1 : 1;
+  }
+
+  /** The first step to run; a stage starting afresh marks where its compute budget counts from. */
+  private beginStage(stage: string): number {
+    const step = this.firstStep(stage);
+    if (step === 1) this.state.stageComputeStart = this.state.computeTokens ?? 0;
+    return step;
+  }
+
+  /** Past the stage's last step, or its compute budget spent. */
+  private stageOver(step: number, options: { steps: number; computeBudget?: number }): boolean {
+    if (step > options.steps) return true;
+    if (options.computeBudget === undefined) return false;
+    const used = (this.state.computeTokens ?? 0) - (this.state.stageComputeStart ?? 0);
+    return used >= options.computeBudget;
+  }
+
+  /** Adds a step's forward-equivalent tokens; returns the run's total. */
+  private addCompute(tokens: number): number {
+    this.state.computeTokens = (this.state.computeTokens ?? 0) + tokens;
+    return this.state.computeTokens;
   }
 
   /** Indices of the items a step trains on: consecutive slices of per-epoch seeded shuffles. */

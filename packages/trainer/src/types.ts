@@ -53,6 +53,13 @@ export interface OptimizerSettings {
 
 export interface PretrainOptions extends OptimizerSettings {
   steps: number;
+  /**
+   * Ends the stage after the first step at which it has processed this many forward-equivalent tokens
+   * (a token sampled or scored counts 1, a token trained 3 — forward + backward; see `computeTokens` in
+   * the metrics). Compute-matches stages of different kinds by a count that does not depend on the
+   * machine. `steps` stays the upper bound and the learning-rate schedule's length.
+   */
+  computeBudget?: number;
   /** Documents per step. */
   batchSize: number;
   /** Longer documents are cut to this many tokens. */
@@ -67,6 +74,13 @@ export interface SftExample {
 
 export interface SftOptions extends OptimizerSettings {
   steps: number;
+  /**
+   * Ends the stage after the first step at which it has processed this many forward-equivalent tokens
+   * (a token sampled or scored counts 1, a token trained 3 — forward + backward; see `computeTokens` in
+   * the metrics). Compute-matches stages of different kinds by a count that does not depend on the
+   * machine. `steps` stays the upper bound and the learning-rate schedule's length.
+   */
+  computeBudget?: number;
   batchSize: number;
   maxTokens?: number;
   /** Stage name in metrics and checkpoints (default `sft`); lets a run hold several SFT stages. */
@@ -84,6 +98,13 @@ export interface RlItem {
 
 export interface RlOptions extends OptimizerSettings {
   steps: number;
+  /**
+   * Ends the stage after the first step at which it has processed this many forward-equivalent tokens
+   * (a token sampled or scored counts 1, a token trained 3 — forward + backward; see `computeTokens` in
+   * the metrics). Compute-matches stages of different kinds by a count that does not depend on the
+   * machine. `steps` stays the upper bound and the learning-rate schedule's length.
+   */
+  computeBudget?: number;
   /** Prompts per step (the paper: 512). */
   promptsPerStep: number;
   /** Rollouts per prompt, GRPO's group size (the paper: 8). */
@@ -156,4 +177,25 @@ export interface EvaluateResult {
   extractionFailureRate: number;
   /** Tokens the learner had been trained on when this evaluation ran. */
   tokensSeen: number;
+}
+
+/** A raw context and the real continuation after it (`Trainer.evaluateText`). */
+export interface TextItem {
+  id: string;
+  context: string;
+  continuation: string;
+}
+
+export interface TextEvaluateResult {
+  name: string;
+  items: number;
+  /** Mean negative log-likelihood per continuation token, in nats, teacher-forced after the raw context. */
+  nll: number;
+  /** Continuation tokens scored. */
+  tokens: number;
+  /** Share of items whose first continuation token is the policy's greedy next token. */
+  nextTokenAccuracy: number;
+  tokensSeen: number;
+  /** Forward-equivalent tokens processed by the run when this evaluation ran. */
+  computeTokens: number;
 }
