@@ -134,6 +134,11 @@ export class Trainer {
     return this.state.tokensSeen;
   }
 
+  /** Forward-equivalent tokens this run has processed so far (sampled or scored 1, trained 3). */
+  get computeTokens(): number {
+    return this.state.computeTokens ?? 0;
+  }
+
   /** Next-token pretraining on raw documents (coefficient 1/N on every token). */
   async pretrain(documents: string[], options: PretrainOptions & { name?: string }): Promise<StageSummary> {
     const name = options.name ?? 'pretrain';
