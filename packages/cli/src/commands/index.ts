@@ -7,6 +7,7 @@ import * as model from './model.js';
 import * as prepare from './prepare.js';
 import * as report from './report.js';
 import * as serve from './serve.js';
+import * as study from './study.js';
 import * as train from './train.js';
 
 /**
@@ -26,4 +27,5 @@ export const commands: RegisterCommand[] = [
   fit.register,
   report.register,
   demo.register,
+  study.register,
 ];

@@ -239,8 +239,8 @@ export async function writeDemoReport(input: DemoReportInput): Promise<MetricCom
     lines.push(
       '## Compute-matched SFT control',
       '',
-      'From the same cold-start weights, continued supervised training on the gold next sentences for the same',
-      `wall time as the RLPT phase (${controls.map((result) => result.control!.steps).join(', ')} steps):`,
+      'From the same cold-start weights, continued supervised training on the gold next sentences until it has',
+      `spent the RLPT phase's compute in forward-equivalent tokens (a token sampled counts 1, a token trained 3; ${controls.map((result) => `${((result.rlComputeTokens ?? 0) / 1e6).toFixed(2)}M`).join(', ')} per seed) — ${controls.map((result) => result.control!.steps).join(', ')} steps. Tokens, not seconds: the match does not depend on the machine or its load.`,
       '',
       formatTable(
         ['run', 'held-out pass@1', 'greedy'],

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, RlptError } from '@rlpt/spec';
 import { writeJsonAtomic } from '@rlpt/trainer';
+import { reportWorkerProgress, runWorkerProcess } from '../workers.js';
 import { type MetricComparison, writeDemoReport } from './report.js';
 import { type DemoBudget, type DemoSeedResult, fullBudget, quickBudget, runDemoSeed } from './seed.js';
 
@@ -129,7 +129,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
 
 /** Runs one job as `rlpt demo --worker <json>` so seeds use separate cores. */
 async function runJobProcess(job: DemoJob, out: string, options: DemoOptions): Promise<DemoSeedResult> {
-  const script = process.argv[1]!;
   const spec = JSON.stringify({
     ...job,
     out,
@@ -137,39 +136,14 @@ async function runJobProcess(job: DemoJob, out: string, options: DemoOptions): P
     resume: options.resume ?? false,
     policy: options.policy ?? 'local',
   });
-  const child = spawn(process.execPath, [...process.execArgv, script, 'demo', '--worker', spec], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  await runWorkerProcess({
+    name: job.name,
+    args: ['demo', '--worker', spec],
+    code: 'demo-worker',
+    hint: 'Re-run with --resume to continue from its last checkpoint.',
+    onProgress: (message) => options.onProgress?.(job, message.phase, message.done, message.total),
+    ...(options.onLog ? { onLog: options.onLog } : {}),
   });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-8000);
-  });
-  let buffered = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let newline = buffered.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf('\n');
-      try {
-        const message = JSON.parse(line) as { phase: string; done: number; total?: number };
-        options.onProgress?.(job, message.phase, message.done, message.total);
-      } catch {
-        options.onLog?.(`[${job.name}] ${line}`);
-      }
-    }
-  });
-  const code = await new Promise<number>((resolveExit) =>
-    child.on('close', (exitCode) => resolveExit(exitCode ?? 1)),
-  );
-  if (code !== 0) {
-    throw new RlptError({
-      code: 'demo-worker',
-      message: `Demo job ${job.name} failed (exit code ${code}). Re-run with --resume to continue from its last checkpoint.\n${stderr.trim()}`,
-    });
-  }
   const result = await readJson<DemoSeedResult>(join(out, job.name, 'result.json'));
   if (!result)
     throw new RlptError({ code: 'demo-worker', message: `Demo job ${job.name} wrote no result.json.` });
@@ -197,9 +171,11 @@ export async function runDemoWorker(specJson: string): Promise<void> {
     policy: spec.policy ?? 'local',
     onEvent: (event) => {
       if (event.type === 'progress') {
-        process.stdout.write(
-          `${JSON.stringify({ phase: event.phase, done: event.done, total: event.total })}\n`,
-        );
+        reportWorkerProgress({
+          phase: event.phase,
+          done: event.done,
+          ...(event.total !== undefined ? { total: event.total } : {}),
+        });
       }
     },
   });

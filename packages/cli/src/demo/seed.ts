@@ -1,9 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
 import type { EvaluateResult, RlItem, StageSummary } from '@rlpt/trainer';
 import { type ServedPolicy, startServedPolicy } from './served-policy.js';
 import { startTinkerDemo } from './tinker-policy.js';
+import { createDemoWorld, type DemoTarget } from './world.js';
 
 /** Sizes of one demo seed. */
 export interface DemoBudget {
@@ -74,7 +74,10 @@ export interface DemoSeedResult {
   heldOutPrompts: number;
   cold: EvaluateResult;
   rl: EvaluateResult;
-  control?: EvaluateResult & { steps: number };
+  /** The SFT control: its steps and the forward-equivalent tokens it spent (≥ the RLPT phase's). */
+  control?: EvaluateResult & { steps: number; computeTokens?: number };
+  /** Forward-equivalent tokens the RLPT phase spent (sampling + training; the lexical judge runs no model). */
+  rlComputeTokens?: number;
   /** Held-out pass@1 during RL: [RLPT training tokens so far, pass@1]. */
   curve: [number, number][];
   /** Wall seconds per phase. */
@@ -90,28 +93,13 @@ export interface DemoSeedResult {
   weightPushes?: number;
 }
 
-const tags = ['<|startofprediction|>', '<|endofprediction|>'];
-
-/** Words of the `tiny` prompt preset the word-level tokenizer must know. */
-function templateWords(text: string): string[] {
-  return text
-    .replace(/\{[a-z_]+\}/g, ' ')
-    .split(/\s+/)
-    .flatMap((word) => word.match(/\w+|[^\w\s]+/g) ?? [])
-    .filter((word) => !tags.includes(word));
-}
-
 /** Runs one seed of the demo: tiny model → pretrain → cold start → eval → RLPT → eval (→ SFT control). */
 export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedResult> {
-  const [
-    { buildDemoCorpus, demoVocabulary },
-    { createTinyModel, loadTextTokenizer, countParameters },
-    learnerPkg,
-  ] = await Promise.all([import('@rlpt/data'), import('@rlpt/model'), import('@rlpt/learner-onnx')]);
+  const learnerPkg = await import('@rlpt/learner-onnx');
   const [
     { createOnnxBackend },
     { createLexicalJudge },
-    { renderTaskPrompt, presets },
+    { renderTaskPrompt },
     { Trainer, nextSegmentItem, goldCompletion },
   ] = await Promise.all([
     import('@rlpt/backend-onnx'),
@@ -132,35 +120,13 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     cpuMark = process.cpuUsage();
   };
 
-  // Data: documents whose next sentence is inferable; held-out contexts never prefix a training document.
-  const corpus = buildDemoCorpus({
-    seed: 1000 + seed,
+  // Data and model: the demo world of this seed (corpus, ~0.6M-parameter model, word-level tokenizer).
+  const { corpus, modelDir, tokenizer, parameters } = await createDemoWorld({
+    seed,
+    dir: outDir,
     trainDocuments: budget.trainDocuments,
     heldOutDocuments: budget.heldOutDocuments,
   });
-  const tiny = presets.tiny;
-  const words = [
-    ...new Set([...demoVocabulary, ...templateWords(tiny.asr), ...templateWords(tiny.msr), '<MASK>']),
-  ].filter((word) => !/\s/.test(word) && word.length > 0);
-
-  // Model: ~0.6M parameters, word-level tokenizer over the corpus and template vocabulary.
-  const modelDir = join(outDir, 'init-model');
-  await mkdir(outDir, { recursive: true });
-  const model = await createTinyModel({
-    dir: modelDir,
-    tokenizer: { words, addedTokens: [...tags, '<MASK>'] },
-    hiddenSize: 128,
-    layers: 3,
-    heads: 4,
-    kvHeads: 4,
-    intermediateSize: 384,
-    maxPositionEmbeddings: 256,
-    tieWordEmbeddings: true,
-    seed,
-    overwrite: true,
-  });
-  // The word-level tokenizer's config names <bos>/<eos>: the same ids as model.tokenizerFiles.
-  const tokenizer = await loadTextTokenizer(modelDir);
 
   // Adam and clipping, passed to the server too with --policy tinker (learner-onnx's ε default made explicit).
   const adam = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01 };
@@ -201,7 +167,6 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   // Tasks: ASR for every target, MSR (λ = 0.5 → one MSR prompt per two ASR) where a next sentence exists.
   // Training is judged with the run's reward; held-out reward is always the exact next sentence, so
   // prefix and strict runs compare on one scale.
-  type DemoTarget = (typeof corpus.trainTargets)[number];
   const toItem = (target: DemoTarget, task: TaskKind, mode: 'prefix' | 'strict'): RlItem =>
     nextSegmentItem(
       {
@@ -278,10 +243,10 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
 
   let control: DemoSeedResult['control'];
   if (options.control) {
-    // Compute-matched control: continue SFT on gold sentences from the same cold start for the RL phase's
-    // wall time (converted to steps at the measured SFT step time).
-    const sftStepSeconds = stages.sft.seconds / Math.max(1, stages.sft.steps);
-    const steps = Math.max(1, Math.round(stages.rlpt.seconds / Math.max(1e-3, sftStepSeconds)));
+    // Compute-matched control: continue SFT on gold sentences from the same cold start until it has spent
+    // the RL phase's forward-equivalent tokens (sampled 1, trained 3 — the trainer's computeTokens): a count
+    // that does not depend on the machine's speed or load, unlike the wall time this control used to match.
+    const rlCompute = Number(stages.rlpt.last.computeTokens) - Number(stages.sft.last.computeTokens);
     const controlLearner = await makeLearner();
     await controlLearner.load?.(coldDir);
     const controlTrainer = await Trainer.create({
@@ -292,11 +257,21 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
       seed,
       resume: options.resume ?? false,
     });
-    await controlTrainer.sft(sftExamples, { steps, batchSize: 32, learningRate: 1e-4, name: 'sft-control' });
+    const controlStage = await controlTrainer.sft(sftExamples, {
+      steps: 1_000_000,
+      computeBudget: rlCompute,
+      batchSize: 32,
+      learningRate: 1e-4,
+      name: 'sft-control',
+    });
     const result = await controlTrainer.evaluate(heldOutEvalItems, { ...evaluation, name: 'control' });
     await controlTrainer.close();
     await controlLearner.close?.();
-    control = { ...result, steps };
+    control = {
+      ...result,
+      steps: controlStage.steps,
+      computeTokens: Number(controlStage.last.computeTokens),
+    };
     lap('control');
   }
   await learner.close?.();
@@ -306,10 +281,11 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   return {
     seed,
     reward: options.reward,
-    parameters: countParameters(model.config),
+    parameters,
     heldOutPrompts: heldOutEvalItems.length,
     cold,
     rl,
+    rlComputeTokens: Number(stages.rlpt.last.computeTokens) - Number(stages.sft.last.computeTokens),
     ...(control ? { control } : {}),
     curve,
     seconds,
