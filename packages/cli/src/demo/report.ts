@@ -1,16 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lineChart, type Series } from '../report/svg.js';
+import { meanSd } from '../study/stats.js';
 import { formatTable } from '../ui.js';
 import type { DemoBudget, DemoSeedResult } from './seed.js';
-
-/** Mean and sample standard deviation (n − 1). */
-export function meanSd(values: number[]): { mean: number; sd: number } {
-  const mean = values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
-  const variance =
-    values.length > 1 ? values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1) : 0;
-  return { mean, sd: Math.sqrt(variance) };
-}
 
 export interface MetricComparison {
   metric: string;

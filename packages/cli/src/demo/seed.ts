@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import type { JudgeV1, RlptEvent, TaskKind } from '@rlpt/spec';
-import type { EvaluateResult, RlItem, StageSummary } from '@rlpt/trainer';
+import type { JudgeV1, RlptEvent } from '@rlpt/spec';
+import type { EvaluateResult, StageSummary } from '@rlpt/trainer';
 import { type ServedPolicy, startServedPolicy } from './served-policy.js';
 import { startTinkerDemo } from './tinker-policy.js';
-import { createDemoWorld, type DemoTarget } from './world.js';
+import { createDemoWorld, demoGrpo, demoItem, demoTask } from './world.js';
 
 /** Sizes of one demo seed. */
 export interface DemoBudget {
@@ -96,15 +96,9 @@ export interface DemoSeedResult {
 /** Runs one seed of the demo: tiny model → pretrain → cold start → eval → RLPT → eval (→ SFT control). */
 export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedResult> {
   const learnerPkg = await import('@rlpt/learner-onnx');
-  const [
-    { createOnnxBackend },
-    { createLexicalJudge },
-    { renderTaskPrompt },
-    { Trainer, nextSegmentItem, goldCompletion },
-  ] = await Promise.all([
+  const [{ createOnnxBackend }, { createLexicalJudge }, { Trainer, goldCompletion }] = await Promise.all([
     import('@rlpt/backend-onnx'),
     import('@rlpt/reward'),
-    import('@rlpt/prompts'),
     import('@rlpt/trainer'),
   ]);
   const { seed, budget, outDir } = options;
@@ -167,22 +161,8 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   // Tasks: ASR for every target, MSR (λ = 0.5 → one MSR prompt per two ASR) where a next sentence exists.
   // Training is judged with the run's reward; held-out reward is always the exact next sentence, so
   // prefix and strict runs compare on one scale.
-  const toItem = (target: DemoTarget, task: TaskKind, mode: 'prefix' | 'strict'): RlItem =>
-    nextSegmentItem(
-      {
-        id: `${target.id}:${task}`,
-        task,
-        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-        target: target.target,
-        reference: target.reference,
-        context: target.context,
-      },
-      mode,
-    );
-  const taskOf = (target: DemoTarget, index: number, salt: number): TaskKind =>
-    target.next !== '' && (index * 2654435761 + salt) % 3 === 0 ? 'msr' : 'asr';
   const trainItems = corpus.trainTargets.map((target, index) =>
-    toItem(target, taskOf(target, index, seed), options.reward),
+    demoItem(target, demoTask(target, index, seed), options.reward),
   );
   const sftExamples = trainItems.map((item, index) => ({
     id: item.id,
@@ -191,7 +171,7 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
   }));
   const heldOutEvalItems = corpus.heldOutTargets
     .slice(0, budget.evalPrompts)
-    .map((target, index) => toItem(target, taskOf(target, index, seed + 1), 'strict'));
+    .map((target, index) => demoItem(target, demoTask(target, index, seed + 1), 'strict'));
   const judge: JudgeV1 = createLexicalJudge({ tolerance: 0, mode: options.reward });
   const evalJudge: JudgeV1 = createLexicalJudge({ tolerance: 0, mode: 'strict' });
   const evaluation = { n: 8, temperature: 1, maxTokens: 24, greedy: true, judge: evalJudge };
@@ -221,10 +201,7 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     maxTokens: 24,
     judge,
     learningRate: budget.rlLearningRate,
-    grpo: {
-      advantage: { scale: 'group', std: 'unbiased', epsilon: 1e-6, dropZeroVarianceGroups: true },
-      objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' },
-    },
+    grpo: demoGrpo,
     evaluation: {
       every: budget.curveEvery,
       items: heldOutEvalItems.slice(0, budget.curvePrompts),

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TokenizerLike } from '@rlpt/trainer';
+import { renderTaskPrompt } from '@rlpt/prompts';
+import { nextSegmentItem, type RlItem, type TokenizerLike } from '@rlpt/trainer';
 
 const tags = ['<|startofprediction|>', '<|endofprediction|>'];
 
@@ -75,4 +76,35 @@ export async function createDemoWorld(options: {
   // The word-level tokenizer's config names <bos>/<eos>: the same ids as model.tokenizerFiles.
   const tokenizer = await loadTextTokenizer(modelDir);
   return { corpus, modelDir, tokenizer, parameters: countParameters(model.config) };
+}
+
+/** The demo's GRPO settings: group-normalised advantages, zero-variance groups dropped, ±0.2 clipping, token mean. */
+export const demoGrpo = {
+  advantage: {
+    scale: 'group' as const,
+    std: 'unbiased' as const,
+    epsilon: 1e-6,
+    dropZeroVarianceGroups: true,
+  },
+  objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' as const },
+};
+
+/** The demo's λ = 0.5 mix: MSR for one target in three that has a next sentence (by index and salt), else ASR. */
+export function demoTask(target: DemoTarget, index: number, salt: number): 'asr' | 'msr' {
+  return target.next !== '' && (index * 2654435761 + salt) % 3 === 0 ? 'msr' : 'asr';
+}
+
+/** The RL item of a demo target: the `tiny` preset's ASR or MSR prompt, judged in `mode`. */
+export function demoItem(target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix' | 'strict'): RlItem {
+  return nextSegmentItem(
+    {
+      id: `${target.id}:${task}`,
+      task,
+      prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
+      target: target.target,
+      reference: target.reference,
+      context: target.context,
+    },
+    mode,
+  );
 }

@@ -3,7 +3,7 @@
 // tokens (the trainer's `computeBudget`), measured on three yardsticks that do not favour any of them.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, TextItem } from '@rlpt/trainer';
-import type { DemoTarget, DemoWorld } from '../demo/world.js';
+import { type DemoTarget, type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
 import { type GridBudget, type GridJobResult, gridStudy, hashOf } from './grid.js';
 
 export interface RewardsBudget extends GridBudget {
@@ -76,18 +76,6 @@ async function buildItems(world: DemoWorld, budget: RewardsBudget, seed: number)
       import('@rlpt/model'),
     ]);
   const { corpus } = world;
-  const segmentItem = (target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix' | 'strict') =>
-    nextSegmentItem(
-      {
-        id: `${target.id}:${task}`,
-        task,
-        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-        target: target.target,
-        reference: target.reference,
-        context: target.context,
-      },
-      mode,
-    );
   const nextTokenItem = (target: DemoTarget) => {
     const { context, word, rest } = splitInside(target, `rpt:${seed}`);
     return {
@@ -107,11 +95,7 @@ async function buildItems(world: DemoWorld, budget: RewardsBudget, seed: number)
   };
   // The demo's λ mix: one MSR prompt per two ASR where a next sentence exists.
   const rlpt = corpus.trainTargets.map((target, index) =>
-    segmentItem(
-      target,
-      target.next !== '' && (index * 2654435761 + seed) % 3 === 0 ? 'msr' : 'asr',
-      'prefix',
-    ),
+    demoItem(target, demoTask(target, index, seed), 'prefix'),
   );
   const rpt = corpus.trainTargets.map((target) => nextTokenItem(target));
   // Cold start: the tag format of both judged tasks (gold sentences and gold next words).
@@ -134,7 +118,7 @@ async function buildItems(world: DemoWorld, budget: RewardsBudget, seed: number)
     })),
     sft,
     documents: corpus.train.map((document) => document.text),
-    segment: held.slice(0, budget.evalPrompts).map((target) => segmentItem(target, 'asr', 'strict')),
+    segment: held.slice(0, budget.evalPrompts).map((target) => demoItem(target, 'asr', 'strict')),
     nll: held
       .slice(0, budget.textItems)
       .map((target) => ({ id: target.id, context: target.context, continuation: target.target })),
@@ -150,16 +134,6 @@ async function buildItems(world: DemoWorld, budget: RewardsBudget, seed: number)
     },
   };
 }
-
-const grpo = {
-  advantage: {
-    scale: 'group' as const,
-    std: 'unbiased' as const,
-    epsilon: 1e-6,
-    dropZeroVarianceGroups: true,
-  },
-  objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' as const },
-};
 
 export const rewardsStudy = gridStudy<Items, RewardsBudget>({
   name: 'rewards',
@@ -184,7 +158,7 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
           temperature: 1,
           maxTokens: 24,
           judge: items.judges.prefix,
-          grpo,
+          grpo: demoGrpo,
         }),
     },
     {
@@ -199,7 +173,7 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
           temperature: 1,
           maxTokens: 8,
           judge: items.judges.rpt,
-          grpo,
+          grpo: demoGrpo,
         }),
     },
     {
@@ -218,7 +192,7 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
           thinkOpen,
           thinkClose,
           aggregate: 'mean',
-          grpo,
+          grpo: demoGrpo,
         }),
     },
     {

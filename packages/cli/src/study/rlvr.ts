@@ -3,7 +3,7 @@
 // alone, against RLPT on the other documents first and RLVR after it, at equal total compute.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
-import type { DemoTarget, DemoWorld } from '../demo/world.js';
+import { type DemoTarget, type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
 import { type GridBudget, gridStudy } from './grid.js';
 
 /** The generator whose sums are the verifiable task. */
@@ -61,18 +61,6 @@ async function buildItems(world: DemoWorld, budget: RlvrBudget, seed: number): P
     import('@rlpt/trainer'),
     import('@rlpt/reward'),
   ]);
-  const segment = (target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix' | 'strict') =>
-    nextSegmentItem(
-      {
-        id: `${target.id}:${task}`,
-        task,
-        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-        target: target.target,
-        reference: target.reference,
-        context: target.context,
-      },
-      mode,
-    );
   // A question is verified exactly: the strict judge against the number alone.
   const ask = (target: DemoTarget) => {
     const asked = question(target);
@@ -96,9 +84,7 @@ async function buildItems(world: DemoWorld, budget: RlvrBudget, seed: number): P
   };
   const { corpus } = world;
   const general = corpus.trainTargets.filter((target) => target.template !== taskGenerator);
-  const rlpt = general.map((target, index) =>
-    segment(target, target.next !== '' && (index * 2654435761 + seed) % 3 === 0 ? 'msr' : 'asr', 'prefix'),
-  );
+  const rlpt = general.map((target, index) => demoItem(target, demoTask(target, index, seed), 'prefix'));
   const questions = corpus.trainTargets.filter((target) => target.template === taskGenerator).flatMap(ask);
   // The cold start learns both formats; of the questions only every tenth, so RLVR has something to learn.
   const sft = [
@@ -125,7 +111,7 @@ async function buildItems(world: DemoWorld, budget: RlvrBudget, seed: number): P
     heldSegments: held
       .filter((target) => target.template !== taskGenerator)
       .slice(0, budget.evalPrompts)
-      .map((target) => segment(target, 'asr', 'strict')),
+      .map((target) => demoItem(target, 'asr', 'strict')),
     judges: {
       prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
       strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
@@ -133,15 +119,6 @@ async function buildItems(world: DemoWorld, budget: RlvrBudget, seed: number): P
   };
 }
 
-const grpo = {
-  advantage: {
-    scale: 'group' as const,
-    std: 'unbiased' as const,
-    epsilon: 1e-6,
-    dropZeroVarianceGroups: true,
-  },
-  objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' as const },
-};
 const rollouts = { promptsPerStep: 16, rolloutsPerPrompt: 8, temperature: 1 };
 
 export const rlvrStudy = gridStudy<Items, RlvrBudget>({
@@ -165,7 +142,7 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
           ...rollouts,
           maxTokens: 8,
           judge: items.judges.strict,
-          grpo,
+          grpo: demoGrpo,
         }),
     },
     {
@@ -174,13 +151,19 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
       training: 'reward',
       train: (trainer, items, chunk, _world, part) =>
         part.index <= part.count / 2
-          ? trainer.rl(items.rlpt, { ...chunk, ...rollouts, maxTokens: 24, judge: items.judges.prefix, grpo })
+          ? trainer.rl(items.rlpt, {
+              ...chunk,
+              ...rollouts,
+              maxTokens: 24,
+              judge: items.judges.prefix,
+              grpo: demoGrpo,
+            })
           : trainer.rl(items.questions, {
               ...chunk,
               ...rollouts,
               maxTokens: 8,
               judge: items.judges.strict,
-              grpo,
+              grpo: demoGrpo,
             }),
     },
   ],

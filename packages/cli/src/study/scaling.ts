@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
-import type { DemoTarget, DemoWorld } from '../demo/world.js';
+import { type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
 import { lineChart, type Series } from '../report/svg.js';
 import { formatTable } from '../ui.js';
 import { type GridBudget, type GridJobResult, gridStudy } from './grid.js';
@@ -52,26 +52,10 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: ScalingBudget, seed: number): Promise<Items> {
-  const [{ renderTaskPrompt }, { nextSegmentItem, goldCompletion }, reward] = await Promise.all([
-    import('@rlpt/prompts'),
-    import('@rlpt/trainer'),
-    import('@rlpt/reward'),
-  ]);
-  const item = (target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix' | 'strict') =>
-    nextSegmentItem(
-      {
-        id: `${target.id}:${task}`,
-        task,
-        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-        target: target.target,
-        reference: target.reference,
-        context: target.context,
-      },
-      mode,
-    );
+  const [{ goldCompletion }, reward] = await Promise.all([import('@rlpt/trainer'), import('@rlpt/reward')]);
   const { corpus } = world;
   const train = corpus.trainTargets.map((target, index) =>
-    item(target, target.next !== '' && (index * 2654435761 + seed) % 3 === 0 ? 'msr' : 'asr', 'prefix'),
+    demoItem(target, demoTask(target, index, seed), 'prefix'),
   );
   return {
     train,
@@ -81,7 +65,9 @@ async function buildItems(world: DemoWorld, budget: ScalingBudget, seed: number)
       completion: goldCompletion(corpus.trainTargets[index]!.target),
     })),
     documents: corpus.train.map((document) => document.text),
-    held: corpus.heldOutTargets.slice(0, budget.evalPrompts).map((target) => item(target, 'asr', 'strict')),
+    held: corpus.heldOutTargets
+      .slice(0, budget.evalPrompts)
+      .map((target) => demoItem(target, 'asr', 'strict')),
     judges: {
       prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
       strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
@@ -100,16 +86,6 @@ interface FitRow {
   /** RMSE of carrying the last fitted point forward, over the same points. */
   naiveRmse: number;
 }
-
-const grpo = {
-  advantage: {
-    scale: 'group' as const,
-    std: 'unbiased' as const,
-    epsilon: 1e-6,
-    dropZeroVarianceGroups: true,
-  },
-  objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' as const },
-};
 
 async function analyse(
   results: Map<string, GridJobResult>,
@@ -243,7 +219,7 @@ export const scalingStudy = gridStudy<Items, ScalingBudget>({
           temperature: 1,
           maxTokens: 24,
           judge: items.judges.prefix,
-          grpo,
+          grpo: demoGrpo,
         }),
     },
   ],

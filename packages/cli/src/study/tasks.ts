@@ -3,7 +3,7 @@
 // held-out ASR and MSR prompts.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample, TextItem } from '@rlpt/trainer';
-import type { DemoTarget, DemoWorld } from '../demo/world.js';
+import { type DemoTarget, type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
 import { type GridBudget, gridStudy } from './grid.js';
 
 export interface TasksBudget extends GridBudget {
@@ -51,31 +51,15 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: TasksBudget, seed: number): Promise<Items> {
-  const [{ renderTaskPrompt }, { nextSegmentItem, goldCompletion }, reward] = await Promise.all([
-    import('@rlpt/prompts'),
-    import('@rlpt/trainer'),
-    import('@rlpt/reward'),
-  ]);
-  const item = (target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix' | 'strict') =>
-    nextSegmentItem(
-      {
-        id: `${target.id}:${task}`,
-        task,
-        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-        target: target.target,
-        reference: target.reference,
-        context: target.context,
-      },
-      mode,
-    );
+  const [{ goldCompletion }, reward] = await Promise.all([import('@rlpt/trainer'), import('@rlpt/reward')]);
   const { corpus } = world;
   const train = corpus.trainTargets;
   const withNext = (target: DemoTarget) => target.next !== '';
-  const asr = train.map((target) => item(target, 'asr', 'prefix'));
-  const msr = train.filter(withNext).map((target) => item(target, 'msr', 'prefix'));
+  const asr = train.map((target) => demoItem(target, 'asr', 'prefix'));
+  const msr = train.filter(withNext).map((target) => demoItem(target, 'msr', 'prefix'));
   const gold = (target: DemoTarget, task: 'asr' | 'msr') => ({
     id: `${target.id}:${task}`,
-    prompt: item(target, task, 'prefix').prompt,
+    prompt: demoItem(target, task, 'prefix').prompt,
     completion: goldCompletion(target.target),
   });
   const held = corpus.heldOutTargets;
@@ -83,20 +67,18 @@ async function buildItems(world: DemoWorld, budget: TasksBudget, seed: number): 
     asr,
     msr,
     // The demo's λ mix: MSR for one target in three that has a next sentence.
-    mix: train.map((target, index) =>
-      item(target, withNext(target) && (index * 2654435761 + seed) % 3 === 0 ? 'msr' : 'asr', 'prefix'),
-    ),
+    mix: train.map((target, index) => demoItem(target, demoTask(target, index, seed), 'prefix')),
     // Cold start on both formats, so every arm starts able to answer both.
     sft: [
       ...train.map((target) => gold(target, 'asr')),
       ...train.filter(withNext).map((target) => gold(target, 'msr')),
     ],
     documents: corpus.train.map((document) => document.text),
-    heldAsr: held.slice(0, budget.evalPrompts).map((target) => item(target, 'asr', 'strict')),
+    heldAsr: held.slice(0, budget.evalPrompts).map((target) => demoItem(target, 'asr', 'strict')),
     heldMsr: held
       .filter(withNext)
       .slice(0, budget.evalPrompts)
-      .map((target) => item(target, 'msr', 'strict')),
+      .map((target) => demoItem(target, 'msr', 'strict')),
     nll: held
       .slice(0, budget.textItems)
       .map((target) => ({ id: target.id, context: target.context, continuation: target.target })),
@@ -106,16 +88,6 @@ async function buildItems(world: DemoWorld, budget: TasksBudget, seed: number): 
     },
   };
 }
-
-const grpo = {
-  advantage: {
-    scale: 'group' as const,
-    std: 'unbiased' as const,
-    epsilon: 1e-6,
-    dropZeroVarianceGroups: true,
-  },
-  objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' as const },
-};
 
 const rlArm = (name: 'asr' | 'msr' | 'mix', title: string) => ({
   name,
@@ -129,7 +101,7 @@ const rlArm = (name: 'asr' | 'msr' | 'mix', title: string) => ({
       temperature: 1,
       maxTokens: 24,
       judge: items.judges.prefix,
-      grpo,
+      grpo: demoGrpo,
     }),
 });
 

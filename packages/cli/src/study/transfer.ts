@@ -4,7 +4,7 @@
 // sentences of the same three generators, compute-matched, from one cold start per seed.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
-import type { DemoTarget, DemoWorld } from '../demo/world.js';
+import { type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
 import { type GridBudget, gridStudy } from './grid.js';
 
 /** The generator held out of the cold start and of every arm's training. */
@@ -48,28 +48,10 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number): Promise<Items> {
-  const [{ renderTaskPrompt }, { nextSegmentItem, goldCompletion }, reward] = await Promise.all([
-    import('@rlpt/prompts'),
-    import('@rlpt/trainer'),
-    import('@rlpt/reward'),
-  ]);
-  const item = (target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix' | 'strict') =>
-    nextSegmentItem(
-      {
-        id: `${target.id}:${task}`,
-        task,
-        prompt: renderTaskPrompt(task, { context: target.context, next: target.next }, { preset: 'tiny' }),
-        target: target.target,
-        reference: target.reference,
-        context: target.context,
-      },
-      mode,
-    );
+  const [{ goldCompletion }, reward] = await Promise.all([import('@rlpt/trainer'), import('@rlpt/reward')]);
   const { corpus } = world;
   const trained = corpus.trainTargets.filter((target) => target.template !== heldOutGenerator);
-  const rl = trained.map((target, index) =>
-    item(target, target.next !== '' && (index * 2654435761 + seed) % 3 === 0 ? 'msr' : 'asr', 'prefix'),
-  );
+  const rl = trained.map((target, index) => demoItem(target, demoTask(target, index, seed), 'prefix'));
   const held = corpus.heldOutTargets;
   return {
     rl,
@@ -83,27 +65,17 @@ async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number
     unseen: held
       .filter((target) => target.template === heldOutGenerator)
       .slice(0, budget.evalPrompts)
-      .map((target) => item(target, 'asr', 'strict')),
+      .map((target) => demoItem(target, 'asr', 'strict')),
     seen: held
       .filter((target) => target.template !== heldOutGenerator)
       .slice(0, budget.evalPrompts)
-      .map((target) => item(target, 'asr', 'strict')),
+      .map((target) => demoItem(target, 'asr', 'strict')),
     judges: {
       prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
       strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
     },
   };
 }
-
-const grpo = {
-  advantage: {
-    scale: 'group' as const,
-    std: 'unbiased' as const,
-    epsilon: 1e-6,
-    dropZeroVarianceGroups: true,
-  },
-  objective: { clipLow: 0.2, clipHigh: 0.2, aggregation: 'token-mean' as const },
-};
 
 export const transferStudy = gridStudy<Items, TransferBudget>({
   name: 'transfer',
@@ -128,7 +100,7 @@ export const transferStudy = gridStudy<Items, TransferBudget>({
           temperature: 1,
           maxTokens: 24,
           judge: items.judges.prefix,
-          grpo,
+          grpo: demoGrpo,
         }),
     },
     {
