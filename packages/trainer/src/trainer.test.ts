@@ -563,6 +563,32 @@ describe('compute accounting and budgets', () => {
     expect(result.tokens).toBe(flat.length);
     expect(result.nll).toBeCloseTo(-flat.reduce((sum, value) => sum + value, 0) / flat.length, 6);
     const backend = await loadPolicy(await check.exportForInference(join(root, 'eval-text-export')));
+    // evaluate's mean response length: greedy, so the same completions as this backend's.
+    const evalTrainer = await Trainer.create({
+      runDir: join(root, 'eval-length'),
+      learner: check,
+      loadPolicy,
+      tokenizer,
+    });
+    const evaluated = await evalTrainer.evaluate(rlItems(), {
+      judge: lexicalJudge(),
+      n: 1,
+      temperature: 0,
+      maxTokens: 8,
+      name: 'length',
+    });
+    await evalTrainer.close();
+    const lengths = await backend.generate({
+      prompts: rlItems().map((item) => item.prompt),
+      n: 1,
+      maxTokens: 8,
+      temperature: 0,
+    });
+    const tokens = lengths.results.map((entry) => entry.completions[0]!.tokenIds!.length);
+    expect(evaluated.meanResponseTokens).toBeCloseTo(
+      tokens.reduce((sum, n) => sum + n, 0) / tokens.length,
+      12,
+    );
     const greedy = await backend.generate({
       prompts: items.map((item) => item.context),
       n: 1,

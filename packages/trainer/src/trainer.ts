@@ -804,6 +804,7 @@ export class Trainer {
         passAtK: passAtKs,
         byTask,
         extractionFailureRate: sampled.extractionFailures / (items.length * options.n),
+        meanResponseTokens: sampled.responseTokens / (items.length * options.n),
         tokensSeen: this.state.tokensSeen,
       };
       if (options.greedy) {
@@ -816,6 +817,7 @@ export class Trainer {
         step: 0,
         tokensSeen: this.state.tokensSeen,
         pass1: result.pass1,
+        responseTokens: result.meanResponseTokens,
         ...Object.fromEntries(Object.entries(result.passAtK).map(([k, value]) => [`pass@${k}`, value])),
         ...(result.greedy !== undefined ? { greedy: result.greedy } : {}),
         ...Object.fromEntries(Object.entries(byTask).map(([task, value]) => [`pass1.${task}`, value])),
@@ -922,12 +924,13 @@ export class Trainer {
     temperature: number,
     seed: number,
     phase: string,
-  ): Promise<{ correct: number[]; solved: number[]; extractionFailures: number }> {
+  ): Promise<{ correct: number[]; solved: number[]; extractionFailures: number; responseTokens: number }> {
     // `correct`: the sum of the rewards of each item's samples (graded judges count partly) — pass@1 is
     // its mean. `solved`: the samples with full reward (score 1) — what pass@k counts.
     const correct = new Array<number>(items.length).fill(0);
     const solved = new Array<number>(items.length).fill(0);
     let extractionFailures = 0;
+    let responseTokens = 0;
     const chunk = 64;
     for (let start = 0; start < items.length; start += chunk) {
       this.throwIfAborted();
@@ -947,6 +950,7 @@ export class Trainer {
       const owners: number[] = [];
       slice.forEach((item, offset) => {
         for (const completion of generated.results[offset]!.completions) {
+          responseTokens += completion.tokenIds?.length ?? this.tokenizer.encode(completion.text).length;
           const extraction = readPrediction(completion.text, options.extract);
           if (extraction.status !== 'ok') {
             extractionFailures++;
@@ -971,7 +975,7 @@ export class Trainer {
         unit: 'items',
       });
     }
-    return { correct, solved, extractionFailures };
+    return { correct, solved, extractionFailures, responseTokens };
   }
 
   /**

@@ -175,6 +175,8 @@ export interface EvaluateResult {
   byTask: Record<string, number>;
   /** Share of samples whose prediction could not be extracted. */
   extractionFailureRate: number;
+  /** Mean completion length of the sampled outputs, in tokens (Fig. 4's response length). */
+  meanResponseTokens: number;
   /** Tokens the learner had been trained on when this evaluation ran. */
   tokensSeen: number;
 }

@@ -82,6 +82,7 @@ describe('rlpt study rewards --smoke (the CI version of the study)', () => {
     ['scaling', ['rlpt'], '## Scaling law'],
     ['transfer', ['rlpt', 'sft'], 'unseen (apples)'],
     ['rlvr', ['rlvr', 'rlpt-rlvr'], 'held-out sums'],
+    ['reward-shape', ['prefix', 'strict'], '## Training panels (Fig. 4)'],
   ])(
     'rlpt study %s --smoke runs every arm from the shared cold start and writes its report',
     async (name, arms, section) => {

@@ -54,6 +54,8 @@ export interface Yardstick {
   key: string;
   label: string;
   lowerIsBetter?: boolean;
+  /** A description, not a score (e.g. response length): no "best" in the summary. */
+  neutral?: boolean;
 }
 
 /** The yardsticks at one point of a run (x: forward-equivalent tokens spent since the cold start). */
@@ -68,6 +70,8 @@ export interface GridJobResult {
   steps: number;
   /** Training reward or loss of each part's last step. */
   training: number[];
+  /** Every metric of each part's last step (training reward, response length, …). */
+  parts?: Record<string, number>[];
   seconds: number;
   parameters: number;
 }
@@ -171,6 +175,7 @@ async function runGridJob<Items, Budget extends GridBudget>(
   });
   const points: GridPoint[] = [];
   const training: number[] = [];
+  const parts: Record<string, number>[] = [];
   let steps = 0;
   try {
     if (!arm) {
@@ -203,6 +208,10 @@ async function runGridJob<Items, Budget extends GridBudget>(
           { index: chunk, count: budget.chunks },
         );
         steps += summary.steps;
+        // Timings differ from run to run; the rest is deterministic.
+        parts.push(
+          Object.fromEntries(Object.entries(summary.last).filter(([key]) => !key.startsWith('seconds'))),
+        );
         training.push(Number(arm.training === 'loss' ? summary.last.loss : summary.last['reward.mean']));
         points.push({
           ...(await spec.measure(trainer, items, budget, String(chunk))),
@@ -222,6 +231,7 @@ async function runGridJob<Items, Budget extends GridBudget>(
     points,
     steps,
     training,
+    ...(parts.length ? { parts } : {}),
     seconds: (performance.now() - started) / 1000,
     parameters: world.parameters,
   };
@@ -285,6 +295,8 @@ async function writeGridReport<Items, Budget extends GridBudget>(
     }),
   );
   const summary = sticks.map((stick) => {
+    if (stick.neutral)
+      return `${stick.label}: ${arms.map((arm) => `${arm} ${format(meanSd(valuesOf(arm, stick.key)))}`).join(', ')}`;
     const better = (a: number, b: number) => (stick.lowerIsBetter ? a < b : a > b);
     const means = arms.map((arm) => ({ arm, ...meanSd(valuesOf(arm, stick.key)) }));
     const best = means.reduce((a, b) => (better(b.mean, a.mean) ? b : a));

@@ -6,6 +6,11 @@ export const studies: Record<string, { title: string; load: () => Promise<StudyD
     title: 'RLPT vs RPT vs RLP vs continued pretraining, compute-matched, on three held-out yardsticks',
     load: async () => (await import('./rewards.js')).rewardsStudy as unknown as StudyDefinition<never>,
   },
+  'reward-shape': {
+    title: "prefix vs strict reward when predictions may span several sentences (the paper's Fig. 4)",
+    load: async () =>
+      (await import('./reward-shape.js')).rewardShapeStudy as unknown as StudyDefinition<never>,
+  },
   tasks: {
     title: 'RLPT on ASR only, MSR only, and the λ mix (Eq. 5), compute-matched',
     load: async () => (await import('./tasks.js')).tasksStudy as unknown as StudyDefinition<never>,
