@@ -46,9 +46,15 @@ export async function runWorkerProcess(options: {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
       newline = buffered.indexOf('\n');
+      let progress: Partial<WorkerProgress> | undefined;
       try {
-        options.onProgress?.(JSON.parse(line) as WorkerProgress);
+        progress = JSON.parse(line) as Partial<WorkerProgress>;
       } catch {
+        progress = undefined;
+      }
+      if (progress && typeof progress === 'object' && typeof progress.phase === 'string') {
+        options.onProgress?.(progress as WorkerProgress);
+      } else {
         options.onLog?.(`[${options.name}] ${line}`);
       }
     }

@@ -508,6 +508,19 @@ describe('compute accounting and budgets', () => {
     expect(summary.steps).toBe(3);
     expect(rows.map((row) => row.computeTokens)).toEqual([perStep, 2 * perStep, 3 * perStep]);
     expect(learner.step).toBe(3);
+    // A budget that could never be reached (NaN: a count missing from an old checkpoint) is an error.
+    const trainer2 = await Trainer.create({
+      runDir: join(root, 'budget-nan'),
+      learner,
+      loadPolicy,
+      tokenizer,
+    });
+    const caught = await trainer2
+      .pretrain(pretrainDocs, { steps: 5, batchSize: 2, learningRate: 1e-3, computeBudget: Number.NaN })
+      .catch((error: unknown) => error);
+    await trainer2.close();
+    expect(InvalidArgumentError.isInstance(caught)).toBe(true);
+    expect((caught as InvalidArgumentError).argument).toBe('computeBudget');
   });
 
   it('an RL stage with a budget runs the same steps as without one until the budget is spent; resuming does not run more', async () => {

@@ -834,7 +834,9 @@ export class Trainer {
    * Likelihood yardsticks without thinking, the same for every kind of training (RLPT, RPT, RLP,
    * continued pretraining): the mean negative log-likelihood per token of each item's continuation
    * teacher-forced after its raw context (no prompt template; BOS first as in `pretrain`), and the share
-   * of items whose first continuation token is the policy's greedy next token after the context.
+   * of items whose first continuation token is the policy's greedy next token after the context — the
+   * context as the policy backend encodes a prompt (as in rollouts; a tokenizer without a BOS
+   * post-processor adds none there).
    * Stored in the run like `evaluate` (`eval:<name>`), so a resumed run does not re-measure later weights.
    */
   async evaluateText(items: TextItem[], options: { name?: string } = {}): Promise<TextEvaluateResult> {
@@ -1050,6 +1052,13 @@ export class Trainer {
   private stageOver(step: number, options: { steps: number; computeBudget?: number }): boolean {
     if (step > options.steps) return true;
     if (options.computeBudget === undefined) return false;
+    if (!Number.isFinite(options.computeBudget) || options.computeBudget < 0) {
+      // NaN would never be reached and run the stage to `steps`.
+      throw new InvalidArgumentError({
+        argument: 'computeBudget',
+        message: `computeBudget must be a non-negative number of forward-equivalent tokens; got ${options.computeBudget}.`,
+      });
+    }
     const used = (this.state.computeTokens ?? 0) - (this.state.stageComputeStart ?? 0);
     return used >= options.computeBudget;
   }

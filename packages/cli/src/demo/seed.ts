@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { JudgeV1, RlptEvent } from '@rlpt/spec';
+import { type JudgeV1, RlptError, type RlptEvent } from '@rlpt/spec';
 import type { EvaluateResult, StageSummary } from '@rlpt/trainer';
 import { type ServedPolicy, startServedPolicy } from './served-policy.js';
 import { startTinkerDemo } from './tinker-policy.js';
@@ -224,6 +224,12 @@ export async function runDemoSeed(options: DemoSeedOptions): Promise<DemoSeedRes
     // the RL phase's forward-equivalent tokens (sampled 1, trained 3 — the trainer's computeTokens): a count
     // that does not depend on the machine's speed or load, unlike the wall time this control used to match.
     const rlCompute = Number(stages.rlpt.last.computeTokens) - Number(stages.sft.last.computeTokens);
+    if (!Number.isFinite(rlCompute)) {
+      throw new RlptError({
+        code: 'demo-control',
+        message: `The RLPT phase in ${join(outDir, 'run')} has no compute count (a checkpoint written before rlpt counted compute): run the demo again with --overwrite to measure the compute-matched control.`,
+      });
+    }
     const controlLearner = await makeLearner();
     await controlLearner.load?.(coldDir);
     const controlTrainer = await Trainer.create({

@@ -240,7 +240,15 @@ async function runGridJob<Items, Budget extends GridBudget>(
 const format = (value: { mean: number; sd: number }, digits = 3) =>
   `${value.mean.toFixed(digits)} ± ${value.sd.toFixed(digits)}`;
 const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(3)}`;
-const pText = (p: number) => (Number.isNaN(p) ? 'n/a' : p < 0.001 ? '< 0.001' : p.toFixed(3));
+const pText = (paired: { p: number; sd: number; mean: number }) =>
+  // Every seed moving by the same amount gives t = ∞ and p = 0: with coarse metrics that overstates it.
+  paired.sd === 0 && paired.mean !== 0
+    ? 'n/a: the same difference on every seed'
+    : Number.isNaN(paired.p)
+      ? 'n/a'
+      : paired.p < 0.001
+        ? '< 0.001'
+        : paired.p.toFixed(3);
 
 async function writeGridReport<Items, Budget extends GridBudget>(
   spec: GridStudySpec<Items, Budget>,
@@ -274,7 +282,7 @@ async function writeGridReport<Items, Budget extends GridBudget>(
         `${arm} − ${against}`,
         ...sticks.map((stick) => {
           const paired = pairedDifference(valuesOf(arm, stick.key), valuesOf(against, stick.key));
-          return `${signed(paired.mean)} ± ${paired.sd.toFixed(3)} (p ${pText(paired.p)})`;
+          return `${signed(paired.mean)} ± ${paired.sd.toFixed(3)} (p ${pText(paired)})`;
         }),
       ]);
     }
@@ -302,7 +310,7 @@ async function writeGridReport<Items, Budget extends GridBudget>(
     const best = means.reduce((a, b) => (better(b.mean, a.mean) ? b : a));
     if (best.arm === spec.control) return `${stick.label}: best ${best.arm} ${format(best)} (the control)`;
     const paired = pairedDifference(valuesOf(best.arm, stick.key), valuesOf(spec.control, stick.key));
-    return `${stick.label}: best ${best.arm} ${format(best)}; vs ${spec.control} ${signed(paired.mean)} ± ${paired.sd.toFixed(3)} over seeds (paired p ${pText(paired.p)})`;
+    return `${stick.label}: best ${best.arm} ${format(best)}; vs ${spec.control} ${signed(paired.mean)} ± ${paired.sd.toFixed(3)} over seeds (paired p ${pText(paired)})`;
   });
   for (const stick of sticks) {
     const series: Series[] = arms.map((arm) => {
@@ -334,9 +342,9 @@ async function writeGridReport<Items, Budget extends GridBudget>(
     `# Study: ${spec.name}${settings.smoke ? ' (smoke)' : ''}`,
     '',
     ...spec.describe(budget, settings, parameters).flatMap((paragraph) => [paragraph, '']),
-    `Compute-matched: after the shared cold start, every arm spends ${(budget.computeBudget / 1e6).toFixed(2)}M forward-equivalent tokens (a token sampled or scored counts 1, a token trained 3 — forward + backward; the lexical and RPT judges run no model), in ${budget.chunks} equal parts with the yardsticks measured after each. Tokens rather than seconds: the count does not depend on the machine or its load, so the match is the same on every run.`,
+    `Compute-matched: after the shared cold start, every arm spends at least ${(budget.computeBudget / 1e6).toFixed(2)}M forward-equivalent tokens (a token sampled or scored counts 1, a token trained 3 — forward + backward; the lexical and RPT judges run no model), in ${budget.chunks} equal parts with the yardsticks measured after each; a part ends after the step that crosses its share, so each arm overspends by less than one step per part (its actual spend is in the compute column). Tokens rather than seconds: the count does not depend on the machine or its load, so the match is the same on every run.`,
     '',
-    `Wall time: ${(settings.seconds / 60).toFixed(1)} min for the command that wrote this report; the jobs' own times sum to ${(jobSeconds / 60).toFixed(1)} min (2 at once on this 2-core machine).`,
+    `Wall time: ${(settings.seconds / 60).toFixed(1)} min for the command that wrote this report; the jobs' own times sum to ${(jobSeconds / 60).toFixed(1)} min (jobs run in parallel, one core each).`,
     '',
     `## Result (mean ± sd over ${settings.seeds} seed${settings.seeds > 1 ? 's' : ''})`,
     '',
@@ -347,6 +355,8 @@ async function writeGridReport<Items, Budget extends GridBudget>(
     formatTable(['difference', ...sticks.map((stick) => stick.label)], pairedRows),
     '',
     '## Summary',
+    '',
+    'The best arm per yardstick is picked by its mean, then tested against the control: with several arms and yardsticks, read single p-values near 0.05 with care (no correction for multiple comparisons).',
     '',
     ...summary.map((line) => `- ${line}`),
     '',

@@ -90,6 +90,12 @@ export async function runStudy<Result>(
       argument: 'seeds',
       message: `--seeds must be a positive integer; got ${seeds}.`,
     });
+  const parallel = Math.max(1, options.parallel ?? Math.min(2, availableParallelism()));
+  if (!Number.isInteger(parallel))
+    throw new InvalidArgumentError({
+      argument: 'parallel',
+      message: `--parallel must be a positive integer; got ${options.parallel}.`,
+    });
   const settings: StudySettings = { out, smoke: options.smoke, seeds, resume: options.resume ?? false };
   const marker = join(out, 'study.json');
   const earlier = await readJson<{ study: string; smoke: boolean; seeds: number }>(marker);
@@ -124,7 +130,6 @@ export async function runStudy<Result>(
   }
   const pending = jobs.filter((job) => !results.has(job.name));
   const running = new Set<Promise<void>>();
-  const parallel = Math.max(1, options.parallel ?? Math.min(2, availableParallelism()));
   const run = async (job: StudyJob) => {
     try {
       if (options.inProcess) {
@@ -154,13 +159,17 @@ export async function runStudy<Result>(
     }
   };
   while (pending.length > 0 || running.size > 0) {
-    // Jobs whose needs failed can never run: skip them (reported below).
-    for (let index = pending.length - 1; index >= 0; index--) {
-      const job = pending[index]!;
-      const broken = job.needs.find((need) => failed.has(need));
-      if (broken) {
-        pending.splice(index, 1);
-        failed.set(job.name, `skipped: ${broken} failed`);
+    // Jobs whose needs failed can never run: skip them (reported below), through chains of needs.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let index = pending.length - 1; index >= 0; index--) {
+        const job = pending[index]!;
+        const broken = job.needs.find((need) => failed.has(need));
+        if (broken) {
+          pending.splice(index, 1);
+          failed.set(job.name, `skipped: ${broken} failed`);
+          changed = true;
+        }
       }
     }
     while (running.size < parallel) {

@@ -79,7 +79,7 @@ async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number
 
 export const transferStudy = gridStudy<Items, TransferBudget>({
   name: 'transfer',
-  title: `RLPT vs token-matched SFT on three generators, evaluated on a fourth (${heldOutGenerator}) held out of both`,
+  title: `RLPT vs compute-matched SFT on three generators, evaluated on a fourth (${heldOutGenerator}) held out of both`,
   defaultSeeds: 3,
   budgets: transferBudgets,
   world: { prompts: ['asr', 'msr'] },
