@@ -253,7 +253,7 @@ const pText = (paired: { p: number; sd: number; mean: number }) =>
 async function writeGridReport<Items, Budget extends GridBudget>(
   spec: GridStudySpec<Items, Budget>,
   results: Map<string, GridJobResult>,
-  settings: StudySettings & { seconds: number; jobs: StudyJob[] },
+  settings: StudySettings & { seconds: number; jobs: StudyJob[]; ran: string[] },
 ) {
   const budget = spec.budgets[settings.smoke ? 'smoke' : 'full'];
   const seeds = Array.from({ length: settings.seeds }, (_, seed) => seed);
@@ -344,7 +344,9 @@ async function writeGridReport<Items, Budget extends GridBudget>(
     ...spec.describe(budget, settings, parameters).flatMap((paragraph) => [paragraph, '']),
     `Compute-matched: after the shared cold start, every arm spends at least ${(budget.computeBudget / 1e6).toFixed(2)}M forward-equivalent tokens (a token sampled or scored counts 1, a token trained 3 — forward + backward; the lexical and RPT judges run no model), in ${budget.chunks} equal parts with the yardsticks measured after each; a part ends after the step that crosses its share, so each arm overspends by less than one step per part (its actual spend is in the compute column). Tokens rather than seconds: the count does not depend on the machine or its load, so the match is the same on every run.`,
     '',
-    `Wall time: ${(settings.seconds / 60).toFixed(1)} min for the command that wrote this report; the jobs' own times sum to ${(jobSeconds / 60).toFixed(1)} min (jobs run in parallel, one core each).`,
+    settings.ran.length === settings.jobs.length
+      ? `Wall time: ${(settings.seconds / 60).toFixed(1)} min for the command that wrote this report; the jobs' own times sum to ${(jobSeconds / 60).toFixed(1)} min (jobs run in parallel, one core each).`
+      : `This report was written by a command that ran ${settings.ran.length} of the ${settings.jobs.length} jobs (${(settings.seconds / 60).toFixed(1)} min); the rest were read from earlier runs. The jobs' own times, as recorded, sum to ${(jobSeconds / 60).toFixed(1)} min.`,
     '',
     `## Result (mean ± sd over ${settings.seeds} seed${settings.seeds > 1 ? 's' : ''})`,
     '',

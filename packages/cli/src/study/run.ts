@@ -47,7 +47,7 @@ export interface StudyDefinition<Result = unknown> {
   /** Writes `report.md` (and plots, `report.json`) into `settings.out` from every job's result. */
   report(
     results: Map<string, Result>,
-    settings: StudySettings & { seconds: number; jobs: StudyJob[] },
+    settings: StudySettings & { seconds: number; jobs: StudyJob[]; ran: string[] },
   ): Promise<StudyReport>;
 }
 
@@ -201,7 +201,7 @@ export async function runStudy<Result>(
     });
   }
   const seconds = (performance.now() - started) / 1000;
-  const report = await definition.report(results, { ...settings, seconds, jobs });
+  const report = await definition.report(results, { ...settings, seconds, jobs, ran });
   return { summary: report.summary, reportPath: join(out, 'report.md'), seconds, ran };
 }
 
