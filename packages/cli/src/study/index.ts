@@ -16,7 +16,7 @@ export const studies: Record<string, { title: string; load: () => Promise<StudyD
     load: async () => (await import('./tasks.js')).tasksStudy as unknown as StudyDefinition<never>,
   },
   transfer: {
-    title: 'RLPT vs compute-matched SFT on three generators, evaluated on a fourth held out of both',
+    title: 'RLPT vs compute-matched SFT on three generators, evaluated on a fourth they never train on',
     load: async () => (await import('./transfer.js')).transferStudy as unknown as StudyDefinition<never>,
   },
   rlvr: {

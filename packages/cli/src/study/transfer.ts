@@ -1,7 +1,9 @@
 // `rlpt study transfer` (issue 17): does what RLPT learns carry over to a kind of document it never trained
-// on? The demo corpus has four generators; pretraining sees them all (the "web"), but the cold start and every
-// arm train on three, and the fourth (`apples`: running sums) is only evaluated. RLPT against SFT on the gold
-// sentences of the same three generators, compute-matched, from one cold start per seed.
+// on? The demo corpus has four generators; pretraining and the cold start (the task format) see them all, but
+// every arm trains on three, and the fourth (`apples`: running sums) is only evaluated. RLPT against SFT on the
+// gold sentences of the same three generators, compute-matched, from one cold start per seed. (With the
+// fourth generator out of the cold start too, the 0.66M model answered every one of its prompts with an empty
+// prediction: the format itself did not carry over, and every arm scored 0 there.)
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
 import { type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
@@ -41,6 +43,8 @@ export const transferBudgets: Record<'full' | 'smoke', TransferBudget> = {
 interface Items {
   rl: RlItem[];
   gold: SftExample[];
+  /** The cold start: the format on every generator. */
+  coldStart: SftExample[];
   documents: string[];
   unseen: RlItem[];
   seen: RlItem[];
@@ -60,6 +64,10 @@ async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number
       prompt: entry.prompt,
       completion: goldCompletion(trained[index]!.target),
     })),
+    coldStart: corpus.trainTargets.map((target, index) => {
+      const entry = demoItem(target, demoTask(target, index, seed), 'prefix');
+      return { id: entry.id, prompt: entry.prompt, completion: goldCompletion(target.target) };
+    }),
     // Pretraining reads every generator, the held-out one included.
     documents: corpus.train.map((document) => document.text),
     unseen: held
@@ -79,12 +87,12 @@ async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number
 
 export const transferStudy = gridStudy<Items, TransferBudget>({
   name: 'transfer',
-  title: `RLPT vs compute-matched SFT on three generators, evaluated on a fourth (${heldOutGenerator}) held out of both`,
+  title: `RLPT vs compute-matched SFT on three generators, evaluated on a fourth (${heldOutGenerator}) they never train on`,
   defaultSeeds: 3,
   budgets: transferBudgets,
   world: { prompts: ['asr', 'msr'] },
   items: buildItems,
-  sft: (items) => items.gold,
+  sft: (items) => items.coldStart,
   documents: (items) => items.documents,
   control: 'sft',
   arms: [
@@ -136,7 +144,7 @@ export const transferStudy = gridStudy<Items, TransferBudget>({
     };
   },
   describe: (budget, settings, parameters) => [
-    `The paper's headline is generalisation: RLPT on web text lifts benchmarks of other kinds. Here the demo corpus's four generators play that role. A ${parameters.toLocaleString('en-US')}-parameter word-level model pretrains on documents of all four (${budget.trainDocuments} documents, ${budget.pretrainSteps} steps); the cold start (${budget.sftSteps} SFT steps) and both arms train only on the other three. Arms: RLPT (16 prompts × 8 rollouts, lexical prefix judge, learning rate 2e-4) and SFT on the same three generators' gold sentences (learning rate 1e-4, the demo's control), the same forward-equivalent tokens.`,
+    `The paper's headline is generalisation: RLPT on web text lifts benchmarks of other kinds. Here the demo corpus's four generators play that role. A ${parameters.toLocaleString('en-US')}-parameter word-level model pretrains on documents of all four (${budget.trainDocuments} documents, ${budget.pretrainSteps} steps) and is cold-started on the task format of all four (${budget.sftSteps} SFT steps); both arms then train only on the other three, so the held-out generator measures whether their gains carry over. Arms: RLPT (16 prompts × 8 rollouts, lexical prefix judge, learning rate 2e-4) and SFT on the same three generators' gold sentences (learning rate 1e-4, the demo's control), the same forward-equivalent tokens.`,
     `Yardsticks: held-out documents of the unseen generator (\`${heldOutGenerator}\`, running sums) and of the trained ones, ASR prompts judged by the strict lexical judge (${budget.evalPrompts} prompts × ${budget.evalSamples} samples each, and greedy).`,
     `Command: \`rlpt study transfer${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
