@@ -44,7 +44,7 @@ interface Items {
   documents: string[];
   heldQuestions: RlItem[];
   heldSegments: RlItem[];
-  judges: { prefix: JudgeV1; strict: JudgeV1 };
+  judges: { prefix: JudgeV1; strict: JudgeV1; verify: JudgeV1 };
 }
 
 /** The sum in an `apples` target ("Now Leo has 7 cards .") as a question: the context up to it, the number. */
@@ -115,6 +115,8 @@ async function buildItems(world: DemoWorld, budget: RlvrBudget, seed: number): P
     judges: {
       prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
       strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      // The verifier: the answer exactly. No hardening — its minimum of 3 words would reject every answer.
+      verify: reward.createLexicalJudge({ tolerance: 0, mode: 'strict', hardening: false }),
     },
   };
 }
@@ -141,7 +143,7 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
           ...chunk,
           ...rollouts,
           maxTokens: 8,
-          judge: items.judges.strict,
+          judge: items.judges.verify,
           grpo: demoGrpo,
         }),
     },
@@ -162,7 +164,7 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
               ...chunk,
               ...rollouts,
               maxTokens: 8,
-              judge: items.judges.strict,
+              judge: items.judges.verify,
               grpo: demoGrpo,
             }),
     },
@@ -176,6 +178,7 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
     const options = { judge: items.judges.strict, n: budget.evalSamples, temperature: 1, greedy: true };
     const sums = await trainer.evaluate(items.heldQuestions, {
       ...options,
+      judge: items.judges.verify,
       maxTokens: 8,
       name: `sums@${label}`,
     });
