@@ -9,8 +9,8 @@
 //
 // Model: the demo's size (3 layers, d 128, 4 heads, MLP 384, tied; word-level over the embedded demo corpus's
 // vocabulary, <think> and </think> single tokens). Batch: 16 held-out contexts of the embedded demo corpus ×
-// 8 thoughts of 8 tokens (RLP) or 8 predictions (RLPT: the real next sentence, so verdict prompts have their
-// real length); continuation = the real next sentence. One onnxruntime thread for every phase.
+// 8 thoughts of 8 tokens (RLP) or 8 different predictions (RLPT: the real next sentence and 7 other sentences of
+// the corpus, so verdict prompts have their real length); continuation = the real next sentence. One onnxruntime thread for every phase.
 // Phases in a rotating order each round; the headline is the median over rounds of the per-round ratio.
 // Data: the embedded demo corpus (no ../shared/data needed). Env: RLPT_BENCH_ROUNDS (5).
 // Run alone: `pnpm bench rlp-scoring` (node bench/run-all.mjs rlp-scoring).
@@ -80,11 +80,13 @@ const withoutThought: TokenBatch = {
     completionTokenIds: tokenizer.encode(target.target),
   })),
 };
-// RLPT: one verdict per prediction, against the reference window.
-const judgeItems: JudgeItem[] = contexts.flatMap((target) =>
+// RLPT: one verdict per prediction, against the reference window. Predictions differ within a group (as
+// rollouts do: the judge de-duplicates identical items), each a real sentence of the corpus.
+const sentences = corpus.heldOutTargets.map((target) => target.target);
+const judgeItems: JudgeItem[] = contexts.flatMap((target, contextIndex) =>
   Array.from({ length: group }, (_, index) => ({
     id: `${target.id}:${index}`,
-    prediction: target.target,
+    prediction: index === 0 ? target.target : sentences[(contextIndex * group + index) % sentences.length]!,
     reference: target.reference,
     target: target.target,
     mode: 'prefix' as const,
