@@ -108,3 +108,6 @@ export function demoItem(target: DemoTarget, task: 'asr' | 'msr', mode: 'prefix'
     mode,
   );
 }
+
+/** The demo's RLPT rollouts: 16 prompts × 8 samples at T = 1, with the demo's GRPO settings. */
+export const demoRollouts = { promptsPerStep: 16, rolloutsPerPrompt: 8, temperature: 1, grpo: demoGrpo };

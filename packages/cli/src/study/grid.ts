@@ -5,7 +5,7 @@
 // cold start, the per-seed table, and one plot per yardstick against compute.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LearnerV1 } from '@rlpt/spec';
+import type { JudgeV1, LearnerV1 } from '@rlpt/spec';
 import type { SftExample, StageSummary, Trainer } from '@rlpt/trainer';
 import { createDemoWorld, type DemoWorld } from '../demo/world.js';
 import { lineChart, type Series } from '../report/svg.js';
@@ -342,6 +342,8 @@ async function writeGridReport<Items, Budget extends GridBudget>(
     `# Study: ${spec.name}${settings.smoke ? ' (smoke)' : ''}`,
     '',
     ...spec.describe(budget, settings, parameters).flatMap((paragraph) => [paragraph, '']),
+    `Command: \`rlpt study ${spec.name}${settings.smoke ? ' --smoke' : ''}${settings.seeds !== spec.defaultSeeds ? ` --seeds ${settings.seeds}` : ''}\`.`,
+    '',
     `Compute-matched: after the shared cold start, every arm spends at least ${(budget.computeBudget / 1e6).toFixed(2)}M forward-equivalent tokens (a token sampled or scored counts 1, a token trained 3 — forward + backward; the lexical and RPT judges run no model), in ${budget.chunks} equal parts with the yardsticks measured after each; a part ends after the step that crosses its share, so each arm overspends by less than one step per part (its actual spend is in the compute column). Tokens rather than seconds: the count does not depend on the machine or its load, so the match is the same on every run.`,
     '',
     settings.ran.length === settings.jobs.length
@@ -411,5 +413,14 @@ export function gridStudy<Items, Budget extends GridBudget>(
       ]),
     runJob: (job, context) => runGridJob(spec, job, context),
     report: (results, settings) => writeGridReport(spec, results, settings),
+  };
+}
+
+/** The lexical judges every study uses: RLPT's prefix reward for training, the strict one for held-out scores. */
+export async function lexicalJudges(): Promise<{ prefix: JudgeV1; strict: JudgeV1 }> {
+  const { createLexicalJudge } = await import('@rlpt/reward');
+  return {
+    prefix: createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
+    strict: createLexicalJudge({ tolerance: 0, mode: 'strict' }),
   };
 }

@@ -9,9 +9,9 @@ import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
 import type { DemoTarget, DemoWorld } from '../demo/world.js';
 import { lineChart, type Series } from '../report/svg.js';
-import { type GridBudget, type GridJobResult, gridStudy } from './grid.js';
+import { lexicalJudges, type GridBudget, type GridJobResult, gridStudy } from './grid.js';
 import { meanSd } from './stats.js';
-import { demoGrpo } from '../demo/world.js';
+import { demoRollouts } from '../demo/world.js';
 
 export interface RewardShapeBudget extends GridBudget {
   evalPrompts: number;
@@ -55,10 +55,9 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: RewardShapeBudget, seed: number): Promise<Items> {
-  const [{ renderTaskPrompt }, { nextSegmentItem, goldCompletion }, reward] = await Promise.all([
+  const [{ renderTaskPrompt }, { nextSegmentItem, goldCompletion }] = await Promise.all([
     import('@rlpt/prompts'),
     import('@rlpt/trainer'),
-    import('@rlpt/reward'),
   ]);
   const { corpus } = world;
   const sentences = new Map(
@@ -101,8 +100,7 @@ async function buildItems(world: DemoWorld, budget: RewardShapeBudget, seed: num
     heldPrefix: held.map((target) => item(target, 'prefix')),
     heldStrict: held.map((target) => item(target, 'strict')),
     judges: {
-      prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
-      strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      ...(await lexicalJudges()),
     },
   };
 }
@@ -114,12 +112,9 @@ const arm = (name: 'prefix' | 'strict', title: string) => ({
   train: (trainer: import('@rlpt/trainer').Trainer, items: Items, chunk: import('./grid.js').ChunkOptions) =>
     trainer.rl(items[name], {
       ...chunk,
-      promptsPerStep: 16,
-      rolloutsPerPrompt: 8,
-      temperature: 1,
+      ...demoRollouts,
       maxTokens,
       judge: items.judges[name],
-      grpo: demoGrpo,
     }),
 });
 
@@ -225,9 +220,8 @@ export const rewardShapeStudy = gridStudy<Items, RewardShapeBudget>({
     };
   },
   analyse,
-  describe: (budget, settings, parameters) => [
+  describe: (budget, _settings, parameters) => [
     `The paper's Fig. 4 compares its prefix reward with a strict one: training reward, response length and downstream performance. Here: a ${parameters.toLocaleString('en-US')}-parameter word-level model pretrained on the demo corpus (${budget.trainDocuments} documents, ${budget.pretrainSteps} steps), cold-started (${budget.sftSteps} SFT steps) to answer the ASR prompt with the next sentence — and with the next two for one target in three, so predictions that span two sentences exist from the start. The judge's reference is the target and the two sentences after it. RLPT (ASR, 16 prompts × 8 rollouts, ≤ ${maxTokens} tokens, learning rate 2e-4) with the lexical judge in prefix mode (a prefix of the window that covers s_i scores 1) against strict mode (s_i exactly).`,
     `Held-out yardsticks: the same ${budget.evalPrompts} prompts × ${budget.evalSamples} samples judged both ways, the prefix judge's greedy accuracy, and the mean length of the sampled responses.`,
-    `Command: \`rlpt study reward-shape${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
 });

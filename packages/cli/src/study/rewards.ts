@@ -3,8 +3,8 @@
 // tokens (the trainer's `computeBudget`), measured on three yardsticks that do not favour any of them.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, TextItem } from '@rlpt/trainer';
-import { type DemoTarget, type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
-import { type GridBudget, type GridJobResult, gridStudy, hashOf } from './grid.js';
+import { type DemoTarget, type DemoWorld, demoItem, demoRollouts, demoTask } from '../demo/world.js';
+import { lexicalJudges, type GridBudget, type GridJobResult, gridStudy, hashOf } from './grid.js';
 
 export interface RewardsBudget extends GridBudget {
   /** Held-out next-segment prompts (ASR) and samples per prompt. */
@@ -127,8 +127,7 @@ async function buildItems(world: DemoWorld, budget: RewardsBudget, seed: number)
       return { id: target.id, context, continuation: rest };
     }),
     judges: {
-      prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
-      strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      ...(await lexicalJudges()),
       // RPT's token boundaries: the policy's own tokenizer.
       rpt: reward.createRptJudge({ tokenizer: (await loadTokenizer(world.modelDir)).tokenizer }),
     },
@@ -153,12 +152,9 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
       train: (trainer, items, chunk) =>
         trainer.rl(items.rlpt, {
           ...chunk,
-          promptsPerStep: 16,
-          rolloutsPerPrompt: 8,
-          temperature: 1,
+          ...demoRollouts,
           maxTokens: 24,
           judge: items.judges.prefix,
-          grpo: demoGrpo,
         }),
     },
     {
@@ -168,12 +164,9 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
       train: (trainer, items, chunk) =>
         trainer.rl(items.rpt, {
           ...chunk,
-          promptsPerStep: 16,
-          rolloutsPerPrompt: 8,
-          temperature: 1,
+          ...demoRollouts,
           maxTokens: 8,
           judge: items.judges.rpt,
-          grpo: demoGrpo,
         }),
     },
     {
@@ -192,7 +185,6 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
           thinkOpen,
           thinkClose,
           aggregate: 'mean',
-          grpo: demoGrpo,
         }),
     },
     {
@@ -226,9 +218,8 @@ export const rewardsStudy = gridStudy<Items, RewardsBudget>({
       nll: nll.nll,
     };
   },
-  describe: (budget, settings, parameters) => [
+  describe: (budget, _settings, parameters) => [
     `Three rewards for pre-training text on one loop — RLPT's judge (lexical here: the toy has no judge model), RPT's exact next-token prefix, RLP's information gain over an EMA teacher — and a continued-pretraining control (next-token training on the same documents), from one cold start per seed: a ${parameters.toLocaleString('en-US')}-parameter word-level model pretrained on the demo corpus (${budget.trainDocuments} training documents, ${budget.pretrainSteps} steps) and cold-started on the tag format of both judged tasks (${budget.sftSteps} SFT steps). Held-out documents never share a context with training ones.`,
     `Yardsticks (held-out, the same for every arm): **next-segment** — the ASR prompt judged by the strict lexical judge, greedy and sampled pass@1 (${budget.evalPrompts} prompts × ${budget.evalSamples} samples); **next-token accuracy** — greedy next word after a raw context cut inside a sentence (or at its start), no prompt, no thinking (${budget.textItems} contexts); **next-segment NLL** — nats per token of the next sentence teacher-forced after the raw context, no thinking (${budget.textItems} contexts). Settings: RLPT and RPT 16 prompts × 8 rollouts per step; RLP 16 contexts × 4 thoughts of ≤ 8 tokens, per-token mean information gain, teacher decay 0.999; the control 32 documents per step; learning rate 2e-4 for all.`,
-    `Command: \`rlpt study rewards${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
 });

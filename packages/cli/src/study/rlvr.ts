@@ -3,8 +3,8 @@
 // alone, against RLPT on the other documents first and RLVR after it, at equal total compute.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
-import { type DemoTarget, type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
-import { type GridBudget, gridStudy } from './grid.js';
+import { type DemoTarget, type DemoWorld, demoItem, demoRollouts, demoTask } from '../demo/world.js';
+import { lexicalJudges, type GridBudget, gridStudy } from './grid.js';
 
 /** The generator whose sums are the verifiable task. */
 const taskGenerator = 'apples';
@@ -113,15 +113,12 @@ async function buildItems(world: DemoWorld, budget: RlvrBudget, seed: number): P
       .slice(0, budget.evalPrompts)
       .map((target) => demoItem(target, 'asr', 'strict')),
     judges: {
-      prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
-      strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      ...(await lexicalJudges()),
       // The verifier: the answer exactly. No hardening — its minimum of 3 words would reject every answer.
       verify: reward.createLexicalJudge({ tolerance: 0, mode: 'strict', hardening: false }),
     },
   };
 }
-
-const rollouts = { promptsPerStep: 16, rolloutsPerPrompt: 8, temperature: 1 };
 
 export const rlvrStudy = gridStudy<Items, RlvrBudget>({
   name: 'rlvr',
@@ -141,10 +138,9 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
       train: (trainer, items, chunk) =>
         trainer.rl(items.questions, {
           ...chunk,
-          ...rollouts,
+          ...demoRollouts,
           maxTokens: 8,
           judge: items.judges.verify,
-          grpo: demoGrpo,
         }),
     },
     {
@@ -155,17 +151,15 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
         part.index <= part.count / 2
           ? trainer.rl(items.rlpt, {
               ...chunk,
-              ...rollouts,
+              ...demoRollouts,
               maxTokens: 24,
               judge: items.judges.prefix,
-              grpo: demoGrpo,
             })
           : trainer.rl(items.questions, {
               ...chunk,
-              ...rollouts,
+              ...demoRollouts,
               maxTokens: 8,
               judge: items.judges.verify,
-              grpo: demoGrpo,
             }),
     },
   ],
@@ -190,8 +184,7 @@ export const rlvrStudy = gridStudy<Items, RlvrBudget>({
     });
     return { sumPass1: sums.pass1, sumGreedy: sums.greedy ?? Number.NaN, segmentPass1: segments.pass1 };
   },
-  describe: (budget, settings, parameters) => [
+  describe: (budget, _settings, parameters) => [
     `The paper's Table 2: RLPT followed by RLVR beats RLVR alone. The verifiable task here: the running sums of the demo's \`${taskGenerator}\` documents, asked as the next word after "Now Leo has" and checked exactly (${budget.evalPrompts} held-out questions × ${budget.evalSamples} samples, and greedy). A ${parameters.toLocaleString('en-US')}-parameter word-level model pretrains on all documents (${budget.trainDocuments}, ${budget.pretrainSteps} steps) and is cold-started (${budget.sftSteps} SFT steps) on next-segment prompts of the other three generators and one question in ten with its answer. Arms at equal total compute: RLVR for the whole budget; RLPT on the other generators' next-segment prompts for the first half, then RLVR for the second. 16 prompts × 8 rollouts, learning rate 2e-4 for both.`,
-    `Command: \`rlpt study rlvr${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
 });

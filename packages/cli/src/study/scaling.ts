@@ -5,10 +5,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
-import { type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
+import { type DemoWorld, demoItem, demoRollouts, demoTask } from '../demo/world.js';
 import { lineChart, type Series } from '../report/svg.js';
 import { formatTable } from '../ui.js';
-import { type GridBudget, type GridJobResult, gridStudy } from './grid.js';
+import { lexicalJudges, type GridBudget, type GridJobResult, gridStudy } from './grid.js';
 import { meanSd } from './stats.js';
 
 export interface ScalingBudget extends GridBudget {
@@ -52,7 +52,7 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: ScalingBudget, seed: number): Promise<Items> {
-  const [{ goldCompletion }, reward] = await Promise.all([import('@rlpt/trainer'), import('@rlpt/reward')]);
+  const { goldCompletion } = await import('@rlpt/trainer');
   const { corpus } = world;
   const train = corpus.trainTargets.map((target, index) =>
     demoItem(target, demoTask(target, index, seed), 'prefix'),
@@ -69,8 +69,7 @@ async function buildItems(world: DemoWorld, budget: ScalingBudget, seed: number)
       .slice(0, budget.evalPrompts)
       .map((target) => demoItem(target, 'asr', 'strict')),
     judges: {
-      prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
-      strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      ...(await lexicalJudges()),
     },
   };
 }
@@ -214,12 +213,9 @@ export const scalingStudy = gridStudy<Items, ScalingBudget>({
       train: (trainer, items, chunk) =>
         trainer.rl(items.train, {
           ...chunk,
-          promptsPerStep: 16,
-          rolloutsPerPrompt: 8,
-          temperature: 1,
+          ...demoRollouts,
           maxTokens: 24,
           judge: items.judges.prefix,
-          grpo: demoGrpo,
         }),
     },
   ],
@@ -239,8 +235,7 @@ export const scalingStudy = gridStudy<Items, ScalingBudget>({
     return { pass1: result.pass1, greedy: result.greedy ?? Number.NaN };
   },
   analyse,
-  describe: (budget, settings, parameters) => [
+  describe: (budget, _settings, parameters) => [
     `RLPT from one cold start per seed (a ${parameters.toLocaleString('en-US')}-parameter word-level model, ${budget.pretrainSteps} pretraining steps on ${budget.trainDocuments} demo documents, ${budget.sftSteps} SFT steps), with held-out next-segment pass@1 (${budget.evalPrompts} ASR prompts × ${budget.evalSamples} samples, strict lexical judge) measured at ${budget.chunks} evenly spaced compute points. The paper's Fig. 1 fits y = a·exp(−b·x^(−c)) to such a curve.`,
-    `Command: \`rlpt study scaling${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
 });

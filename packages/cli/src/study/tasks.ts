@@ -3,8 +3,8 @@
 // held-out ASR and MSR prompts.
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample, TextItem } from '@rlpt/trainer';
-import { type DemoTarget, type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
-import { type GridBudget, gridStudy } from './grid.js';
+import { type DemoTarget, type DemoWorld, demoItem, demoRollouts, demoTask } from '../demo/world.js';
+import { lexicalJudges, type GridBudget, gridStudy } from './grid.js';
 
 export interface TasksBudget extends GridBudget {
   /** Held-out prompts per task and samples per prompt. */
@@ -51,7 +51,7 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: TasksBudget, seed: number): Promise<Items> {
-  const [{ goldCompletion }, reward] = await Promise.all([import('@rlpt/trainer'), import('@rlpt/reward')]);
+  const { goldCompletion } = await import('@rlpt/trainer');
   const { corpus } = world;
   const train = corpus.trainTargets;
   const withNext = (target: DemoTarget) => target.next !== '';
@@ -83,8 +83,7 @@ async function buildItems(world: DemoWorld, budget: TasksBudget, seed: number): 
       .slice(0, budget.textItems)
       .map((target) => ({ id: target.id, context: target.context, continuation: target.target })),
     judges: {
-      prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
-      strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      ...(await lexicalJudges()),
     },
   };
 }
@@ -96,12 +95,9 @@ const rlArm = (name: 'asr' | 'msr' | 'mix', title: string) => ({
   train: (trainer: import('@rlpt/trainer').Trainer, items: Items, chunk: import('./grid.js').ChunkOptions) =>
     trainer.rl(items[name], {
       ...chunk,
-      promptsPerStep: 16,
-      rolloutsPerPrompt: 8,
-      temperature: 1,
+      ...demoRollouts,
       maxTokens: 24,
       judge: items.judges.prefix,
-      grpo: demoGrpo,
     }),
 });
 
@@ -146,9 +142,8 @@ export const tasksStudy = gridStudy<Items, TasksBudget>({
       nll: nll.nll,
     };
   },
-  describe: (budget, settings, parameters) => [
+  describe: (budget, _settings, parameters) => [
     `The paper's Eq. 5 mixes ASR (predict the next sentence) and MSR (fill a masked middle sentence, seeing the one after it) with weight λ. This study trains RLPT on each task alone and on the mix, from one cold start per seed: a ${parameters.toLocaleString('en-US')}-parameter word-level model pretrained on the demo corpus (${budget.trainDocuments} training documents, ${budget.pretrainSteps} steps) and cold-started on the tag format of both tasks (${budget.sftSteps} SFT steps). Training reward: the lexical prefix judge; 16 prompts × 8 rollouts per step, learning rate 2e-4.`,
     `Yardsticks (held-out documents): ASR and MSR prompts judged by the strict lexical judge, sampled pass@1 (${budget.evalPrompts} prompts × ${budget.evalSamples} samples per task) and greedy; the NLL per token of the next sentence after the raw context (${budget.textItems} contexts, no prompt).`,
-    `Command: \`rlpt study tasks${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
 });

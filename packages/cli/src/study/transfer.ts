@@ -6,8 +6,8 @@
 // prediction: the format itself did not carry over, and every arm scored 0 there.)
 import type { JudgeV1 } from '@rlpt/spec';
 import type { RlItem, SftExample } from '@rlpt/trainer';
-import { type DemoWorld, demoGrpo, demoItem, demoTask } from '../demo/world.js';
-import { type GridBudget, gridStudy } from './grid.js';
+import { type DemoWorld, demoItem, demoRollouts, demoTask } from '../demo/world.js';
+import { lexicalJudges, type GridBudget, gridStudy } from './grid.js';
 
 /** The generator held out of the cold start and of every arm's training. */
 export const heldOutGenerator = 'apples';
@@ -52,7 +52,7 @@ interface Items {
 }
 
 async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number): Promise<Items> {
-  const [{ goldCompletion }, reward] = await Promise.all([import('@rlpt/trainer'), import('@rlpt/reward')]);
+  const { goldCompletion } = await import('@rlpt/trainer');
   const { corpus } = world;
   const trained = corpus.trainTargets.filter((target) => target.template !== heldOutGenerator);
   const rl = trained.map((target, index) => demoItem(target, demoTask(target, index, seed), 'prefix'));
@@ -79,8 +79,7 @@ async function buildItems(world: DemoWorld, budget: TransferBudget, seed: number
       .slice(0, budget.evalPrompts)
       .map((target) => demoItem(target, 'asr', 'strict')),
     judges: {
-      prefix: reward.createLexicalJudge({ tolerance: 0, mode: 'prefix' }),
-      strict: reward.createLexicalJudge({ tolerance: 0, mode: 'strict' }),
+      ...(await lexicalJudges()),
     },
   };
 }
@@ -103,12 +102,9 @@ export const transferStudy = gridStudy<Items, TransferBudget>({
       train: (trainer, items, chunk) =>
         trainer.rl(items.rl, {
           ...chunk,
-          promptsPerStep: 16,
-          rolloutsPerPrompt: 8,
-          temperature: 1,
+          ...demoRollouts,
           maxTokens: 24,
           judge: items.judges.prefix,
-          grpo: demoGrpo,
         }),
     },
     {
@@ -143,9 +139,8 @@ export const transferStudy = gridStudy<Items, TransferBudget>({
       seenGreedy: seen.greedy ?? Number.NaN,
     };
   },
-  describe: (budget, settings, parameters) => [
+  describe: (budget, _settings, parameters) => [
     `The paper's headline is generalisation: RLPT on web text lifts benchmarks of other kinds. Here the demo corpus's four generators play that role. A ${parameters.toLocaleString('en-US')}-parameter word-level model pretrains on documents of all four (${budget.trainDocuments} documents, ${budget.pretrainSteps} steps) and is cold-started on the task format of all four (${budget.sftSteps} SFT steps); both arms then train only on the other three, so the held-out generator measures whether their gains carry over. Arms: RLPT (16 prompts × 8 rollouts, lexical prefix judge, learning rate 2e-4) and SFT on the same three generators' gold sentences (learning rate 1e-4, the demo's control), the same forward-equivalent tokens.`,
     `Yardsticks: held-out documents of the unseen generator (\`${heldOutGenerator}\`, running sums) and of the trained ones, ASR prompts judged by the strict lexical judge (${budget.evalPrompts} prompts × ${budget.evalSamples} samples each, and greedy).`,
-    `Command: \`rlpt study transfer${settings.smoke ? ' --smoke' : ''}${settings.seeds !== 3 ? ` --seeds ${settings.seeds}` : ''}\`.`,
   ],
 });
